@@ -1,0 +1,331 @@
+//! The link-issuing API, protocol-neutral: the `issue-url` Lambda and the gateway both adapt
+//! HTTP to [`handle`] and back, so the contract below exists once.
+//!
+//! ```text
+//! POST /links   {"key": "...", "method": "GET"|"PUT", "expires_in"?: secs, "content_type"?: "..."}
+//!               → 201 {"url", "method", "key", "expires_at"}
+//! GET  /links?key=...&method=...&expires_in=...[&content_type=...][&redirect=1]
+//!               → 200 (same JSON) or 302 Location: <url>  (Cache-Control: no-store, never 301)
+//! OPTIONS *     → 204 CORS preflight
+//! errors        → 4xx/5xx {"error": code, "message": text}
+//! ```
+
+use std::time::{Duration, SystemTime};
+
+use aws_credential_types::Credentials;
+use serde::{Deserialize, Serialize};
+
+use crate::presign::{LinkMethod, PresignRequest, S3Origin, presign};
+use crate::presigned::MAX_EXPIRES_SECS;
+use crate::time::rfc3339;
+
+/// Longest object key S3 accepts, in UTF-8 bytes.
+pub const MAX_KEY_BYTES: usize = 1024;
+/// Largest request body the API reads.
+pub const MAX_BODY_BYTES: usize = 16 * 1024;
+
+/// How links are issued: where objects live, the CDN in front, and the limits.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IssuerSettings {
+    pub origin: S3Origin,
+    /// CDN domain (`https` implied) or `scheme://host[:port]` base the links point at.
+    pub cdn: String,
+    pub default_expires: Duration,
+    pub max_expires: Duration,
+    /// Keys must start with this (empty: any key).
+    pub key_prefix: String,
+    /// Origins allowed to call the API from a browser (`*` for any).
+    pub cors_origins: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{name}: {problem}")]
+pub struct SettingsError {
+    pub name: &'static str,
+    pub problem: String,
+}
+
+impl IssuerSettings {
+    /// Reads the settings through `lookup` (the environment, in the Lambda function):
+    ///
+    /// | variable                       | default                 |
+    /// |--------------------------------|-------------------------|
+    /// | `ONCELINK_BUCKET`              | required                |
+    /// | `ONCELINK_REGION`              | `AWS_REGION`            |
+    /// | `ONCELINK_CDN_DOMAIN`          | required                |
+    /// | `ONCELINK_ORIGIN_ENDPOINT`     | AWS S3 (virtual-hosted) |
+    /// | `ONCELINK_DEFAULT_EXPIRES_SECS`| 900                     |
+    /// | `ONCELINK_MAX_EXPIRES_SECS`    | 604800 (7 days)         |
+    /// | `ONCELINK_KEY_PREFIX`          | empty (any key)         |
+    /// | `ONCELINK_CORS_ORIGINS`        | empty (no CORS)         |
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, SettingsError> {
+        let get = |name: &str| lookup(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+        let required = |name: &'static str| get(name).ok_or(SettingsError { name, problem: "is required".into() });
+        let secs = |name: &'static str, default: u64| -> Result<Duration, SettingsError> {
+            match get(name) {
+                None => Ok(Duration::from_secs(default)),
+                Some(v) => match v.parse::<u64>() {
+                    Ok(s) if (1..=MAX_EXPIRES_SECS).contains(&s) => Ok(Duration::from_secs(s)),
+                    _ => Err(SettingsError { name, problem: format!("must be seconds in 1..={MAX_EXPIRES_SECS}, got {v:?}") }),
+                },
+            }
+        };
+        let region = get("ONCELINK_REGION")
+            .or_else(|| get("AWS_REGION"))
+            .ok_or(SettingsError { name: "ONCELINK_REGION", problem: "is required (or AWS_REGION)".into() })?;
+        let settings = Self {
+            origin: S3Origin { bucket: required("ONCELINK_BUCKET")?, region, endpoint: get("ONCELINK_ORIGIN_ENDPOINT") },
+            cdn: required("ONCELINK_CDN_DOMAIN")?,
+            default_expires: secs("ONCELINK_DEFAULT_EXPIRES_SECS", 900)?,
+            max_expires: secs("ONCELINK_MAX_EXPIRES_SECS", MAX_EXPIRES_SECS)?,
+            key_prefix: get("ONCELINK_KEY_PREFIX").unwrap_or_default(),
+            cors_origins: get("ONCELINK_CORS_ORIGINS")
+                .map(|v| v.split(',').map(|o| o.trim().to_owned()).filter(|o| !o.is_empty()).collect())
+                .unwrap_or_default(),
+        };
+        if settings.default_expires > settings.max_expires {
+            return Err(SettingsError { name: "ONCELINK_DEFAULT_EXPIRES_SECS", problem: "is larger than ONCELINK_MAX_EXPIRES_SECS".into() });
+        }
+        Ok(settings)
+    }
+}
+
+/// What a caller asks for.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LinkRequest {
+    pub key: String,
+    #[serde(default)]
+    pub method: Option<String>,
+    #[serde(default)]
+    pub expires_in: Option<u64>,
+    #[serde(default)]
+    pub content_type: Option<String>,
+}
+
+/// What the caller gets back.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IssuedLink {
+    pub url: String,
+    pub method: LinkMethod,
+    pub key: String,
+    /// RFC 3339; the real end of validity (may be earlier than asked when the signing
+    /// credentials expire sooner).
+    pub expires_at: String,
+}
+
+/// Why a link was not issued.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct IssueError {
+    pub status: u16,
+    pub code: &'static str,
+    pub message: String,
+}
+
+impl IssueError {
+    fn bad(code: &'static str, message: impl Into<String>) -> Self {
+        Self { status: 400, code, message: message.into() }
+    }
+
+    pub fn unavailable(message: impl Into<String>) -> Self {
+        Self { status: 503, code: "credentials_unavailable", message: message.into() }
+    }
+
+    pub fn body(&self) -> String {
+        serde_json::json!({"error": self.code, "message": self.message}).to_string()
+    }
+}
+
+/// Checks an object key: the same rules the edge applies to paths, so every key we sign
+/// produces a link the edge accepts.
+pub fn validate_key(key: &str, prefix: &str) -> Result<(), IssueError> {
+    if key.is_empty() {
+        return Err(IssueError::bad("invalid_key", "key must not be empty"));
+    }
+    if key.len() > MAX_KEY_BYTES {
+        return Err(IssueError::bad("invalid_key", format!("key is longer than {MAX_KEY_BYTES} bytes")));
+    }
+    if key.chars().any(|c| c.is_control() || c == '\\') {
+        return Err(IssueError::bad("invalid_key", "key must not contain control characters or backslashes"));
+    }
+    if key.split('/').any(|segment| segment.is_empty() || segment == "." || segment == "..") {
+        return Err(IssueError::bad("invalid_key", "key must not start or end with '/', contain '//', or '.'/'..' segments"));
+    }
+    if !key.starts_with(prefix) {
+        return Err(IssueError::bad("key_outside_prefix", format!("key must start with {prefix:?}")));
+    }
+    Ok(())
+}
+
+fn parse_method(raw: Option<&str>) -> Result<LinkMethod, IssueError> {
+    match raw {
+        None | Some("GET") => Ok(LinkMethod::Get),
+        Some("PUT") => Ok(LinkMethod::Put),
+        Some(other) => Err(IssueError::bad("unknown_method", format!("method must be GET or PUT, not {:?}", other.chars().take(16).collect::<String>()))),
+    }
+}
+
+fn validate_content_type(ct: &str) -> Result<(), IssueError> {
+    let ok = ct.len() <= 255 && ct.contains('/') && ct.bytes().all(|b| (0x20..0x7f).contains(&b));
+    if ok { Ok(()) } else { Err(IssueError::bad("invalid_content_type", "content_type must be a printable MIME type of at most 255 bytes")) }
+}
+
+/// Validates `request` and presigns it; the URL points at the CDN.
+pub fn issue(settings: &IssuerSettings, credentials: &Credentials, request: &LinkRequest, now: SystemTime) -> Result<IssuedLink, IssueError> {
+    validate_key(&request.key, &settings.key_prefix)?;
+    let method = parse_method(request.method.as_deref())?;
+    let asked = match request.expires_in {
+        None => settings.default_expires,
+        Some(s) if s >= 1 && s <= settings.max_expires.as_secs() => Duration::from_secs(s),
+        Some(s) => return Err(IssueError::bad("invalid_expires_in", format!("expires_in must be 1..={} seconds, got {s}", settings.max_expires.as_secs()))),
+    };
+    if let Some(ct) = &request.content_type {
+        if method != LinkMethod::Put {
+            return Err(IssueError::bad("invalid_content_type", "content_type applies to PUT links only"));
+        }
+        validate_content_type(ct)?;
+    }
+    // A presigned URL stops working when the credentials that signed it expire, whatever
+    // X-Amz-Expires says. Never promise more than they can keep.
+    let expires_in = match credentials.expiry() {
+        Some(expiry) => {
+            let left = expiry.duration_since(now).unwrap_or_default();
+            let left = Duration::from_secs(left.as_secs());
+            if left < Duration::from_secs(1) {
+                return Err(IssueError::unavailable("the signing credentials have expired"));
+            }
+            asked.min(left)
+        }
+        None => asked,
+    };
+    let signed = presign(
+        &settings.origin,
+        credentials,
+        &PresignRequest { method, key: &request.key, expires_in, content_type: request.content_type.as_deref() },
+        now,
+    )
+    .map_err(|e| IssueError { status: 500, code: "signing_failed", message: e.to_string() })?;
+    // X-Amz-Date has whole seconds: the link is valid until that second plus expires_in.
+    let signed_at = crate::time::from_unix_secs(crate::time::unix_secs(now));
+    Ok(IssuedLink { url: signed.on_cdn(&settings.cdn), method, key: request.key.clone(), expires_at: rfc3339(signed_at + expires_in) })
+}
+
+/// A request to the API, as plain data.
+#[derive(Debug, Clone, Default)]
+pub struct ApiRequest<'a> {
+    pub method: &'a str,
+    /// Path relative to the API's base (`/links`).
+    pub path: &'a str,
+    /// Raw query string (no `?`).
+    pub query: &'a str,
+    /// The `Origin` header, if any.
+    pub origin: Option<&'a str>,
+    pub body: &'a [u8],
+}
+
+/// The API's answer, as plain data.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiResponse {
+    pub status: u16,
+    pub headers: Vec<(&'static str, String)>,
+    pub body: String,
+}
+
+impl ApiResponse {
+    fn json(status: u16, body: String) -> Self {
+        Self { status, headers: vec![("content-type", "application/json".into()), ("cache-control", "no-store".into())], body }
+    }
+
+    pub fn error(error: &IssueError) -> Self {
+        Self::json(error.status, error.body())
+    }
+}
+
+/// Does this request need signing credentials? (Callers fetch them only then.)
+pub fn needs_credentials(request: &ApiRequest<'_>) -> bool {
+    matches!(request.method, "GET" | "POST") && request.path == "/links"
+}
+
+/// Routes and answers one API request. `credentials` must be `Some` when
+/// [`needs_credentials`] says so.
+pub fn handle(settings: &IssuerSettings, credentials: Option<&Credentials>, request: &ApiRequest<'_>, now: SystemTime) -> ApiResponse {
+    let mut response = route(settings, credentials, request, now);
+    add_cors(settings, request.origin, &mut response);
+    response
+}
+
+fn route(settings: &IssuerSettings, credentials: Option<&Credentials>, request: &ApiRequest<'_>, now: SystemTime) -> ApiResponse {
+    if request.method == "OPTIONS" {
+        return ApiResponse { status: 204, headers: vec![("cache-control", "no-store".into())], body: String::new() };
+    }
+    if request.path != "/links" {
+        return ApiResponse::error(&IssueError { status: 404, code: "not_found", message: "no such route; use /links".into() });
+    }
+    let (link_request, redirect) = match request.method {
+        "POST" => {
+            if request.body.len() > MAX_BODY_BYTES {
+                return ApiResponse::error(&IssueError { status: 413, code: "body_too_large", message: format!("the body is larger than {MAX_BODY_BYTES} bytes") });
+            }
+            match serde_json::from_slice::<LinkRequest>(request.body) {
+                Ok(r) => (r, false),
+                Err(e) => return ApiResponse::error(&IssueError::bad("invalid_json", format!("the body is not a valid link request: {e}"))),
+            }
+        }
+        "GET" => match parse_query(request.query) {
+            Ok(pair) => pair,
+            Err(e) => return ApiResponse::error(&e),
+        },
+        _ => return ApiResponse::error(&IssueError { status: 405, code: "method_not_allowed", message: "use POST or GET on /links".into() }),
+    };
+    let Some(credentials) = credentials else {
+        return ApiResponse::error(&IssueError::unavailable("no signing credentials"));
+    };
+    match issue(settings, credentials, &link_request, now) {
+        Err(e) => ApiResponse::error(&e),
+        Ok(link) if redirect => ApiResponse {
+            status: 302,
+            headers: vec![("location", link.url), ("cache-control", "no-store".into())],
+            body: String::new(),
+        },
+        Ok(link) => {
+            let status = if request.method == "POST" { 201 } else { 200 };
+            ApiResponse::json(status, serde_json::to_string(&link).unwrap_or_default())
+        }
+    }
+}
+
+/// `GET /links` parameters: key, method, expires_in, content_type, redirect.
+fn parse_query(raw: &str) -> Result<(LinkRequest, bool), IssueError> {
+    let mut request = LinkRequest::default();
+    let mut seen: Vec<String> = Vec::new();
+    let mut redirect = false;
+    for (name, value) in form_urlencoded::parse(raw.as_bytes()) {
+        if seen.iter().any(|s| *s == name) {
+            return Err(IssueError::bad("invalid_query", format!("parameter {name} is repeated")));
+        }
+        seen.push(name.to_string());
+        match name.as_ref() {
+            "key" => request.key = value.into_owned(),
+            "method" => request.method = Some(value.into_owned()),
+            "expires_in" => request.expires_in = Some(value.parse().map_err(|_| IssueError::bad("invalid_expires_in", "expires_in must be a whole number of seconds"))?),
+            "content_type" => request.content_type = Some(value.into_owned()),
+            "redirect" => redirect = matches!(value.as_ref(), "1" | "true"),
+            other => return Err(IssueError::bad("invalid_query", format!("unknown parameter {:?}", other.chars().take(32).collect::<String>()))),
+        }
+    }
+    Ok((request, redirect))
+}
+
+fn add_cors(settings: &IssuerSettings, origin: Option<&str>, response: &mut ApiResponse) {
+    let Some(origin) = origin else { return };
+    let allowed = settings.cors_origins.iter().any(|o| o == "*" || o == origin);
+    if !allowed {
+        return;
+    }
+    response.headers.push(("access-control-allow-origin", origin.to_owned()));
+    response.headers.push(("vary", "Origin".into()));
+    response.headers.push(("access-control-allow-methods", "GET, POST, DELETE, OPTIONS".into()));
+    response.headers.push(("access-control-allow-headers", "content-type, authorization".into()));
+    response.headers.push(("access-control-max-age", "600".into()));
+}

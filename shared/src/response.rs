@@ -1,0 +1,104 @@
+//! Why a request was refused, and the small JSON answer the viewer gets.
+//!
+//! Bodies are `{"error": code, "message": text, "first_used_at"?: RFC 3339}`: stable codes for
+//! programs, a sentence for people, and nothing secret (no signature, no key, no table name).
+
+use std::time::SystemTime;
+
+use serde::Serialize;
+
+use crate::time::rfc3339;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DenyReason {
+    MethodNotAllowed,
+    MissingSignature,
+    MalformedLink(String),
+    BadPath(String),
+    NotYetValid,
+    Expired,
+    AlreadyUsed { first_used_at: SystemTime },
+    /// The event itself could not be read (not a viewer request we understand).
+    MalformedEvent(String),
+    LedgerUnavailable,
+    ConfigUnavailable,
+}
+
+#[derive(Debug, Serialize)]
+struct Body<'a> {
+    error: &'a str,
+    message: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    first_used_at: Option<String>,
+}
+
+impl DenyReason {
+    pub fn status(&self) -> u16 {
+        match self {
+            Self::MethodNotAllowed => 405,
+            Self::MalformedEvent(_) => 400,
+            Self::LedgerUnavailable | Self::ConfigUnavailable => 503,
+            _ => 403,
+        }
+    }
+
+    /// Stable, machine-readable code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::MethodNotAllowed => "method_not_allowed",
+            Self::MissingSignature => "missing_signature",
+            Self::MalformedLink(_) => "malformed_link",
+            Self::BadPath(_) => "bad_path",
+            Self::NotYetValid => "link_not_yet_valid",
+            Self::Expired => "link_expired",
+            Self::AlreadyUsed { .. } => "link_already_used",
+            Self::MalformedEvent(_) => "malformed_request",
+            Self::LedgerUnavailable => "ledger_unavailable",
+            Self::ConfigUnavailable => "config_unavailable",
+        }
+    }
+
+    pub fn message(&self) -> String {
+        match self {
+            Self::MethodNotAllowed => "only GET, PUT, HEAD and OPTIONS are accepted".into(),
+            Self::MissingSignature => "this URL is not a valid link".into(),
+            Self::MalformedLink(why) => format!("the link is malformed: {why}"),
+            Self::BadPath(why) => format!("the link's path is not acceptable: {why}"),
+            Self::NotYetValid => "the link is not valid yet".into(),
+            Self::Expired => "the link has expired".into(),
+            Self::AlreadyUsed { .. } => "the link has already been used".into(),
+            Self::MalformedEvent(why) => format!("the request could not be read: {why}"),
+            Self::LedgerUnavailable => "the link could not be checked right now; try again later".into(),
+            Self::ConfigUnavailable => "the service is not configured right now; try again later".into(),
+        }
+    }
+
+    /// The JSON body of the generated response.
+    pub fn body(&self) -> String {
+        let first_used_at = match self {
+            Self::AlreadyUsed { first_used_at } => Some(rfc3339(*first_used_at)),
+            _ => None,
+        };
+        let body = Body { error: self.code(), message: self.message(), first_used_at };
+        serde_json::to_string(&body).unwrap_or_else(|_| format!("{{\"error\":\"{}\"}}", self.code()))
+    }
+}
+
+/// Reason phrase for the status codes we generate.
+pub fn status_text(status: u16) -> &'static str {
+    match status {
+        200 => "OK",
+        201 => "Created",
+        204 => "No Content",
+        302 => "Found",
+        400 => "Bad Request",
+        401 => "Unauthorized",
+        403 => "Forbidden",
+        404 => "Not Found",
+        405 => "Method Not Allowed",
+        413 => "Payload Too Large",
+        500 => "Internal Server Error",
+        503 => "Service Unavailable",
+        _ => "",
+    }
+}
