@@ -1,0 +1,188 @@
+# tests/emulators/lib.sh — start/stop/probe helpers for the local AWS stand-ins.
+#
+# Sourced (not executed) by tests/with-emulators.sh and tests/emulators/ctl.sh after
+# they have loaded $ONCELINK_TEST_RUN_DIR/config.env, which defines:
+#   EMU_MOTO_BIN EMU_S3S_BIN EMU_DDB_DIR      where the programs live (see tests/setup.sh)
+#   EMU_MOTO_PORT EMU_DDB_PORT EMU_S3_PORT    loopback ports
+#   EMU_S3_DATA_DIR EMU_S3_ACCESS_KEY EMU_S3_SECRET_KEY
+#
+# Every emulator has a pid file ($run/pids/<name>.pid) and a log ($run/logs/<name>.log).
+# The pid file, not the shell's job table, is the source of truth: an emulator
+# restarted by ctl.sh from inside a test is not a child of with-emulators.sh, yet
+# teardown must still find and stop it.
+
+EMU_NAMES=(moto ddb s3)
+
+emu_err() { echo "with-emulators: $*" >&2; }
+
+emu_pidfile() { echo "$ONCELINK_TEST_RUN_DIR/pids/$1.pid"; }
+emu_logfile() { echo "$ONCELINK_TEST_RUN_DIR/logs/$1.log"; }
+
+emu_port() {
+  case "$1" in
+    moto) echo "$EMU_MOTO_PORT" ;;
+    ddb)  echo "$EMU_DDB_PORT" ;;
+    s3)   echo "$EMU_S3_PORT" ;;
+    *) emu_err "unknown emulator '$1' (expected one of: ${EMU_NAMES[*]})"; return 2 ;;
+  esac
+}
+
+# A string that must appear in the process's command line. Guards against pid reuse:
+# we never signal a pid from a stale pid file that now belongs to something else.
+emu_marker() {
+  case "$1" in
+    moto) echo "moto_server" ;;
+    ddb)  echo "DynamoDBLocal.jar" ;;
+    s3)   echo "s3s-fs" ;;
+  esac
+}
+
+# True if pid $1 is running. A zombie (exited, not yet reaped by its parent) counts as
+# dead: it holds no sockets any more, and `kill -0` alone would still succeed on it.
+emu_pid_alive() {
+  local pid="$1" state
+  [[ -n "$pid" && -r "/proc/$pid/stat" ]] || return 1
+  state="$(sed -E 's/^.*\) ([A-Za-z]).*$/\1/' "/proc/$pid/stat" 2>/dev/null)" || return 1
+  [[ "$state" != Z && "$state" != X ]]
+}
+
+# Print the live pid of emulator $1, or fail.
+emu_pid() {
+  local pidfile pid
+  pidfile="$(emu_pidfile "$1")"
+  [[ -f "$pidfile" ]] || return 1
+  pid="$(cat "$pidfile")"
+  emu_pid_alive "$pid" || return 1
+  tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "$(emu_marker "$1")" || return 1
+  echo "$pid"
+}
+
+# True if something accepts TCP connections on 127.0.0.1:$1. Uses bash's /dev/tcp so
+# it needs no extra tools; the subshell closes the socket right away.
+emu_port_open() {
+  (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
+}
+
+# True once emulator $1 answers HTTP. curl's --noproxy: an HTTP(S)_PROXY inherited
+# from CI must never be used for loopback (and inside the namespace it is unreachable).
+emu_ready() {
+  local port code
+  port="$(emu_port "$1")"
+  case "$1" in
+    # moto's own management API answers 200 once the server is fully up.
+    moto) code="$(curl --noproxy '*' -s -o /dev/null -m 2 -w '%{http_code}' "http://127.0.0.1:$port/moto-api/" || true)"
+          [[ "$code" == 200 ]] ;;
+    # DynamoDB Local and s3s-fs reject an unsigned GET / (400/403): any HTTP status
+    # at all proves the listener is serving requests, "000" means no connection.
+    ddb|s3) code="$(curl --noproxy '*' -s -o /dev/null -m 2 -w '%{http_code}' "http://127.0.0.1:$port/" || true)"
+          [[ -n "$code" && "$code" != 000 ]] ;;
+  esac
+}
+
+# The actual server command lines. Each runs via `exec`, so the pid recorded by the
+# caller ($!) is the server itself and not a wrapper shell.
+emu_exec() {
+  case "$1" in
+    moto)
+      # -H 127.0.0.1: loopback only (moto's default would be fine too, but be explicit).
+      exec "$EMU_MOTO_BIN" -H 127.0.0.1 -p "$EMU_MOTO_PORT" ;;
+    ddb)
+      # DynamoDB Local has no bind-address option: it listens on all interfaces. That is
+      # why with-emulators.sh runs everything inside a private network namespace.
+      #   -Djava.library.path  sqlite4java's native libraries, shipped next to the jar
+      #                        (the relative path is why we cd into its folder first)
+      #   -inMemory            nothing on disk, and every run starts empty
+      #   -sharedDb            one database for all clients; without it DynamoDB Local keeps
+      #                        a separate database per access key + region, so a test
+      #                        fixture and the code under test could silently see
+      #                        different tables if their credentials/regions differ
+      #   -disableTelemetry    no attempt to phone home (there is no network anyway)
+      cd "$EMU_DDB_DIR"
+      exec java -Djava.library.path=./DynamoDBLocal_lib -jar DynamoDBLocal.jar \
+        -inMemory -sharedDb -port "$EMU_DDB_PORT" -disableTelemetry ;;
+    s3)
+      # s3s-fs serves each subdirectory of the data dir as a bucket and checks SigV4
+      # signatures (also on presigned URLs) against this one key pair. Clients must use
+      # path-style addressing (http://127.0.0.1:8014/<bucket>/<key>).
+      exec "$EMU_S3S_BIN" --host 127.0.0.1 --port "$EMU_S3_PORT" \
+        --access-key "$EMU_S3_ACCESS_KEY" --secret-key "$EMU_S3_SECRET_KEY" \
+        "$EMU_S3_DATA_DIR" ;;
+  esac
+}
+
+# Launch emulator $1 in the background (no waiting). No-op if it already runs.
+emu_launch() {
+  local name="$1" port log
+  port="$(emu_port "$name")" || return 2
+  if emu_pid "$name" >/dev/null; then return 0; fi
+  if emu_port_open "$port"; then
+    emu_err "cannot start $name: something already listens on 127.0.0.1:$port"
+    return 1
+  fi
+  log="$(emu_logfile "$name")"
+  echo "=== $(date -u +%FT%TZ) starting $name on port $port ===" >>"$log"
+  # stdin from /dev/null and output to the log: an emulator started from inside a test
+  # (via ctl.sh) must not hold the test runner's pipes open after ctl.sh returns.
+  ( emu_exec "$name" ) </dev/null >>"$log" 2>&1 &
+  echo "$!" >"$(emu_pidfile "$name")"
+}
+
+# Wait until emulator $1 answers, at most $2 seconds. On failure print its log tail.
+emu_wait_ready() {
+  local name="$1" timeout="$2" deadline pid
+  deadline=$((SECONDS + timeout))
+  while ((SECONDS < deadline)); do
+    if ! pid="$(emu_pid "$name")"; then
+      emu_err "$name exited during startup; last lines of $(emu_logfile "$name"):"
+      emu_tail "$name" 40
+      return 1
+    fi
+    if emu_ready "$name"; then return 0; fi
+    sleep 0.2
+  done
+  emu_err "$name did not answer on port $(emu_port "$name") within ${timeout}s; last lines of its log:"
+  emu_tail "$name" 40
+  return 1
+}
+
+# Seconds to wait for each emulator to come up. The JVM (DynamoDB Local) is the slow
+# one, especially on a 2-core CI box that is compiling Rust at the same time.
+emu_timeout() {
+  case "$1" in
+    ddb) echo "${ONCELINK_EMU_DDB_TIMEOUT:-60}" ;;
+    *)   echo "${ONCELINK_EMU_TIMEOUT:-30}" ;;
+  esac
+}
+
+emu_start() {
+  emu_launch "$1" && emu_wait_ready "$1" "$(emu_timeout "$1")"
+}
+
+# Stop emulator $1: SIGTERM, up to 10 s grace, then SIGKILL; then wait until its port
+# refuses connections, so a test that stops the ledger sees "connection refused" right
+# after ctl.sh returns rather than racing a half-closed listener.
+emu_stop() {
+  local name="$1" pid port i
+  port="$(emu_port "$name")" || return 2
+  if pid="$(emu_pid "$name")"; then
+    kill -TERM "$pid" 2>/dev/null || true
+    for ((i = 0; i < 50; i++)); do emu_pid_alive "$pid" || break; sleep 0.2; done
+    if emu_pid_alive "$pid"; then
+      emu_err "$name (pid $pid) ignored SIGTERM for 10s; sending SIGKILL"
+      kill -KILL "$pid" 2>/dev/null || true
+      for ((i = 0; i < 25; i++)); do emu_pid_alive "$pid" || break; sleep 0.2; done
+    fi
+    echo "=== $(date -u +%FT%TZ) stopped $name ===" >>"$(emu_logfile "$name")"
+  fi
+  rm -f "$(emu_pidfile "$name")"
+  for ((i = 0; i < 25; i++)); do emu_port_open "$port" || return 0; sleep 0.2; done
+  emu_err "port $port still accepts connections after stopping $name"
+  return 1
+}
+
+emu_tail() {
+  local log
+  log="$(emu_logfile "$1")"
+  [[ -f "$log" ]] && tail -n "${2:-30}" "$log" | sed "s/^/  [$1] /" >&2
+  return 0
+}
