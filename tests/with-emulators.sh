@@ -139,7 +139,8 @@ cleanup() {
   fi
   for n in "${EMU_NAMES[@]}"; do emu_stop "$n" >/dev/null 2>&1 || note "could not stop $n cleanly"; done
   if [[ "$rc" != 0 ]]; then
-    note "command failed (exit $rc); emulator log tails follow (full logs: $run_dir/logs/)"
+    if [[ -n "$cmd_pid" ]]; then what="command failed (exit $rc)"; else what="emulators failed to start"; fi
+    note "$what; emulator log tails follow (full logs: $run_dir/logs/)"
     for n in "${EMU_NAMES[@]}"; do emu_tail "$n" 30; done
   elif [[ "${ONCELINK_KEEP_RUN_DIR:-}" == 1 ]]; then
     note "run dir kept: $run_dir"

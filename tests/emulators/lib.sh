@@ -72,10 +72,13 @@ emu_ready() {
     # moto's own management API answers 200 once the server is fully up.
     moto) code="$(curl --noproxy '*' -s -o /dev/null -m 2 -w '%{http_code}' "http://127.0.0.1:$port/moto-api/" || true)"
           [[ "$code" == 200 ]] ;;
-    # DynamoDB Local and s3s-fs reject an unsigned GET / (400/403): any HTTP status
-    # at all proves the listener is serving requests, "000" means no connection.
-    ddb|s3) code="$(curl --noproxy '*' -s -o /dev/null -m 2 -w '%{http_code}' "http://127.0.0.1:$port/" || true)"
+    # DynamoDB Local rejects an unsigned GET / with 400: any HTTP status at all proves
+    # the (slow-starting) JVM is serving requests; "000" means no connection yet.
+    ddb) code="$(curl --noproxy '*' -s -o /dev/null -m 2 -w '%{http_code}' "http://127.0.0.1:$port/" || true)"
           [[ -n "$code" && "$code" != 000 ]] ;;
+    # s3s-fs serves as soon as it listens, and would log an ERROR for every unsigned
+    # probe request (misleading in failure output), so a TCP connect is enough.
+    s3) emu_port_open "$port" ;;
   esac
 }
 
@@ -173,6 +176,9 @@ emu_stop() {
       for ((i = 0; i < 25; i++)); do emu_pid_alive "$pid" || break; sleep 0.2; done
     fi
     echo "=== $(date -u +%FT%TZ) stopped $name ===" >>"$(emu_logfile "$name")"
+  else
+    rm -f "$(emu_pidfile "$name")"
+    return 0   # not running (or never started): nothing of ours holds the port
   fi
   rm -f "$(emu_pidfile "$name")"
   for ((i = 0; i < 25; i++)); do emu_port_open "$port" || return 0; sleep 0.2; done
