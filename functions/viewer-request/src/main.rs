@@ -1,1 +1,49 @@
-fn main(){}
+//! The regional viewer-request function. The Lambda@Edge shim invokes it with the CloudFront
+//! event; it answers with the request (continue) or a generated response (deny).
+//!
+//! Environment:
+//! * `ONCELINK_SSM_PREFIX` — where the configuration lives (default: derived from the function
+//!   name, see `oncelink::config::naming`).
+//! * `ONCELINK_HOME_REGION` — region of SSM and DynamoDB (default: `AWS_REGION`).
+//! * `ONCELINK_CONFIG_REFRESH_SECS` — reload the configuration this often (default 300; 0 = never).
+//! * `ONCELINK_CLOCK_SKEW_SECS` — accepted clock skew for link start times (default 60).
+
+use std::time::{Duration, SystemTime};
+
+use anyhow::Context;
+use aws_config::{BehaviorVersion, Region};
+use lambda_runtime::{LambdaEvent, service_fn};
+use oncelink::EdgePolicy;
+use oncelink::config::naming::resolve_prefix;
+use oncelink::edge::EdgeService;
+use serde_json::Value;
+
+fn env(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+fn env_secs(name: &str, default: u64) -> anyhow::Result<u64> {
+    env(name).map_or(Ok(default), |v| v.trim().parse().with_context(|| format!("{name} must be whole seconds, got {v:?}")))
+}
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    oncelink::telemetry::init_json_logs();
+    let prefix = resolve_prefix(env).context("set ONCELINK_SSM_PREFIX (or run as a Lambda function)")?;
+    let mut loader = aws_config::defaults(BehaviorVersion::latest());
+    if let Some(region) = env("ONCELINK_HOME_REGION") {
+        loader = loader.region(Region::new(region));
+    }
+    let sdk = loader.load().await;
+    let refresh = match env_secs("ONCELINK_CONFIG_REFRESH_SECS", 300)? {
+        0 => None,
+        secs => Some(Duration::from_secs(secs)),
+    };
+    let policy = EdgePolicy { clock_skew: Duration::from_secs(env_secs("ONCELINK_CLOCK_SKEW_SECS", 60)?), ..EdgePolicy::default() };
+    let service = EdgeService::on_aws(&sdk, prefix, policy, refresh);
+    let service = &service;
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
+        Ok::<_, std::convert::Infallible>(service.handle_event(event.payload, SystemTime::now()).await)
+    }))
+    .await
+}
