@@ -107,6 +107,8 @@ fn precheck_inner(request: &crate::ViewerRequest, policy: &EdgePolicy, now: Syst
         request_id: request.request_id.clone(),
         at: now,
         retain_until: expires_at + policy.retention_margin,
+        max_uses: 1,
+        fingerprint: None,
     }))
 }
 
@@ -128,8 +130,9 @@ fn check_path(uri: &str) -> Result<(), DenyReason> {
 /// Phase 4's verdict: turns the ledger's answer into the final decision. Fails closed.
 pub fn settle(outcome: Result<ClaimOutcome, LedgerError>) -> Decision {
     match outcome {
-        Ok(ClaimOutcome::FirstUse | ClaimOutcome::RetriedFirstUse) => Decision::Forward,
-        Ok(ClaimOutcome::AlreadyUsed { first_used_at }) => Decision::Deny(DenyReason::AlreadyUsed { first_used_at }),
+        Ok(ClaimOutcome::Granted { .. } | ClaimOutcome::Retried) => Decision::Forward,
+        Ok(ClaimOutcome::Exhausted(used)) => Decision::Deny(DenyReason::AlreadyUsed { first_used_at: used.first_used_at }),
+        Ok(ClaimOutcome::Revoked) => Decision::Deny(DenyReason::Revoked),
         Err(error) => {
             tracing::error!(%error, "ledger failed; denying (fail closed)");
             Decision::Deny(DenyReason::LedgerUnavailable)

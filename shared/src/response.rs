@@ -18,6 +18,7 @@ pub enum DenyReason {
     NotYetValid,
     Expired,
     AlreadyUsed { first_used_at: SystemTime },
+    Revoked,
     /// The event itself could not be read (not a viewer request we understand).
     MalformedEvent(String),
     LedgerUnavailable,
@@ -52,6 +53,7 @@ impl DenyReason {
             Self::NotYetValid => "link_not_yet_valid",
             Self::Expired => "link_expired",
             Self::AlreadyUsed { .. } => "link_already_used",
+            Self::Revoked => "link_revoked",
             Self::MalformedEvent(_) => "malformed_request",
             Self::LedgerUnavailable => "ledger_unavailable",
             Self::ConfigUnavailable => "config_unavailable",
@@ -67,6 +69,7 @@ impl DenyReason {
             Self::NotYetValid => "the link is not valid yet".into(),
             Self::Expired => "the link has expired".into(),
             Self::AlreadyUsed { .. } => "the link has already been used".into(),
+            Self::Revoked => "the link has been revoked".into(),
             Self::MalformedEvent(why) => format!("the request could not be read: {why}"),
             Self::LedgerUnavailable => "the link could not be checked right now; try again later".into(),
             Self::ConfigUnavailable => "the service is not configured right now; try again later".into(),

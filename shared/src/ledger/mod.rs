@@ -28,6 +28,11 @@ impl LedgerKey {
         Self(format!("sig:{}", hex::encode(Sha256::digest(signature.as_bytes()))))
     }
 
+    /// Rebuilds a key from its string form (as stored, or from a link id).
+    pub fn from_stored(raw: impl Into<String>) -> Self {
+        Self(raw.into())
+    }
+
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -44,23 +49,37 @@ pub struct UseClaim {
     pub at: SystemTime,
     /// When the record may be deleted (link expiry plus a margin): the ledger's TTL.
     pub retain_until: SystemTime,
+    /// How many uses the link grants in all (1 for a one-time link).
+    pub max_uses: u32,
+    /// Who used it first (a hash of client IP and User-Agent), kept for the Range grace window.
+    pub fingerprint: Option<String>,
 }
 
 /// What the ledger says about a claim.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ClaimOutcome {
-    /// This is the first use: it has now been recorded.
-    FirstUse,
-    /// The record already exists and was written by this very request (an SDK retry after a
-    /// write that succeeded but whose answer was lost). Still the first use.
-    RetriedFirstUse,
-    /// The link was used before.
-    AlreadyUsed { first_used_at: SystemTime },
+    /// The use was recorded; `use_number` counts from 1.
+    Granted { use_number: u32 },
+    /// This very request was already recorded (an SDK retry after a write that succeeded but
+    /// whose answer was lost). Allowed, and not counted twice.
+    Retried,
+    /// Every use is spent.
+    Exhausted(UsedLink),
+    /// The link was revoked.
+    Revoked,
+}
+
+/// What the ledger knows about a link whose uses are spent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UsedLink {
+    pub first_used_at: SystemTime,
+    pub uses: u32,
+    pub fingerprint: Option<String>,
 }
 
 impl ClaimOutcome {
     pub fn is_allowed(&self) -> bool {
-        !matches!(self, Self::AlreadyUsed { .. })
+        matches!(self, Self::Granted { .. } | Self::Retried)
     }
 }
 
@@ -76,12 +95,23 @@ pub enum LedgerError {
 #[async_trait]
 pub trait Ledger: Send + Sync {
     /// Records the use atomically if it is the first; otherwise says when the first one was.
+    ///
+    /// One atomic conditional write: concurrent claims on one link never grant more than
+    /// `max_uses` in total.
     async fn claim(&self, claim: &UseClaim) -> Result<ClaimOutcome, LedgerError>;
+
+    /// Marks a link revoked (creating its record if it was never used); later claims get
+    /// [`ClaimOutcome::Revoked`]. Idempotent.
+    async fn revoke(&self, key: &LedgerKey, at: SystemTime, retain_until: SystemTime) -> Result<(), LedgerError>;
 }
 
 #[async_trait]
 impl<L: Ledger + ?Sized> Ledger for std::sync::Arc<L> {
     async fn claim(&self, claim: &UseClaim) -> Result<ClaimOutcome, LedgerError> {
         (**self).claim(claim).await
+    }
+
+    async fn revoke(&self, key: &LedgerKey, at: SystemTime, retain_until: SystemTime) -> Result<(), LedgerError> {
+        (**self).revoke(key, at, retain_until).await
     }
 }
