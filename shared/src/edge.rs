@@ -92,8 +92,17 @@ impl EdgeService<crate::config::SsmConfigSource> {
     /// The production wiring: configuration from SSM under `prefix`, ledger in DynamoDB, both
     /// through clients built from `sdk` (which must be for the home region).
     pub fn on_aws(sdk: &aws_config::SdkConfig, prefix: String, policy: EdgePolicy, refresh: Option<std::time::Duration>) -> Self {
-        let ssm = aws_sdk_ssm::Client::new(sdk);
-        let dynamodb = aws_sdk_dynamodb::Client::new(sdk);
+        Self::with_clients(aws_sdk_ssm::Client::new(sdk), aws_sdk_dynamodb::Client::new(sdk), prefix, policy, refresh)
+    }
+
+    /// Same, with explicit clients (e.g. SSM and DynamoDB on different endpoints).
+    pub fn with_clients(
+        ssm: aws_sdk_ssm::Client,
+        dynamodb: aws_sdk_dynamodb::Client,
+        prefix: String,
+        policy: EdgePolicy,
+        refresh: Option<std::time::Duration>,
+    ) -> Self {
         let config = ConfigCache::new(crate::config::SsmConfigSource::new(ssm, prefix), refresh);
         let ledger_for: LedgerFor = Box::new(move |config: &EdgeConfig| {
             Arc::new(crate::ledger::DynamoDbLedger::new(dynamodb.clone(), config.table_name.clone())) as Arc<dyn Ledger>

@@ -139,3 +139,51 @@ pub fn presign(origin: &S3Origin, credentials: &Credentials, request: &PresignRe
     }
     Ok(PresignedUrl { origin: base, path_and_query })
 }
+
+/// A request to the origin signed with SigV4 *headers* (what CloudFront's OAC does for sealed
+/// links, and what the gateway does for every forwarded request in sealed mode).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignedOriginRequest {
+    pub url: String,
+    /// Headers to add: `authorization`, `x-amz-date`, `x-amz-content-sha256` and, with temporary
+    /// credentials, `x-amz-security-token`.
+    pub headers: Vec<(&'static str, String)>,
+}
+
+/// Signs `method` on object `key` at `origin`, with an already canonically encoded `query`
+/// (may be empty). The payload is not signed (`UNSIGNED-PAYLOAD`), so bodies can stream.
+pub fn sign_origin_request(
+    origin: &S3Origin,
+    credentials: &Credentials,
+    method: &str,
+    key: &str,
+    query: &str,
+    now: SystemTime,
+) -> Result<SignedOriginRequest, PresignError> {
+    let (base, prefix) = origin.base_and_prefix();
+    let mut url = format!("{base}{prefix}/{}", encode_key(key));
+    if !query.is_empty() {
+        url.push('?');
+        url.push_str(query);
+    }
+    let identity: Identity = credentials.clone().into();
+    let mut settings = SigningSettings::default();
+    settings.percent_encoding_mode = PercentEncodingMode::Single;
+    settings.uri_path_normalization_mode = UriPathNormalizationMode::Disabled;
+    settings.payload_checksum_kind = aws_sigv4::http_request::PayloadChecksumKind::XAmzSha256;
+    let params = v4::SigningParams::builder()
+        .identity(&identity)
+        .region(&origin.region)
+        .name("s3")
+        .time(now)
+        .settings(settings)
+        .build()
+        .map_err(|e| PresignError::Signing(e.to_string()))?
+        .into();
+    let signable = SignableRequest::new(method, url.as_str(), std::iter::empty(), SignableBody::UnsignedPayload)
+        .map_err(|e| PresignError::Signing(e.to_string()))?;
+    let (instructions, _signature) = sign(signable, &params).map_err(|e| PresignError::Signing(e.to_string()))?.into_parts();
+    let (headers, _params) = instructions.into_parts();
+    let headers = headers.into_iter().map(|h| (h.name(), h.value().to_owned())).collect();
+    Ok(SignedOriginRequest { url, headers })
+}

@@ -64,13 +64,13 @@ impl DenyReason {
         match self {
             Self::MethodNotAllowed => "only GET, PUT, HEAD and OPTIONS are accepted".into(),
             Self::MissingSignature => "this URL is not a valid link".into(),
-            Self::MalformedLink(why) => format!("the link is malformed: {why}"),
-            Self::BadPath(why) => format!("the link's path is not acceptable: {why}"),
+            Self::MalformedLink(why) => format!("the link is malformed: {}", clip(why)),
+            Self::BadPath(why) => format!("the link's path is not acceptable: {}", clip(why)),
             Self::NotYetValid => "the link is not valid yet".into(),
             Self::Expired => "the link has expired".into(),
             Self::AlreadyUsed { .. } => "the link has already been used".into(),
             Self::Revoked => "the link has been revoked".into(),
-            Self::MalformedEvent(why) => format!("the request could not be read: {why}"),
+            Self::MalformedEvent(why) => format!("the request could not be read: {}", clip(why)),
             Self::LedgerUnavailable => "the link could not be checked right now; try again later".into(),
             Self::ConfigUnavailable => "the service is not configured right now; try again later".into(),
         }
@@ -85,6 +85,18 @@ impl DenyReason {
         let body = Body { error: self.code(), message: self.message(), first_used_at };
         serde_json::to_string(&body).unwrap_or_else(|_| format!("{{\"error\":\"{}\"}}", self.code()))
     }
+}
+
+/// Explanations may quote input (a serde error, a parameter name): keep answers small
+/// whatever the input was.
+fn clip(text: &str) -> String {
+    const MAX_CHARS: usize = 200;
+    if text.chars().count() <= MAX_CHARS {
+        return text.to_owned();
+    }
+    let mut clipped: String = text.chars().take(MAX_CHARS).collect();
+    clipped.push('…');
+    clipped
 }
 
 /// Reason phrase for the status codes we generate.

@@ -35,3 +35,10 @@ pub enum ConfigError {
 pub trait ConfigSource: Send + Sync {
     async fn load(&self) -> Result<EdgeConfig, ConfigError>;
 }
+
+#[async_trait]
+impl<S: ConfigSource + ?Sized> ConfigSource for std::sync::Arc<S> {
+    async fn load(&self) -> Result<EdgeConfig, ConfigError> {
+        (**self).load().await
+    }
+}

@@ -1,0 +1,230 @@
+//! End to end: a link issued by the issue API, decided by the viewer-request service (SSM on
+//! moto, ledger on DynamoDB Local or moto), then sent to s3s-fs — which really verifies SigV4 —
+//! with the CDN host swapped back to the origin, as CloudFront does.
+
+use std::time::{Duration, SystemTime};
+
+use aws_credential_types::Credentials;
+use oncelink::EdgePolicy;
+use oncelink::cloudfront::Answer;
+use oncelink::config::SsmConfigSource;
+use oncelink::edge::EdgeService;
+use oncelink::issue::{IssuedLink, IssuerSettings, LinkRequest, issue};
+use oncelink::presign::S3Origin;
+use oncelink_integration_tests::{Emulators, create_ledger_table, emulators, item_count, sdk, swap_host, unique, viewer_event};
+use serde_json::{Value, json};
+
+const CDN: &str = "cdn.oncelink.test";
+
+struct Fixture {
+    env: Emulators,
+    service: EdgeService<SsmConfigSource>,
+    ddb: aws_sdk_dynamodb::Client,
+    table: String,
+    issuer: IssuerSettings,
+    credentials: Credentials,
+    http: reqwest::Client,
+}
+
+impl Fixture {
+    /// SSM on moto; the ledger on `ledger_endpoint`.
+    async fn new(ledger_endpoint: &str) -> Self {
+        let env = emulators();
+        let ssm = aws_sdk_ssm::Client::new(&sdk(&env.moto).await);
+        let ddb = aws_sdk_dynamodb::Client::new(&sdk(ledger_endpoint).await);
+        let table = create_ledger_table(&ddb).await;
+        let prefix = format!("/oncelink/{}", unique("e2e"));
+        ssm.put_parameter().name(format!("{prefix}/table-name")).value(&table).r#type(aws_sdk_ssm::types::ParameterType::String).send().await.unwrap();
+        let service = EdgeService::with_clients(ssm, ddb.clone(), prefix, EdgePolicy::default(), None);
+        let issuer = IssuerSettings {
+            origin: S3Origin { bucket: env.s3_bucket.clone(), region: "us-east-1".into(), endpoint: Some(env.s3.clone()) },
+            cdn: CDN.into(),
+            default_expires: Duration::from_secs(300),
+            max_expires: Duration::from_secs(3600),
+            key_prefix: String::new(),
+            cors_origins: vec![],
+        };
+        let credentials = Credentials::new(&env.s3_access_key, &env.s3_secret_key, None, None, "test");
+        Self { env, service, ddb, table, issuer, credentials, http: reqwest::Client::new() }
+    }
+
+    fn link(&self, method: &str, key: &str, expires_in: Option<u64>, content_type: Option<&str>) -> IssuedLink {
+        let request = LinkRequest { key: key.into(), method: Some(method.into()), expires_in, content_type: content_type.map(str::to_owned) };
+        issue(&self.issuer, &self.credentials, &request, SystemTime::now()).expect("issue")
+    }
+
+    /// Writes an object straight into s3s-fs's data directory.
+    fn put_object(&self, key: &str, bytes: &[u8]) {
+        let dir = std::env::var("ONCELINK_TEST_S3_DATA_DIR").unwrap();
+        let path = std::path::Path::new(&dir).join(&self.env.s3_bucket).join(key);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, bytes).unwrap();
+    }
+
+    async fn view(&self, method: &str, url: &str, request_id: &str, at: SystemTime) -> Value {
+        serde_json::to_value(self.service.handle_event(viewer_event(method, url, request_id, &[]), at).await).unwrap()
+    }
+
+    async fn items(&self) -> usize {
+        item_count(&self.ddb, &self.table).await
+    }
+}
+
+fn is_forwarded(answer: &Value) -> bool {
+    answer.get("status").is_none() && answer.get("uri").is_some()
+}
+
+fn denial(answer: &Value) -> (String, String) {
+    assert_eq!(answer["headers"]["cache-control"][0]["value"], "no-store", "{answer}");
+    let body: Value = serde_json::from_str(answer["body"].as_str().unwrap()).unwrap();
+    (answer["status"].as_str().unwrap().to_owned(), body["error"].as_str().unwrap().to_owned())
+}
+
+#[tokio::test]
+async fn download_once_on_both_ledgers() {
+    let env = emulators();
+    for ledger in [env.dynamodb_local.clone(), env.moto.clone()] {
+        let f = Fixture::new(&ledger).await;
+        let key = format!("{}/report 2026 (final).pdf", unique("dl"));
+        let bytes: Vec<u8> = (0..70_000u32).map(|i| (i % 251) as u8).collect();
+        f.put_object(&key, &bytes);
+        let link = f.link("GET", &key, None, None);
+        assert!(link.url.starts_with(&format!("https://{CDN}/")), "{}", link.url);
+
+        let first = f.view("GET", &link.url, "req-1", SystemTime::now()).await;
+        assert!(is_forwarded(&first), "{first}");
+        let origin = f.http.get(swap_host(&link.url, &f.env.s3)).send().await.unwrap();
+        assert_eq!(origin.status(), 200);
+        assert_eq!(origin.bytes().await.unwrap().as_ref(), bytes.as_slice());
+
+        let second = f.view("GET", &link.url, "req-2", SystemTime::now()).await;
+        assert_eq!(denial(&second), ("403".into(), "link_already_used".into()));
+        let body: Value = serde_json::from_str(second["body"].as_str().unwrap()).unwrap();
+        assert!(body["first_used_at"].as_str().unwrap().ends_with('Z'));
+
+        // Rewriting the used link does not mint a new one.
+        let (base, query) = link.url.split_once('?').unwrap();
+        let mut params: Vec<&str> = query.split('&').collect();
+        params.reverse();
+        let reordered = format!("{base}?{}", params.join("&"));
+        assert_eq!(denial(&f.view("GET", &reordered, "req-3", SystemTime::now()).await).1, "link_already_used");
+        let extra = format!("{}&response-content-type=text%2Fplain", link.url);
+        assert_eq!(denial(&f.view("GET", &extra, "req-4", SystemTime::now()).await).1, "link_already_used");
+        let unknown = format!("{}&utm_source=mail", link.url);
+        assert_eq!(denial(&f.view("GET", &unknown, "req-5", SystemTime::now()).await), ("403".into(), "malformed_link".into()));
+        assert_eq!(f.items().await, 1);
+    }
+}
+
+#[tokio::test]
+async fn the_origin_rejects_tampered_links() {
+    let f = Fixture::new(&emulators().dynamodb_local).await;
+    let key = format!("{}/a.txt", unique("tamper"));
+    f.put_object(&key, b"hello");
+    let link = f.link("GET", &key, None, None);
+    let origin_url = swap_host(&link.url, &f.env.s3);
+    let last = origin_url.chars().last().unwrap();
+    let tampered = format!("{}{}", &origin_url[..origin_url.len() - 1], if last == '0' { '1' } else { '0' });
+    assert_eq!(f.http.get(&tampered).send().await.unwrap().status(), 403);
+    let other_key = origin_url.replace("/a.txt?", "/b.txt?");
+    assert_eq!(f.http.get(&other_key).send().await.unwrap().status(), 403);
+    assert_eq!(f.http.get(&origin_url).send().await.unwrap().status(), 200);
+}
+
+#[tokio::test]
+async fn upload_once_then_download_the_same_bytes() {
+    let f = Fixture::new(&emulators().dynamodb_local).await;
+    let key = format!("{}/upload.bin", unique("up"));
+    let bytes: Vec<u8> = (0..200_000u32).map(|i| (i * 7 % 256) as u8).collect();
+    let put = f.link("PUT", &key, Some(120), Some("application/octet-stream"));
+    assert!(is_forwarded(&f.view("PUT", &put.url, "put-1", SystemTime::now()).await));
+    let uploaded = f.http.put(swap_host(&put.url, &f.env.s3)).header("content-type", "application/octet-stream").body(bytes.clone()).send().await.unwrap();
+    assert_eq!(uploaded.status(), 200);
+    assert_eq!(denial(&f.view("PUT", &put.url, "put-2", SystemTime::now()).await).1, "link_already_used");
+    // A different content type than the one signed is refused by the origin.
+    let wrong_type = f.http.put(swap_host(&put.url, &f.env.s3)).header("content-type", "text/html").body("x").send().await.unwrap();
+    assert_eq!(wrong_type.status(), 403);
+
+    let get = f.link("GET", &key, None, None);
+    assert!(is_forwarded(&f.view("GET", &get.url, "get-1", SystemTime::now()).await));
+    let downloaded = f.http.get(swap_host(&get.url, &f.env.s3)).send().await.unwrap();
+    assert_eq!(downloaded.bytes().await.unwrap().as_ref(), bytes.as_slice());
+}
+
+#[tokio::test]
+async fn expired_links_are_refused_without_a_ledger_write() {
+    let f = Fixture::new(&emulators().dynamodb_local).await;
+    let link = f.link("GET", &format!("{}/k", unique("exp")), Some(1), None);
+    let answer = f.view("GET", &link.url, "req-1", SystemTime::now() + Duration::from_secs(3)).await;
+    assert_eq!(denial(&answer), ("403".into(), "link_expired".into()));
+    let early = f.view("GET", &link.url, "req-2", SystemTime::now() - Duration::from_secs(600)).await;
+    assert_eq!(denial(&early).1, "link_not_yet_valid");
+    assert_eq!(f.items().await, 0);
+}
+
+#[tokio::test]
+async fn head_and_options_do_not_consume() {
+    let f = Fixture::new(&emulators().dynamodb_local).await;
+    let link = f.link("GET", &format!("{}/k", unique("head")), None, None);
+    for (i, method) in ["HEAD", "HEAD", "OPTIONS"].iter().enumerate() {
+        assert!(is_forwarded(&f.view(method, &link.url, &format!("probe-{i}"), SystemTime::now()).await));
+    }
+    assert_eq!(f.items().await, 0);
+    assert!(is_forwarded(&f.view("GET", &link.url, "get-1", SystemTime::now()).await));
+    assert_eq!(f.items().await, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sixty_four_concurrent_first_uses_one_winner_fifty_times() {
+    let f = std::sync::Arc::new(Fixture::new(&emulators().dynamodb_local).await);
+    for round in 0..50 {
+        let link = f.link("GET", &format!("{}/k", unique("race")), None, None);
+        let mut tasks = tokio::task::JoinSet::new();
+        for viewer in 0..64 {
+            let (f, url) = (f.clone(), link.url.clone());
+            tasks.spawn(async move { f.view("GET", &url, &format!("r{round}-v{viewer}"), SystemTime::now()).await });
+        }
+        let mut forwarded = 0;
+        while let Some(answer) = tasks.join_next().await {
+            let answer = answer.unwrap();
+            if is_forwarded(&answer) {
+                forwarded += 1;
+            } else {
+                assert_eq!(denial(&answer), ("403".into(), "link_already_used".into()));
+            }
+        }
+        assert_eq!(forwarded, 1, "round {round}");
+    }
+}
+
+#[tokio::test]
+async fn missing_config_is_503_and_the_error_is_not_cached() {
+    let env = emulators();
+    let ssm = aws_sdk_ssm::Client::new(&sdk(&env.moto).await);
+    let ddb = aws_sdk_dynamodb::Client::new(&sdk(&env.dynamodb_local).await);
+    let table = create_ledger_table(&ddb).await;
+    let prefix = format!("/oncelink/{}", unique("late"));
+    let service = EdgeService::with_clients(ssm.clone(), ddb, prefix.clone(), EdgePolicy::default(), None);
+    let f = Fixture::new(&env.dynamodb_local).await;
+    let link = f.link("GET", &format!("{}/k", unique("cfg")), None, None);
+    let view = |id: &'static str| {
+        let event = viewer_event("GET", &link.url, id, &[]);
+        let service = &service;
+        async move { serde_json::to_value(service.handle_event(event, SystemTime::now()).await).unwrap() }
+    };
+    assert_eq!(denial(&view("r1").await), ("503".into(), "config_unavailable".into()));
+    ssm.put_parameter().name(format!("{prefix}/table-name")).value(&table).r#type(aws_sdk_ssm::types::ParameterType::String).send().await.unwrap();
+    assert!(is_forwarded(&view("r2").await));
+}
+
+#[tokio::test]
+async fn malformed_events_get_an_answer_not_a_panic() {
+    let f = Fixture::new(&emulators().dynamodb_local).await;
+    for event in [json!({}), json!({"Records": []}), json!({"Records": [{"cf": {}}]}), json!("text"), json!(null)] {
+        let answer = serde_json::to_value(f.service.handle_event(event.clone(), SystemTime::now()).await).unwrap();
+        assert_eq!(denial(&answer), ("400".into(), "malformed_request".into()), "{event}");
+    }
+    let answer = serde_json::to_value(f.service.handle_event(viewer_event("GET", "https://cdn/k?x-id=GetObject", "r", &[]), SystemTime::now()).await).unwrap();
+    assert_eq!(denial(&answer), ("403".into(), "missing_signature".into()));
+    assert!(matches!(f.service.handle_event(json!({}), SystemTime::now()).await, Answer::Respond(_)));
+}

@@ -1,0 +1,109 @@
+//! Shared helpers for the integration tests: where the stand-ins are, clients for them,
+//! unique names, CloudFront events. The tests need the emulators that
+//! `tests/with-emulators.sh` starts; without them they fail loudly rather than pass silently.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use aws_config::timeout::TimeoutConfig;
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_credential_types::Credentials;
+use aws_sdk_dynamodb::types::{AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType};
+use serde_json::{Value, json};
+
+/// Endpoints of the running stand-ins.
+#[derive(Debug, Clone)]
+pub struct Emulators {
+    pub moto: String,
+    pub dynamodb_local: String,
+    pub s3: String,
+    pub s3_bucket: String,
+    pub s3_access_key: String,
+    pub s3_secret_key: String,
+    pub ctl: String,
+}
+
+fn var(name: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| panic!("{name} is not set: run these tests through `bash tests/with-emulators.sh cargo test …`"))
+}
+
+pub fn emulators() -> Emulators {
+    Emulators {
+        moto: var("ONCELINK_TEST_MOTO_URL"),
+        dynamodb_local: var("ONCELINK_TEST_DDB_LOCAL_URL"),
+        s3: var("ONCELINK_TEST_S3_URL"),
+        s3_bucket: var("ONCELINK_TEST_S3_BUCKET"),
+        s3_access_key: var("ONCELINK_TEST_S3_ACCESS_KEY"),
+        s3_secret_key: var("ONCELINK_TEST_S3_SECRET_KEY"),
+        ctl: var("ONCELINK_TEST_CTL"),
+    }
+}
+
+/// SDK configuration for one stand-in: static test credentials, short timeouts.
+pub async fn sdk(endpoint: &str) -> SdkConfig {
+    aws_config::defaults(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .endpoint_url(endpoint)
+        .credentials_provider(Credentials::new("testing", "testing", None, None, "integration-tests"))
+        .timeout_config(TimeoutConfig::builder().connect_timeout(Duration::from_secs(2)).operation_timeout(Duration::from_secs(10)).build())
+        .load()
+        .await
+}
+
+/// A name no other test (or earlier run) uses.
+pub fn unique(prefix: &str) -> String {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_nanos();
+    format!("{prefix}-{}-{nanos}-{}", std::process::id(), COUNTER.fetch_add(1, Ordering::Relaxed))
+}
+
+/// Creates a ledger table (`pk` string key, on demand) and returns its name.
+pub async fn create_ledger_table(client: &aws_sdk_dynamodb::Client) -> String {
+    let name = unique("ledger");
+    client
+        .create_table()
+        .table_name(&name)
+        .attribute_definitions(AttributeDefinition::builder().attribute_name("pk").attribute_type(ScalarAttributeType::S).build().unwrap())
+        .key_schema(KeySchemaElement::builder().attribute_name("pk").key_type(KeyType::Hash).build().unwrap())
+        .billing_mode(BillingMode::PayPerRequest)
+        .send()
+        .await
+        .expect("create table");
+    name
+}
+
+/// Number of items in a table (a full scan; test tables are tiny).
+pub async fn item_count(client: &aws_sdk_dynamodb::Client, table: &str) -> usize {
+    client.scan().table_name(table).send().await.expect("scan").items().len()
+}
+
+/// Stops or starts a stand-in (`ddb`, `moto`, `s3`) through the harness's ctl.sh.
+pub fn ctl(action: &str, which: &str) {
+    let status = std::process::Command::new("bash").arg(emulators().ctl).arg(action).arg(which).status().expect("run ctl.sh");
+    assert!(status.success(), "ctl.sh {action} {which} failed");
+}
+
+/// A Lambda@Edge viewer-request event for `url` (scheme://host/path?query).
+pub fn viewer_event(method: &str, url: &str, request_id: &str, extra_headers: &[(&str, &str)]) -> Value {
+    let rest = url.split_once("://").map(|(_, r)| r).unwrap_or(url);
+    let (host, path_and_query) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    let (uri, querystring) = path_and_query.split_once('?').unwrap_or((path_and_query, ""));
+    let mut headers = serde_json::Map::new();
+    headers.insert("host".into(), json!([{"key": "Host", "value": host}]));
+    headers.insert("user-agent".into(), json!([{"key": "User-Agent", "value": "integration-test/1.0"}]));
+    for (name, value) in extra_headers {
+        headers.insert(name.to_ascii_lowercase(), json!([{"key": name, "value": value}]));
+    }
+    json!({"Records": [{"cf": {
+        "config": {"distributionDomainName": host, "distributionId": "EDFDVBD6EXAMPLE", "eventType": "viewer-request", "requestId": request_id},
+        "request": {"clientIp": "203.0.113.178", "headers": headers, "method": method, "querystring": querystring, "uri": uri}
+    }}]})
+}
+
+/// The same URL on another `scheme://host[:port]` base: what CloudFront does when it sends the
+/// request to the origin.
+pub fn swap_host(url: &str, base: &str) -> String {
+    let rest = url.split_once("://").map(|(_, r)| r).unwrap_or(url);
+    let path = &rest[rest.find('/').unwrap_or(rest.len())..];
+    format!("{}{path}", base.trim_end_matches('/'))
+}
