@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# The one test command: installs what the tests need (idempotently, cached under
+# ~/.cache/oncelink), builds, then runs every suite. README and .ci/run call exactly this.
+#
+#   bash tests/run-all.sh
+#
+# Phases (each prints a banner):
+#   1. install   emulators (moto, DynamoDB Local, s3s-fs)
+#   2. build     every crate and test binary, while the network is still there
+#   3. rust      all Rust tests (unit, integration, black-box) with the emulators up, inside a
+#                private network namespace (tests/with-emulators.sh explains why)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+phase() { printf '\n==== %s ====\n' "$*"; }
+
+phase "install: emulators"
+bash tests/setup.sh
+
+phase "build: workspace, tests and benches"
+cargo build --workspace --all-targets --locked
+
+phase "rust: unit, integration and end-to-end tests (emulators up, private netns)"
+ONCELINK_SKIP_SETUP=1 bash tests/with-emulators.sh cargo test --workspace --locked --offline
