@@ -9,7 +9,8 @@ use oncelink::EdgePolicy;
 use oncelink::cloudfront::Answer;
 use oncelink::config::SsmConfigSource;
 use oncelink::edge::EdgeService;
-use oncelink::issue::{IssuedLink, IssuerSettings, LinkRequest, issue};
+use oncelink::config::LinkMode;
+use oncelink::issue::{IssuedLink, IssuerSettings, LinkRequest, Signer, issue};
 use oncelink::presign::S3Origin;
 use oncelink_integration_tests::{Emulators, create_ledger_table, emulators, item_count, sdk, swap_host, unique, viewer_event};
 use serde_json::{Value, json};
@@ -43,14 +44,15 @@ impl Fixture {
             max_expires: Duration::from_secs(3600),
             key_prefix: String::new(),
             cors_origins: vec![],
+            mode: LinkMode::Presigned,
         };
         let credentials = Credentials::new(&env.s3_access_key, &env.s3_secret_key, None, None, "test");
         Self { env, service, ddb, table, issuer, credentials, http: reqwest::Client::new() }
     }
 
     fn link(&self, method: &str, key: &str, expires_in: Option<u64>, content_type: Option<&str>) -> IssuedLink {
-        let request = LinkRequest { key: key.into(), method: Some(method.into()), expires_in, content_type: content_type.map(str::to_owned) };
-        issue(&self.issuer, &self.credentials, &request, SystemTime::now()).expect("issue")
+        let request = LinkRequest { key: key.into(), method: Some(method.into()), expires_in, content_type: content_type.map(str::to_owned), ..Default::default() };
+        issue(&self.issuer, Signer { credentials: Some(&self.credentials), keys: None }, &request, SystemTime::now()).expect("issue")
     }
 
     /// Writes an object straight into s3s-fs's data directory.

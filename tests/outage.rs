@@ -6,7 +6,8 @@ use std::time::{Duration, SystemTime};
 use aws_credential_types::Credentials;
 use oncelink::EdgePolicy;
 use oncelink::edge::EdgeService;
-use oncelink::issue::{IssuerSettings, LinkRequest, issue};
+use oncelink::config::LinkMode;
+use oncelink::issue::{IssuerSettings, LinkRequest, Signer, issue};
 use oncelink::presign::S3Origin;
 use oncelink_integration_tests::{create_ledger_table, ctl, emulators, sdk, unique, viewer_event};
 use serde_json::Value;
@@ -38,9 +39,10 @@ async fn stand_ins_down_means_503_and_stale_config_is_served() {
         max_expires: Duration::from_secs(3600),
         key_prefix: String::new(),
         cors_origins: vec![],
+        mode: LinkMode::Presigned,
     };
     let credentials = Credentials::new("AKIDEXAMPLE", "secret", None, None, "test");
-    let new_link = || issue(&issuer, &credentials, &LinkRequest { key: unique("k"), ..Default::default() }, SystemTime::now()).unwrap().url;
+    let new_link = || issue(&issuer, Signer { credentials: Some(&credentials), keys: None }, &LinkRequest { key: unique("k"), ..Default::default() }, SystemTime::now()).unwrap().url;
 
     assert_eq!(status_of(&decide(&service, new_link(), "a").await), "forward");
 

@@ -15,6 +15,7 @@ use aws_sdk_s3::config::{BehaviorVersion, Region};
 use aws_sdk_s3::presigning::PresigningConfig;
 use criterion::{Criterion, criterion_group, criterion_main};
 use oncelink::ViewerRequest;
+use oncelink::config::EdgeConfig;
 use oncelink::decision::{EdgePolicy, decide, precheck};
 use oncelink::ledger::MemoryLedger;
 use oncelink::presign::{LinkMethod, PresignRequest, S3Origin, presign};
@@ -25,7 +26,7 @@ fn bench_presign(c: &mut Criterion) {
     let now = parse_amz_date("20261122T174231Z").unwrap();
     let creds = Credentials::new("AKIDEXAMPLE", "secret", Some("session-token".into()), None, "bench");
     let origin = S3Origin { bucket: "bucket".into(), region: "eu-west-1".into(), endpoint: None };
-    let request = PresignRequest { method: LinkMethod::Get, key: "reports/2026/file-0001.pdf", expires_in: Duration::from_secs(900), content_type: None };
+    let request = PresignRequest { method: LinkMethod::Get, key: "reports/2026/file-0001.pdf", expires_in: Duration::from_secs(900), content_type: None, extra_query: &[] };
     let client = aws_sdk_s3::Client::from_conf(
         aws_sdk_s3::Config::builder().behavior_version(BehaviorVersion::latest()).region(Region::new("eu-west-1")).credentials_provider(creds.clone()).build(),
     );
@@ -48,22 +49,23 @@ fn bench_edge(c: &mut Criterion) {
     let now = parse_amz_date("20261122T174231Z").unwrap();
     let creds = Credentials::new("AKIDEXAMPLE", "secret", None, None, "bench");
     let origin = S3Origin { bucket: "bucket".into(), region: "eu-west-1".into(), endpoint: None };
-    let signed = presign(&origin, &creds, &PresignRequest { method: LinkMethod::Get, key: "reports/2026/file-0001.pdf", expires_in: Duration::from_secs(900), content_type: None }, now).unwrap();
+    let signed = presign(&origin, &creds, &PresignRequest { method: LinkMethod::Get, key: "reports/2026/file-0001.pdf", expires_in: Duration::from_secs(900), content_type: None, extra_query: &[] }, now).unwrap();
     let (uri, querystring) = signed.path_and_query.split_once('?').unwrap();
     let mut request = ViewerRequest { method: "GET".into(), uri: uri.into(), querystring: querystring.into(), headers: vec![], client_ip: None, request_id: "r".into() };
     let policy = EdgePolicy::default();
+    let config = EdgeConfig::presigned("table");
     let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
 
     let mut group = c.benchmark_group("edge");
     group.bench_function("query-parse", |b| b.iter(|| Query::parse(black_box(querystring)).unwrap()));
-    group.bench_function("precheck", |b| b.iter(|| precheck(black_box(&request), &policy, now)));
+    group.bench_function("precheck", |b| b.iter(|| precheck(black_box(&request), &policy, &config, now)));
     let ledger = MemoryLedger::new();
     let mut n = 0u64;
     group.bench_function("decide-memory", |b| {
         b.iter(|| {
             n += 1;
             request.request_id = n.to_string();
-            runtime.block_on(decide(black_box(&request), &policy, &ledger, now))
+            runtime.block_on(decide(black_box(&request), &policy, &config, &ledger, now))
         })
     });
     group.finish();

@@ -138,3 +138,18 @@ pub fn deny_response(reason: &DenyReason) -> Response {
         body_encoding: "text".into(),
     }
 }
+
+/// The answer for link-preview bots and mail scanners: 200, no content, not cached, not indexed.
+pub fn preview_response() -> Response {
+    Response {
+        status: "200".into(),
+        status_description: "OK".into(),
+        headers: Headers::from([
+            header("cache-control", "Cache-Control", "no-store"),
+            header("x-robots-tag", "X-Robots-Tag", "noindex"),
+            header("content-type", "Content-Type", "text/plain"),
+        ]),
+        body: String::new(),
+        body_encoding: "text".into(),
+    }
+}

@@ -1,12 +1,12 @@
 //! The viewer-request service: one CloudFront event in, one answer out.
 //!
 //! ```text
-//! event ─► parse ─► precheck (pure) ─► config (SSM, cached) ─► ledger (one write) ─► settle ─► answer
-//!             │          │ deny/forward-without-use ───────────────────────────────────────►│
-//!             └─ 400 ────┴──────────────── 503 if config or ledger fail (fail closed) ─────►│
+//! event ─► parse ─► config (SSM, cached) ─► precheck (pure) ─► ledger (one write) ─► settle ─► answer
+//!             │            │                     │ deny / forward-without-use / preview ────►│
+//!             └─ 400 ──────┴─ 503 if config or ledger fail (fail closed) ──────────────────►│
 //! ```
-//! The configuration is only fetched for requests that passed the pure checks, so an expired
-//! or malformed link is refused even while SSM is down, and never costs a round trip.
+//! The configuration comes first because sealed links need its keys to be read at all; it is
+//! cached per process, so that costs nothing on a warm function.
 
 use std::sync::Arc;
 use std::time::SystemTime;
@@ -15,7 +15,7 @@ use serde_json::Value;
 
 use crate::cloudfront::{self, Answer};
 use crate::config::{ConfigCache, ConfigSource, EdgeConfig};
-use crate::decision::{Decision, EdgePolicy, Precheck, precheck, settle};
+use crate::decision::{Decision, EdgePolicy, decide};
 use crate::ledger::Ledger;
 use crate::response::DenyReason;
 use crate::ViewerRequest;
@@ -34,13 +34,8 @@ impl<C: ConfigSource> EdgeService<C> {
         Self { policy, config, ledger_for }
     }
 
-    /// Decides one viewer request: all four phases.
+    /// Decides one viewer request: configuration (cached), then all the phases.
     pub async fn decide(&self, request: &ViewerRequest, now: SystemTime) -> Decision {
-        let claim = match precheck(request, &self.policy, now) {
-            Precheck::Deny(reason) => return Decision::Deny(reason),
-            Precheck::ForwardWithoutUse => return Decision::Forward,
-            Precheck::Claim(claim) => claim,
-        };
         let config = match self.config.get().await {
             Ok(config) => config,
             Err(error) => {
@@ -49,12 +44,12 @@ impl<C: ConfigSource> EdgeService<C> {
             }
         };
         let ledger = (self.ledger_for)(&config);
-        settle(ledger.claim(&claim).await)
+        decide(request, &self.policy, &config, ledger.as_ref(), now).await
     }
 
     /// Handles one raw Lambda@Edge event. Never fails: every problem becomes a response.
     pub async fn handle_event(&self, event: Value, now: SystemTime) -> Answer {
-        let (config, request) = match cloudfront::parse_event(event) {
+        let (config, mut request) = match cloudfront::parse_event(event) {
             Ok(parsed) => parsed,
             Err(why) => {
                 let reason = DenyReason::MalformedEvent(why);
@@ -66,17 +61,22 @@ impl<C: ConfigSource> EdgeService<C> {
         let decision = self.decide(&viewer, now).await;
         log_decision(&viewer, &decision);
         match decision {
-            Decision::Forward => Answer::Continue(request),
+            Decision::Forward(forward) => {
+                request.querystring = forward.querystring;
+                Answer::Continue(request)
+            }
+            Decision::Preview => Answer::Respond(cloudfront::preview_response()),
             Decision::Deny(reason) => Answer::Respond(cloudfront::deny_response(&reason)),
         }
     }
 }
 
 /// One access-log line per decision: what, why, which request. No query string (it holds the
-/// signature) and no headers.
+/// signature or token) and no headers.
 pub fn log_decision(request: &ViewerRequest, decision: &Decision) {
     match decision {
-        Decision::Forward => tracing::info!(decision = "forward", method = %request.method, uri = %request.uri, request_id = %request.request_id),
+        Decision::Forward(_) => tracing::info!(decision = "forward", method = %request.method, uri = %request.uri, request_id = %request.request_id),
+        Decision::Preview => tracing::info!(decision = "preview", method = %request.method, uri = %request.uri, request_id = %request.request_id),
         Decision::Deny(reason) => tracing::info!(
             decision = "deny",
             status = reason.status(),

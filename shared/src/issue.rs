@@ -2,10 +2,12 @@
 //! HTTP to [`handle`] and back, so the contract below exists once.
 //!
 //! ```text
-//! POST /links   {"key": "...", "method": "GET"|"PUT", "expires_in"?: secs, "content_type"?: "..."}
-//!               → 201 {"url", "method", "key", "expires_at"}
-//! GET  /links?key=...&method=...&expires_in=...[&content_type=...][&redirect=1]
+//! POST /links   {"key": "...", "method"?: "GET"|"PUT", "expires_in"?: secs, "content_type"?: "...",
+//!                "mode"?: "sealed"|"presigned", "max_uses"?: n, "grace_seconds"?: s, "filename"?: "..."}
+//!               → 201 {"url", "method", "key", "expires_at", "link_id", "mode", "max_uses", "grace_seconds"}
+//! GET  /links?key=...&method=...&expires_in=...[&max_uses=..][&grace_seconds=..][&filename=..][&redirect=1]
 //!               → 200 (same JSON) or 302 Location: <url>  (Cache-Control: no-store, never 301)
+//! DELETE /links/{link_id} → 200 {"link_id", "revoked": true}
 //! OPTIONS *     → 204 CORS preflight
 //! errors        → 4xx/5xx {"error": code, "message": text}
 //! ```
@@ -15,9 +17,13 @@ use std::time::{Duration, SystemTime};
 use aws_credential_types::Credentials;
 use serde::{Deserialize, Serialize};
 
+use crate::config::LinkMode;
+use crate::encoding::encode_key;
+use crate::ledger::{Ledger, LedgerKey, is_link_id, link_id_for_nonce, link_id_for_signature};
 use crate::presign::{LinkMethod, PresignRequest, S3Origin, presign};
-use crate::presigned::MAX_EXPIRES_SECS;
-use crate::time::rfc3339;
+use crate::presigned::{GRACE_PARAM, MAX_EXPIRES_SECS, USES_PARAM};
+use crate::sealed::{self, Claims, KeySet, MAX_GRACE_SECONDS, MAX_USES};
+use crate::time::{from_unix_secs, rfc3339, unix_secs};
 
 /// Longest object key S3 accepts, in UTF-8 bytes.
 pub const MAX_KEY_BYTES: usize = 1024;
@@ -36,6 +42,15 @@ pub struct IssuerSettings {
     pub key_prefix: String,
     /// Origins allowed to call the API from a browser (`*` for any).
     pub cors_origins: Vec<String>,
+    /// The deployment's link mode (a request may name it, but not change it).
+    pub mode: LinkMode,
+}
+
+/// What signs links: AWS credentials (presigned mode), the key set (sealed mode).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Signer<'a> {
+    pub credentials: Option<&'a Credentials>,
+    pub keys: Option<&'a KeySet>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -58,6 +73,7 @@ impl IssuerSettings {
     /// | `ONCELINK_MAX_EXPIRES_SECS`    | 604800 (7 days)         |
     /// | `ONCELINK_KEY_PREFIX`          | empty (any key)         |
     /// | `ONCELINK_CORS_ORIGINS`        | empty (no CORS)         |
+    /// | `ONCELINK_MODE`                | `sealed`                |
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, SettingsError> {
         let get = |name: &str| lookup(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
         let required = |name: &'static str| get(name).ok_or(SettingsError { name, problem: "is required".into() });
@@ -82,6 +98,10 @@ impl IssuerSettings {
             cors_origins: get("ONCELINK_CORS_ORIGINS")
                 .map(|v| v.split(',').map(|o| o.trim().to_owned()).filter(|o| !o.is_empty()).collect())
                 .unwrap_or_default(),
+            mode: match get("ONCELINK_MODE") {
+                None => LinkMode::Sealed,
+                Some(raw) => LinkMode::parse(&raw).ok_or(SettingsError { name: "ONCELINK_MODE", problem: format!("must be sealed or presigned, got {raw:?}") })?,
+            },
         };
         if settings.default_expires > settings.max_expires {
             return Err(SettingsError { name: "ONCELINK_DEFAULT_EXPIRES_SECS", problem: "is larger than ONCELINK_MAX_EXPIRES_SECS".into() });
@@ -101,6 +121,15 @@ pub struct LinkRequest {
     pub expires_in: Option<u64>,
     #[serde(default)]
     pub content_type: Option<String>,
+    #[serde(default)]
+    pub mode: Option<String>,
+    #[serde(default)]
+    pub max_uses: Option<u32>,
+    #[serde(default)]
+    pub grace_seconds: Option<u32>,
+    /// Download name (GET links): the browser saves the file under this name.
+    #[serde(default)]
+    pub filename: Option<String>,
 }
 
 /// What the caller gets back.
@@ -112,6 +141,11 @@ pub struct IssuedLink {
     /// RFC 3339; the real end of validity (may be earlier than asked when the signing
     /// credentials expire sooner).
     pub expires_at: String,
+    /// Names the link (for `DELETE /links/{link_id}`); it cannot be used to fetch anything.
+    pub link_id: String,
+    pub mode: LinkMode,
+    pub max_uses: u32,
+    pub grace_seconds: u32,
 }
 
 /// Why a link was not issued.
@@ -130,6 +164,10 @@ impl IssueError {
 
     pub fn unavailable(message: impl Into<String>) -> Self {
         Self { status: 503, code: "credentials_unavailable", message: message.into() }
+    }
+
+    fn keys_unavailable() -> Self {
+        Self { status: 503, code: "keys_unavailable", message: "the sealed-link key set is unavailable".into() }
     }
 
     pub fn body(&self) -> String {
@@ -167,15 +205,30 @@ fn parse_method(raw: Option<&str>) -> Result<LinkMethod, IssueError> {
 }
 
 fn validate_content_type(ct: &str) -> Result<(), IssueError> {
-    let ok = ct.len() <= 255 && ct.contains('/') && ct.bytes().all(|b| (0x20..0x7f).contains(&b));
-    if ok { Ok(()) } else { Err(IssueError::bad("invalid_content_type", "content_type must be a printable MIME type of at most 255 bytes")) }
+    if ct.contains('/') && sealed::valid_content_type(ct) {
+        Ok(())
+    } else {
+        Err(IssueError::bad("invalid_content_type", "content_type must be a printable MIME type of at most 200 bytes"))
+    }
 }
 
-/// Validates `request` and presigns it; the URL points at the CDN.
-pub fn issue(settings: &IssuerSettings, credentials: &Credentials, request: &LinkRequest, now: SystemTime) -> Result<IssuedLink, IssueError> {
+/// The request's policy, validated.
+struct Policy {
+    method: LinkMethod,
+    expires_in: Duration,
+    max_uses: u32,
+    grace_seconds: u32,
+}
+
+fn validate(settings: &IssuerSettings, request: &LinkRequest) -> Result<Policy, IssueError> {
     validate_key(&request.key, &settings.key_prefix)?;
     let method = parse_method(request.method.as_deref())?;
-    let asked = match request.expires_in {
+    if let Some(mode) = &request.mode
+        && LinkMode::parse(mode) != Some(settings.mode)
+    {
+        return Err(IssueError::bad("unsupported_mode", format!("this deployment issues {} links", settings.mode.as_str())));
+    }
+    let expires_in = match request.expires_in {
         None => settings.default_expires,
         Some(s) if s >= 1 && s <= settings.max_expires.as_secs() => Duration::from_secs(s),
         Some(s) => return Err(IssueError::bad("invalid_expires_in", format!("expires_in must be 1..={} seconds, got {s}", settings.max_expires.as_secs()))),
@@ -186,29 +239,114 @@ pub fn issue(settings: &IssuerSettings, credentials: &Credentials, request: &Lin
         }
         validate_content_type(ct)?;
     }
+    let max_uses = request.max_uses.unwrap_or(1);
+    if !(1..=u32::from(MAX_USES)).contains(&max_uses) {
+        return Err(IssueError::bad("invalid_max_uses", format!("max_uses must be 1..={MAX_USES}")));
+    }
+    let grace_seconds = request.grace_seconds.unwrap_or(0);
+    if grace_seconds > MAX_GRACE_SECONDS {
+        return Err(IssueError::bad("invalid_grace_seconds", format!("grace_seconds must be 0..={MAX_GRACE_SECONDS}")));
+    }
+    if let Some(name) = &request.filename {
+        if method != LinkMethod::Get || !sealed::valid_filename(name) {
+            return Err(IssueError::bad("invalid_filename", "filename applies to GET links: 1..=200 bytes, no control characters, quotes, slashes or backslashes"));
+        }
+    }
+    Ok(Policy { method, expires_in, max_uses, grace_seconds })
+}
+
+/// The CDN's host (and port), as the viewer will send it in `Host`.
+fn cdn_host(cdn: &str) -> String {
+    let rest = cdn.split_once("://").map_or(cdn, |(_, rest)| rest);
+    rest.split('/').next().unwrap_or("").to_ascii_lowercase()
+}
+
+/// Validates `request` and signs it in the deployment's mode; the URL points at the CDN.
+pub fn issue(settings: &IssuerSettings, signer: Signer<'_>, request: &LinkRequest, now: SystemTime) -> Result<IssuedLink, IssueError> {
+    let policy = validate(settings, request)?;
+    // X-Amz-Date and the token both hold whole seconds.
+    let now = from_unix_secs(unix_secs(now));
+    let (url, link_id, expires_in) = match settings.mode {
+        LinkMode::Sealed => issue_sealed(settings, signer.keys.ok_or_else(IssueError::keys_unavailable)?, request, &policy, now)?,
+        LinkMode::Presigned => issue_presigned(settings, signer.credentials.ok_or_else(|| IssueError::unavailable("no signing credentials"))?, request, &policy, now)?,
+    };
+    Ok(IssuedLink {
+        url,
+        method: policy.method,
+        key: request.key.clone(),
+        expires_at: rfc3339(now + expires_in),
+        link_id,
+        mode: settings.mode,
+        max_uses: policy.max_uses,
+        grace_seconds: policy.grace_seconds,
+    })
+}
+
+fn issue_sealed(settings: &IssuerSettings, keys: &KeySet, request: &LinkRequest, policy: &Policy, now: SystemTime) -> Result<(String, String, Duration), IssueError> {
+    let nonce = sealed::random_nonce().map_err(|e| IssueError { status: 500, code: "no_randomness", message: e.to_string() })?;
+    let claims = Claims {
+        kid: keys.active_kid().to_owned(),
+        method: policy.method,
+        expires_at: unix_secs(now) + policy.expires_in.as_secs(),
+        max_uses: u16::try_from(policy.max_uses).unwrap_or(MAX_USES),
+        grace_seconds: policy.grace_seconds,
+        nonce,
+        filename: request.filename.clone(),
+        content_type: request.content_type.clone(),
+    };
+    let path = format!("/{}", encode_key(&request.key));
+    let token = sealed::seal(&claims, keys.active_secret(), &cdn_host(&settings.cdn), &path)
+        .map_err(|e| IssueError { status: 500, code: "signing_failed", message: e.to_string() })?;
+    let base = settings.cdn.trim_end_matches('/');
+    let url = if base.contains("://") { format!("{base}{path}?{token}") } else { format!("https://{base}{path}?{token}") };
+    Ok((url, link_id_for_nonce(&nonce), policy.expires_in))
+}
+
+fn issue_presigned(settings: &IssuerSettings, credentials: &Credentials, request: &LinkRequest, policy: &Policy, now: SystemTime) -> Result<(String, String, Duration), IssueError> {
     // A presigned URL stops working when the credentials that signed it expire, whatever
     // X-Amz-Expires says. Never promise more than they can keep.
     let expires_in = match credentials.expiry() {
         Some(expiry) => {
-            let left = expiry.duration_since(now).unwrap_or_default();
-            let left = Duration::from_secs(left.as_secs());
+            let left = Duration::from_secs(expiry.duration_since(now).unwrap_or_default().as_secs());
             if left < Duration::from_secs(1) {
                 return Err(IssueError::unavailable("the signing credentials have expired"));
             }
-            asked.min(left)
+            policy.expires_in.min(left)
         }
-        None => asked,
+        None => policy.expires_in,
     };
+    // Policies travel as signed x- parameters (S3 ignores them, but they are in the signature).
+    let mut extra: Vec<(&str, String)> = Vec::new();
+    if let Some(name) = &request.filename {
+        extra.push(("response-content-disposition", crate::decision::content_disposition(name)));
+    }
+    if policy.max_uses != 1 {
+        extra.push((USES_PARAM, policy.max_uses.to_string()));
+    }
+    if policy.grace_seconds != 0 {
+        extra.push((GRACE_PARAM, policy.grace_seconds.to_string()));
+    }
     let signed = presign(
         &settings.origin,
         credentials,
-        &PresignRequest { method, key: &request.key, expires_in, content_type: request.content_type.as_deref() },
+        &PresignRequest { method: policy.method, key: &request.key, expires_in, content_type: request.content_type.as_deref(), extra_query: &extra },
         now,
     )
     .map_err(|e| IssueError { status: 500, code: "signing_failed", message: e.to_string() })?;
-    // X-Amz-Date has whole seconds: the link is valid until that second plus expires_in.
-    let signed_at = crate::time::from_unix_secs(crate::time::unix_secs(now));
-    Ok(IssuedLink { url: signed.on_cdn(&settings.cdn), method, key: request.key.clone(), expires_at: rfc3339(signed_at + expires_in) })
+    Ok((signed.on_cdn(&settings.cdn), link_id_for_signature(&signed.signature), expires_in))
+}
+
+/// Revokes a link by id: later uses get `403 link_revoked`.
+pub async fn revoke(settings: &IssuerSettings, ledger: &dyn Ledger, link_id: &str, now: SystemTime) -> Result<(), IssueError> {
+    if !is_link_id(link_id) {
+        return Err(IssueError { status: 400, code: "invalid_link_id", message: "a link id is 22 base64url characters".into() });
+    }
+    // The record must outlive any link this deployment could have issued.
+    let retain_until = now + settings.max_expires + Duration::from_secs(24 * 3600);
+    ledger
+        .revoke(&LedgerKey::for_link(link_id), now, retain_until)
+        .await
+        .map_err(|e| IssueError { status: 503, code: "ledger_unavailable", message: e.to_string() })
 }
 
 /// A request to the API, as plain data.
@@ -242,20 +380,29 @@ impl ApiResponse {
     }
 }
 
-/// Does this request need signing credentials? (Callers fetch them only then.)
-pub fn needs_credentials(request: &ApiRequest<'_>) -> bool {
+/// Does this request sign a link? (Callers fetch credentials or keys only then.)
+pub fn signs_link(request: &ApiRequest<'_>) -> bool {
     matches!(request.method, "GET" | "POST") && request.path == "/links"
 }
 
-/// Routes and answers one API request. `credentials` must be `Some` when
-/// [`needs_credentials`] says so.
-pub fn handle(settings: &IssuerSettings, credentials: Option<&Credentials>, request: &ApiRequest<'_>, now: SystemTime) -> ApiResponse {
-    let mut response = route(settings, credentials, request, now);
+/// Routes and answers one API request. `signer` must hold what the deployment's mode needs
+/// when [`signs_link`] says so; `ledger` is needed for revocation.
+pub async fn handle(settings: &IssuerSettings, signer: Signer<'_>, ledger: Option<&dyn Ledger>, request: &ApiRequest<'_>, now: SystemTime) -> ApiResponse {
+    let mut response = match request.path.strip_prefix("/links/") {
+        Some(link_id) if request.method == "DELETE" => match ledger {
+            None => ApiResponse::error(&IssueError { status: 503, code: "revocation_unavailable", message: "no ledger is configured for revocation".into() }),
+            Some(ledger) => match revoke(settings, ledger, link_id, now).await {
+                Ok(()) => ApiResponse::json(200, serde_json::json!({"link_id": link_id, "revoked": true}).to_string()),
+                Err(e) => ApiResponse::error(&e),
+            },
+        },
+        _ => route(settings, signer, request, now),
+    };
     add_cors(settings, request.origin, &mut response);
     response
 }
 
-fn route(settings: &IssuerSettings, credentials: Option<&Credentials>, request: &ApiRequest<'_>, now: SystemTime) -> ApiResponse {
+fn route(settings: &IssuerSettings, signer: Signer<'_>, request: &ApiRequest<'_>, now: SystemTime) -> ApiResponse {
     if request.method == "OPTIONS" {
         return ApiResponse { status: 204, headers: vec![("cache-control", "no-store".into())], body: String::new() };
     }
@@ -276,12 +423,9 @@ fn route(settings: &IssuerSettings, credentials: Option<&Credentials>, request: 
             Ok(pair) => pair,
             Err(e) => return ApiResponse::error(&e),
         },
-        _ => return ApiResponse::error(&IssueError { status: 405, code: "method_not_allowed", message: "use POST or GET on /links".into() }),
+        _ => return ApiResponse::error(&IssueError { status: 405, code: "method_not_allowed", message: "use POST or GET on /links, DELETE on /links/{id}".into() }),
     };
-    let Some(credentials) = credentials else {
-        return ApiResponse::error(&IssueError::unavailable("no signing credentials"));
-    };
-    match issue(settings, credentials, &link_request, now) {
+    match issue(settings, signer, &link_request, now) {
         Err(e) => ApiResponse::error(&e),
         Ok(link) if redirect => ApiResponse {
             status: 302,
@@ -310,6 +454,10 @@ fn parse_query(raw: &str) -> Result<(LinkRequest, bool), IssueError> {
             "method" => request.method = Some(value.into_owned()),
             "expires_in" => request.expires_in = Some(value.parse().map_err(|_| IssueError::bad("invalid_expires_in", "expires_in must be a whole number of seconds"))?),
             "content_type" => request.content_type = Some(value.into_owned()),
+            "mode" => request.mode = Some(value.into_owned()),
+            "filename" => request.filename = Some(value.into_owned()),
+            "max_uses" => request.max_uses = Some(value.parse().map_err(|_| IssueError::bad("invalid_max_uses", "max_uses must be a whole number"))?),
+            "grace_seconds" => request.grace_seconds = Some(value.parse().map_err(|_| IssueError::bad("invalid_grace_seconds", "grace_seconds must be a whole number"))?),
             "redirect" => redirect = matches!(value.as_ref(), "1" | "true"),
             other => return Err(IssueError::bad("invalid_query", format!("unknown parameter {:?}", other.chars().take(32).collect::<String>()))),
         }

@@ -23,6 +23,7 @@ pub mod presign;
 pub mod presigned;
 pub mod query;
 pub mod request;
+pub mod sealed;
 pub mod response;
 pub mod telemetry;
 pub mod time;

@@ -69,6 +69,8 @@ pub struct PresignRequest<'a> {
     pub expires_in: Duration,
     /// For PUT: the `Content-Type` the uploader must send (it becomes a signed header).
     pub content_type: Option<&'a str>,
+    /// More query parameters to sign (name, unencoded value), after `x-id`.
+    pub extra_query: &'a [(&'a str, String)],
 }
 
 /// A presigned URL on the origin host.
@@ -78,6 +80,8 @@ pub struct PresignedUrl {
     pub origin: String,
     /// Path and query, starting with `/`.
     pub path_and_query: String,
+    /// The `X-Amz-Signature` value.
+    pub signature: String,
 }
 
 impl PresignedUrl {
@@ -110,6 +114,12 @@ pub fn presign(origin: &S3Origin, credentials: &Credentials, request: &PresignRe
     let (base, prefix) = origin.base_and_prefix();
     // The SDK always names the operation in `x-id`; S3 ignores it but it is signed.
     let mut path_and_query = format!("{prefix}/{}?x-id={}", encode_key(request.key), request.method.operation());
+    for (name, value) in request.extra_query {
+        path_and_query.push('&');
+        path_and_query.push_str(&encode_query(name));
+        path_and_query.push('=');
+        path_and_query.push_str(&encode_query(value));
+    }
     let unsigned_url = format!("{base}{path_and_query}");
 
     let identity: Identity = credentials.clone().into();
@@ -130,14 +140,14 @@ pub fn presign(origin: &S3Origin, credentials: &Credentials, request: &PresignRe
     let headers = request.content_type.map(|ct| ("content-type", ct));
     let signable = SignableRequest::new(request.method.as_str(), unsigned_url, headers.into_iter(), SignableBody::UnsignedPayload)
         .map_err(|e| PresignError::Signing(e.to_string()))?;
-    let (instructions, _signature) = sign(signable, &params).map_err(|e| PresignError::Signing(e.to_string()))?.into_parts();
+    let (instructions, signature) = sign(signable, &params).map_err(|e| PresignError::Signing(e.to_string()))?.into_parts();
     for (name, value) in instructions.params() {
         path_and_query.push('&');
         path_and_query.push_str(name);
         path_and_query.push('=');
         path_and_query.push_str(&encode_query(value));
     }
-    Ok(PresignedUrl { origin: base, path_and_query })
+    Ok(PresignedUrl { origin: base, path_and_query, signature })
 }
 
 /// A request to the origin signed with SigV4 *headers* (what CloudFront's OAC does for sealed

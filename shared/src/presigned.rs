@@ -24,11 +24,18 @@ pub const AUTH_PARAMS: [&str; 7] = [
     "X-Amz-Security-Token",
 ];
 
+/// Our policy parameters in presigned mode. S3 ignores query parameters that start with `x-`,
+/// but they are part of the signed canonical request, so a viewer cannot change them.
+pub const USES_PARAM: &str = "x-oncelink-uses";
+pub const GRACE_PARAM: &str = "x-oncelink-grace";
+
 /// Other parameters a link we issue may carry. Everything else is refused: each extra
 /// parameter would either break the signature at S3 (burning the use for nothing) or change
 /// what S3 does (`?acl`, `?torrent`, …).
-pub const OTHER_PARAMS: [&str; 8] = [
+pub const OTHER_PARAMS: [&str; 10] = [
     "x-id",
+    USES_PARAM,
+    GRACE_PARAM,
     "response-content-disposition",
     "response-content-type",
     "response-cache-control",

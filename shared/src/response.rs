@@ -19,6 +19,14 @@ pub enum DenyReason {
     Expired,
     AlreadyUsed { first_used_at: SystemTime },
     Revoked,
+    /// The request's method is not the one the link grants.
+    WrongMethod,
+    /// A PUT link's required Content-Type was not sent.
+    WrongContentType,
+    /// A sealed token that is malformed or whose MAC does not match.
+    InvalidToken(String),
+    /// A sealed token signed with a key id the edge does not know (removed or never listed).
+    UnknownKey,
     /// The event itself could not be read (not a viewer request we understand).
     MalformedEvent(String),
     LedgerUnavailable,
@@ -54,6 +62,10 @@ impl DenyReason {
             Self::Expired => "link_expired",
             Self::AlreadyUsed { .. } => "link_already_used",
             Self::Revoked => "link_revoked",
+            Self::WrongMethod => "wrong_method",
+            Self::WrongContentType => "wrong_content_type",
+            Self::InvalidToken(_) => "invalid_token",
+            Self::UnknownKey => "unknown_key",
             Self::MalformedEvent(_) => "malformed_request",
             Self::LedgerUnavailable => "ledger_unavailable",
             Self::ConfigUnavailable => "config_unavailable",
@@ -70,6 +82,10 @@ impl DenyReason {
             Self::Expired => "the link has expired".into(),
             Self::AlreadyUsed { .. } => "the link has already been used".into(),
             Self::Revoked => "the link has been revoked".into(),
+            Self::WrongMethod => "the link does not allow this method".into(),
+            Self::WrongContentType => "the upload must use the Content-Type the link was issued for".into(),
+            Self::InvalidToken(why) => format!("the link is not valid: {}", clip(why)),
+            Self::UnknownKey => "the link was signed with a key that is no longer accepted".into(),
             Self::MalformedEvent(why) => format!("the request could not be read: {}", clip(why)),
             Self::LedgerUnavailable => "the link could not be checked right now; try again later".into(),
             Self::ConfigUnavailable => "the service is not configured right now; try again later".into(),

@@ -27,7 +27,7 @@ impl ConfigSource for Scripted {
         self.calls.fetch_add(1, Ordering::SeqCst);
         tokio::time::sleep(Duration::from_millis(10)).await; // let concurrent callers pile up
         let answer = self.answers.lock().await.pop().expect("unexpected extra load");
-        answer.map(|table_name| EdgeConfig { table_name })
+        answer.map(EdgeConfig::presigned)
     }
 }
 

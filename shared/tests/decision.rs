@@ -3,7 +3,8 @@
 use std::time::{Duration, SystemTime};
 
 use aws_credential_types::Credentials;
-use oncelink::decision::{Decision, EdgePolicy, Precheck, decide, precheck};
+use oncelink::config::EdgeConfig;
+use oncelink::decision::{Decision, EdgePolicy, Forward, Precheck, decide, precheck};
 use oncelink::ledger::{LedgerKey, MemoryLedger};
 use oncelink::presign::{LinkMethod, PresignRequest, S3Origin, presign};
 use oncelink::time::parse_amz_date;
@@ -11,6 +12,10 @@ use oncelink::{DenyReason, ViewerRequest};
 
 fn t0() -> SystemTime {
     parse_amz_date("20261122T120000Z").unwrap()
+}
+
+fn cfg() -> EdgeConfig {
+    EdgeConfig::presigned("table")
 }
 
 fn origin() -> S3Origin {
@@ -23,13 +28,13 @@ fn creds() -> Credentials {
 
 /// A viewer request for a freshly presigned link, as the CDN would see it.
 fn link(method: LinkMethod, key: &str, expires: u64) -> ViewerRequest {
-    let signed = presign(&origin(), &creds(), &PresignRequest { method, key, expires_in: Duration::from_secs(expires), content_type: None }, t0()).unwrap();
+    let signed = presign(&origin(), &creds(), &PresignRequest { method, key, expires_in: Duration::from_secs(expires), content_type: None, extra_query: &[] }, t0()).unwrap();
     let (path, query) = signed.path_and_query.split_once('?').unwrap();
     ViewerRequest { method: method.as_str().into(), uri: path.into(), querystring: query.into(), headers: vec![], client_ip: Some("203.0.113.9".into()), request_id: "req-1".into() }
 }
 
 fn denied(request: &ViewerRequest, now: SystemTime) -> DenyReason {
-    match precheck(request, &EdgePolicy::default(), now) {
+    match precheck(request, &EdgePolicy::default(), &cfg(), now) {
         Precheck::Deny(reason) => reason,
         other => panic!("expected a denial, got {other:?}"),
     }
@@ -42,20 +47,23 @@ fn at(secs: u64) -> SystemTime {
 #[test]
 fn a_valid_get_claims_with_the_signature_hash_as_key() {
     let request = link(LinkMethod::Get, "reports/a b.pdf", 600);
-    let Precheck::Claim(claim) = precheck(&request, &EdgePolicy::default(), at(10)) else { panic!() };
+    let Precheck::Claim(claim) = precheck(&request, &EdgePolicy::default(), &cfg(), at(10)) else { panic!() };
     let signature = request.querystring.split("X-Amz-Signature=").nth(1).unwrap();
-    assert_eq!(claim.key, LedgerKey::for_signature(signature));
-    assert_eq!(claim.request_id, "req-1");
-    assert_eq!(claim.retain_until, at(600) + EdgePolicy::default().retention_margin);
+    assert_eq!(claim.use_claim.key, LedgerKey::for_signature(signature));
+    assert_eq!(claim.use_claim.request_id, "req-1");
+    assert_eq!(claim.use_claim.max_uses, 1);
+    assert_eq!(claim.use_claim.retain_until, at(600) + EdgePolicy::default().retention_margin);
+    assert_eq!(claim.forward.querystring, request.querystring, "presigned mode forwards the query unchanged");
 }
 
 #[test]
 fn head_and_options_never_claim() {
     let mut request = link(LinkMethod::Get, "k", 600);
     request.method = "HEAD".into();
-    assert_eq!(precheck(&request, &EdgePolicy::default(), at(1)), Precheck::ForwardWithoutUse);
+    let unchanged = Precheck::ForwardWithoutUse(Forward { querystring: request.querystring.clone() });
+    assert_eq!(precheck(&request, &EdgePolicy::default(), &cfg(), at(1)), unchanged);
     request.method = "OPTIONS".into();
-    assert_eq!(precheck(&request, &EdgePolicy::default(), at(1)), Precheck::ForwardWithoutUse);
+    assert_eq!(precheck(&request, &EdgePolicy::default(), &cfg(), at(1)), unchanged);
     // HEAD still gets the shape and window checks.
     request.method = "HEAD".into();
     assert_eq!(denied(&request, at(600)), DenyReason::Expired);
@@ -73,20 +81,20 @@ fn other_methods_are_refused_first() {
 #[test]
 fn put_links_claim_and_method_must_match_x_id() {
     let request = link(LinkMethod::Put, "uploads/x", 600);
-    assert!(matches!(precheck(&request, &EdgePolicy::default(), at(1)), Precheck::Claim(_)));
+    assert!(matches!(precheck(&request, &EdgePolicy::default(), &cfg(), at(1)), Precheck::Claim(_)));
     let mut as_get = request.clone();
     as_get.method = "GET".into();
-    assert!(matches!(denied(&as_get, at(1)), DenyReason::MalformedLink(_)));
+    assert_eq!(denied(&as_get, at(1)), DenyReason::WrongMethod);
 }
 
 #[test]
 fn validity_window_with_skew() {
     let request = link(LinkMethod::Get, "k", 600);
-    assert!(matches!(precheck(&request, &EdgePolicy::default(), at(599)), Precheck::Claim(_)));
+    assert!(matches!(precheck(&request, &EdgePolicy::default(), &cfg(), at(599)), Precheck::Claim(_)));
     assert_eq!(denied(&request, at(600)), DenyReason::Expired);
     assert_eq!(denied(&request, at(100_000)), DenyReason::Expired);
     // 30 s early is within the 60 s skew allowance; 61 s is not.
-    assert!(matches!(precheck(&request, &EdgePolicy::default(), t0() - Duration::from_secs(30)), Precheck::Claim(_)));
+    assert!(matches!(precheck(&request, &EdgePolicy::default(), &cfg(), t0() - Duration::from_secs(30)), Precheck::Claim(_)));
     assert_eq!(denied(&request, t0() - Duration::from_secs(61)), DenyReason::NotYetValid);
 }
 
@@ -122,6 +130,10 @@ fn ambiguous_or_tampered_queries_are_refused_before_the_ledger() {
         q.replace("20261122%2F", "20261121%2F"),                          // credential date ≠ X-Amz-Date
         q.replace("X-Amz-SignedHeaders=host", "X-Amz-SignedHeaders=range"),
         q.replace("x-id=GetObject", "x-id=PutObject"),
+        q.replace("x-id=GetObject", "x-id=GetObjectAcl"),
+        format!("{q}&x-oncelink-uses=0"),
+        format!("{q}&x-oncelink-uses=01"),
+        format!("{q}&x-oncelink-grace=86401"),
         q.replace("&X-Amz-Date=20261122T120000Z", ""),                    // missing date
     ];
     for (i, mutated) in mutations.iter().enumerate() {
@@ -140,8 +152,8 @@ fn reordered_parameters_still_map_to_the_same_key() {
     params.reverse();
     let mut reordered = request.clone();
     reordered.querystring = params.join("&");
-    let key = |r: &ViewerRequest| match precheck(r, &EdgePolicy::default(), at(1)) {
-        Precheck::Claim(c) => c.key,
+    let key = |r: &ViewerRequest| match precheck(r, &EdgePolicy::default(), &cfg(), at(1)) {
+        Precheck::Claim(c) => c.use_claim.key,
         other => panic!("{other:?}"),
     };
     assert_eq!(key(&request), key(&reordered));
@@ -162,15 +174,15 @@ async fn first_use_forwards_then_reuse_is_refused_with_the_first_time() {
     let ledger = MemoryLedger::new();
     let policy = EdgePolicy::default();
     let request = link(LinkMethod::Get, "k", 600);
-    assert_eq!(decide(&request, &policy, &ledger, at(5)).await, Decision::Forward);
+    assert_eq!(decide(&request, &policy, &cfg(), &ledger, at(5)).await, Decision::Forward(Forward { querystring: request.querystring.clone() }));
     // The same request id again is an SDK retry of the same request: still allowed.
-    assert_eq!(decide(&request, &policy, &ledger, at(6)).await, Decision::Forward);
+    assert_eq!(decide(&request, &policy, &cfg(), &ledger, at(6)).await, Decision::Forward(Forward { querystring: request.querystring.clone() }));
     let mut second = request.clone();
     second.request_id = "req-2".into();
-    assert_eq!(decide(&second, &policy, &ledger, at(7)).await, Decision::Deny(DenyReason::AlreadyUsed { first_used_at: at(5) }));
+    assert_eq!(decide(&second, &policy, &cfg(), &ledger, at(7)).await, Decision::Deny(DenyReason::AlreadyUsed { first_used_at: at(5) }));
     // An expired request is refused without writing anything.
     let other = link(LinkMethod::Get, "other", 600);
-    assert_eq!(decide(&other, &policy, &ledger, at(700)).await, Decision::Deny(DenyReason::Expired));
+    assert_eq!(decide(&other, &policy, &cfg(), &ledger, at(700)).await, Decision::Deny(DenyReason::Expired));
     assert_eq!(ledger.len(), 1);
 }
 

@@ -1,17 +1,30 @@
 //! HTTP adapter between `lambda_http` and [`oncelink::issue::handle`]; all rules live there.
 
+use std::sync::Arc;
 use std::time::SystemTime;
 
 use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvider};
 use lambda_http::{Body, Request, RequestExt, Response};
-use oncelink::issue::{ApiRequest, ApiResponse, IssueError, IssuerSettings, handle, needs_credentials};
+use oncelink::config::{ConfigCache, ConfigSource, EdgeConfig, LinkMode};
+use oncelink::issue::{ApiRequest, ApiResponse, IssueError, IssuerSettings, Signer, handle, signs_link};
+use oncelink::ledger::Ledger;
 
-pub struct Issuer {
+/// Builds the ledger adapter for a loaded configuration (DynamoDB on its table, in production).
+pub type LedgerFor = Box<dyn Fn(&EdgeConfig) -> Arc<dyn Ledger> + Send + Sync>;
+
+pub struct Issuer<C> {
     pub settings: IssuerSettings,
     pub credentials: SharedCredentialsProvider,
+    /// The shared configuration (key set, table): needed for sealed links and revocation.
+    pub config: Option<ConfigCache<C>>,
+    pub ledger_for: LedgerFor,
 }
 
-impl Issuer {
+fn unavailable(code: &'static str, message: &str) -> Response<Body> {
+    to_http(ApiResponse::error(&IssueError { status: 503, code, message: message.into() }))
+}
+
+impl<C: ConfigSource> Issuer<C> {
     /// Answers one API request. Never fails: problems become 4xx/5xx JSON answers.
     pub async fn respond(&self, request: &Request) -> Response<Body> {
         // Without the API Gateway stage (`/prod/links` → `/links`).
@@ -23,18 +36,34 @@ impl Issuer {
             origin: request.headers().get("origin").and_then(|v| v.to_str().ok()),
             body: request.body().as_ref(),
         };
-        let credentials = if needs_credentials(&api_request) {
+        let signs = signs_link(&api_request);
+        let revokes = api_request.method == "DELETE";
+
+        let credentials = if signs && self.settings.mode == LinkMode::Presigned {
             match self.credentials.provide_credentials().await {
                 Ok(credentials) => Some(credentials),
                 Err(error) => {
                     tracing::error!(%error, "no signing credentials");
-                    return to_http(ApiResponse::error(&IssueError::unavailable("signing credentials are unavailable")));
+                    return unavailable("credentials_unavailable", "signing credentials are unavailable");
                 }
             }
         } else {
             None
         };
-        let response = handle(&self.settings, credentials.as_ref(), &api_request, SystemTime::now());
+        let needs_config = revokes || (signs && self.settings.mode == LinkMode::Sealed);
+        let config = match (&self.config, needs_config) {
+            (Some(cache), true) => match cache.get().await {
+                Ok(config) => Some(config),
+                Err(error) => {
+                    tracing::error!(%error, "configuration unavailable");
+                    return unavailable("config_unavailable", "the link configuration is unavailable; try again later");
+                }
+            },
+            _ => None,
+        };
+        let ledger = config.as_deref().map(|c| (self.ledger_for)(c));
+        let signer = Signer { credentials: credentials.as_ref(), keys: config.as_deref().and_then(|c| c.keys.as_ref()) };
+        let response = handle(&self.settings, signer, ledger.as_deref(), &api_request, SystemTime::now()).await;
         tracing::info!(method = api_request.method, path = api_request.path, status = response.status, "issue api");
         to_http(response)
     }

@@ -2,13 +2,19 @@
 
 use aws_credential_types::Credentials;
 use aws_credential_types::provider::SharedCredentialsProvider;
+use std::sync::Arc;
+
 use issue_url::Issuer;
 use lambda_http::Body;
+use oncelink::config::{ConfigCache, EdgeConfig, StaticConfig};
 use oncelink::issue::IssuerSettings;
+use oncelink::ledger::{Ledger, MemoryLedger};
+use oncelink::sealed::KeySet;
 use serde_json::{Value, json};
 
-fn issuer() -> Issuer {
+fn issuer() -> Issuer<StaticConfig> {
     let env = [
+        ("ONCELINK_MODE", "presigned"),
         ("ONCELINK_BUCKET", "media"),
         ("ONCELINK_REGION", "eu-west-1"),
         ("ONCELINK_CDN_DOMAIN", "cdn.example.com"),
@@ -17,7 +23,25 @@ fn issuer() -> Issuer {
         ("ONCELINK_CORS_ORIGINS", "https://app.example.com"),
     ];
     let settings = IssuerSettings::from_lookup(|k| env.iter().find(|(n, _)| *n == k).map(|(_, v)| v.to_string())).unwrap();
-    Issuer { settings, credentials: SharedCredentialsProvider::new(Credentials::new("AKIDEXAMPLE", "secret", None, None, "test")) }
+    Issuer {
+        settings,
+        credentials: SharedCredentialsProvider::new(Credentials::new("AKIDEXAMPLE", "secret", None, None, "test")),
+        config: None,
+        ledger_for: Box::new(|_| Arc::new(MemoryLedger::new()) as Arc<dyn Ledger>),
+    }
+}
+
+/// A sealed-mode issuer whose configuration (key set, ledger) is known up front.
+fn sealed_issuer(ledger: Arc<MemoryLedger>) -> Issuer<StaticConfig> {
+    let env = [("ONCELINK_BUCKET", "media"), ("ONCELINK_REGION", "eu-west-1"), ("ONCELINK_CDN_DOMAIN", "files.example.com")];
+    let settings = IssuerSettings::from_lookup(|k| env.iter().find(|(n, _)| *n == k).map(|(_, v)| v.to_string())).unwrap();
+    let config = EdgeConfig::sealed("table", KeySet::generate("k1").unwrap());
+    Issuer {
+        settings,
+        credentials: SharedCredentialsProvider::new(Credentials::new("unused", "unused", None, None, "test")),
+        config: Some(ConfigCache::new(StaticConfig(config), None)),
+        ledger_for: Box::new(move |_| ledger.clone() as Arc<dyn Ledger>),
+    }
 }
 
 /// An API Gateway HTTP API (payload v2) event.
@@ -124,4 +148,34 @@ async fn cors_preflight_for_allowed_origins_only() {
     assert!(other.headers().get("access-control-allow-origin").is_none());
     let post = issuer().respond(&event("POST", "/links", "", Some(r#"{"key":"shared/a"}"#), Some("https://app.example.com"))).await;
     assert_eq!(post.headers()["access-control-allow-origin"], "https://app.example.com");
+}
+
+#[tokio::test]
+async fn sealed_links_by_default_with_policies_and_revocation() {
+    let ledger = Arc::new(MemoryLedger::new());
+    let issuer = sealed_issuer(ledger.clone());
+    let body = r#"{"key":"docs/q3 report.pdf","max_uses":3,"grace_seconds":30,"filename":"Q3 report.pdf"}"#;
+    let response = issuer.respond(&event("POST", "/links", "", Some(body), None)).await;
+    assert_eq!(response.status(), 201);
+    let link = json_body(&response);
+    let url = link["url"].as_str().unwrap();
+    assert!(url.starts_with("https://files.example.com/docs/q3%20report.pdf?"), "{url}");
+    let token = url.split_once('?').unwrap().1;
+    assert!(!token.contains('&') && !token.contains('='), "the query is exactly one token: {token}");
+    assert_eq!(link["mode"], "sealed");
+    assert_eq!(link["max_uses"], 3);
+    assert_eq!(link["grace_seconds"], 30);
+    let link_id = link["link_id"].as_str().unwrap().to_owned();
+    assert_eq!(link_id.len(), 22);
+
+    // A presigned link cannot be asked of a sealed deployment.
+    let wrong_mode = issuer.respond(&event("POST", "/links", "", Some(r#"{"key":"a","mode":"presigned"}"#), None)).await;
+    assert_eq!(json_body(&wrong_mode)["error"], "unsupported_mode");
+
+    let revoked = issuer.respond(&event("DELETE", &format!("/links/{link_id}"), "", None, None)).await;
+    assert_eq!(revoked.status(), 200);
+    assert_eq!(json_body(&revoked), json!({"link_id": link_id, "revoked": true}));
+    assert!(ledger.record(&oncelink::ledger::LedgerKey::for_link(&link_id)).unwrap().revoked);
+    let bad_id = issuer.respond(&event("DELETE", "/links/not-an-id", "", None, None)).await;
+    assert_eq!(bad_id.status(), 400);
 }

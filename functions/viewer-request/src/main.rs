@@ -11,6 +11,7 @@
 use std::time::{Duration, SystemTime};
 
 use anyhow::Context;
+use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region};
 use lambda_runtime::{LambdaEvent, service_fn};
 use oncelink::EdgePolicy;
@@ -30,7 +31,13 @@ fn env_secs(name: &str, default: u64) -> anyhow::Result<u64> {
 async fn main() -> Result<(), lambda_runtime::Error> {
     oncelink::telemetry::init_json_logs();
     let prefix = resolve_prefix(env).context("set ONCELINK_SSM_PREFIX (or run as a Lambda function)")?;
-    let mut loader = aws_config::defaults(BehaviorVersion::latest());
+    // The edge shim waits about 3 s for this function: keep every AWS call well inside that.
+    let timeouts = TimeoutConfig::builder()
+        .connect_timeout(Duration::from_millis(500))
+        .operation_attempt_timeout(Duration::from_millis(1000))
+        .operation_timeout(Duration::from_millis(2000))
+        .build();
+    let mut loader = aws_config::defaults(BehaviorVersion::latest()).timeout_config(timeouts);
     if let Some(region) = env("ONCELINK_HOME_REGION") {
         loader = loader.region(Region::new(region));
     }

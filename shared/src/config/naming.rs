@@ -8,11 +8,17 @@
 //! | parameter               | type         | content                     |
 //! |-------------------------|--------------|-----------------------------|
 //! | `<prefix>/table-name`   | String       | the DynamoDB ledger table   |
+//! | `<prefix>/edge-config`  | String       | JSON `{"mode": "sealed"\|"presigned", "preview_user_agents"?: [..]}`; absent = presigned |
+//! | `<prefix>/keys`         | SecureString | sealed mode: `{"active": kid, "keys": {kid: base64url secret}}` |
 
 /// The prefix all of the edge's parameters live under.
 pub const ROOT: &str = "/oncelink";
 /// Name of the parameter holding the ledger table name, relative to the prefix.
 pub const TABLE_NAME: &str = "table-name";
+/// The edge's JSON settings (mode, preview agents), relative to the prefix.
+pub const EDGE_CONFIG: &str = "edge-config";
+/// The sealed-mode key set (SecureString), relative to the prefix.
+pub const KEYS: &str = "keys";
 
 /// Lambda@Edge runs replicas named `us-east-1.<name>`: the configuration belongs to `<name>`.
 pub fn strip_replica_prefix(function_name: &str) -> &str {

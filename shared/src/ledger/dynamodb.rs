@@ -4,7 +4,7 @@
 //!
 //! | attribute       | type | meaning                                                    |
 //! |-----------------|------|------------------------------------------------------------|
-//! | `pk`            | S    | the [`LedgerKey`] (a hash, never the link itself)          |
+//! | `pk`            | S    | the [`LedgerKey`]: `link:<link id>`, a hash, never the link |
 //! | `first_used_at` | N    | Unix seconds of the first use                              |
 //! | `uses`          | N    | uses granted so far                                        |
 //! | `request_ids`   | SS   | viewer requests that were granted (makes retries idempotent)|
@@ -26,7 +26,7 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, ReturnValuesOnConditionCheckFailure};
 
-use super::{ClaimOutcome, Ledger, LedgerError, LedgerKey, UseClaim, UsedLink};
+use super::{ClaimOutcome, Ledger, LedgerError, LedgerKey, LinkState, UseClaim, UsedLink};
 use crate::time::{from_unix_secs, unix_secs};
 
 pub const PK: &str = "pk";
@@ -153,6 +153,19 @@ impl Ledger for DynamoDbLedger {
             .await
             .map(|_| ())
             .map_err(unavailable)
+    }
+
+    async fn lookup(&self, key: &LedgerKey) -> Result<Option<LinkState>, LedgerError> {
+        let output = self.client.get_item().table_name(&self.table).key(PK, s(key.as_str())).consistent_read(true).send().await.map_err(unavailable)?;
+        Ok(output.item().map(|item| LinkState {
+            first_used_at: number(item, FIRST_USED_AT).map(from_unix_secs),
+            uses: number(item, USES).map_or(0, |u| u32::try_from(u).unwrap_or(u32::MAX)),
+            fingerprint: match item.get(FINGERPRINT) {
+                Some(AttributeValue::S(f)) => Some(f.clone()),
+                _ => None,
+            },
+            revoked: matches!(item.get(REVOKED), Some(AttributeValue::Bool(true))),
+        }))
     }
 }
 

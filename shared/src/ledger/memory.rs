@@ -8,7 +8,7 @@ use std::time::SystemTime;
 
 use async_trait::async_trait;
 
-use super::{ClaimOutcome, Ledger, LedgerError, LedgerKey, UseClaim, UsedLink};
+use super::{ClaimOutcome, Ledger, LedgerError, LedgerKey, LinkState, UseClaim, UsedLink};
 
 /// Everything recorded about one link.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -46,6 +46,11 @@ impl LinkRecord {
         }
         self.retain_until = Some(self.retain_until.map_or(claim.retain_until, |r| r.max(claim.retain_until)));
         ClaimOutcome::Granted { use_number: self.uses }
+    }
+
+    /// The part of the record the decision reads.
+    pub fn state(&self) -> LinkState {
+        LinkState { first_used_at: self.first_used_at, uses: self.uses, fingerprint: self.fingerprint.clone(), revoked: self.revoked }
     }
 
     /// Marks the record revoked.
@@ -95,5 +100,10 @@ impl Ledger for MemoryLedger {
         let mut records = self.records.lock().map_err(poisoned)?;
         records.entry(key.clone()).or_default().revoke(retain_until);
         Ok(())
+    }
+
+    async fn lookup(&self, key: &LedgerKey) -> Result<Option<LinkState>, LedgerError> {
+        let records = self.records.lock().map_err(poisoned)?;
+        Ok(records.get(key).map(LinkRecord::state))
     }
 }

@@ -22,10 +22,38 @@ pub use memory::MemoryLedger;
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct LedgerKey(String);
 
+/// A link's public id: base64url of the first 16 bytes of SHA-256 over a domain tag and the
+/// link's secret part. It names the link (for revocation, in logs) without being able to use it.
+fn link_id(domain: &[u8], secret_part: &[u8]) -> String {
+    use base64::Engine;
+    let digest = Sha256::new().chain_update(domain).chain_update([0u8]).chain_update(secret_part).finalize();
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&digest[..16])
+}
+
+/// The id of a SigV4 presigned link (from its `X-Amz-Signature`).
+pub fn link_id_for_signature(signature: &str) -> String {
+    link_id(b"sigv4", signature.as_bytes())
+}
+
+/// The id of a sealed link (from its nonce).
+pub fn link_id_for_nonce(nonce: &[u8]) -> String {
+    link_id(b"sealed", nonce)
+}
+
+/// Is `raw` shaped like a link id (22 base64url characters)?
+pub fn is_link_id(raw: &str) -> bool {
+    raw.len() == 22 && raw.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
 impl LedgerKey {
-    /// Key for a SigV4 presigned link: `sig:` + hex(SHA-256(X-Amz-Signature)).
+    /// Key for a link id: `link:<id>`.
+    pub fn for_link(link_id: &str) -> Self {
+        Self(format!("link:{link_id}"))
+    }
+
+    /// Key for a SigV4 presigned link.
     pub fn for_signature(signature: &str) -> Self {
-        Self(format!("sig:{}", hex::encode(Sha256::digest(signature.as_bytes()))))
+        Self::for_link(&link_id_for_signature(signature))
     }
 
     /// Rebuilds a key from its string form (as stored, or from a link id).
@@ -77,6 +105,15 @@ pub struct UsedLink {
     pub fingerprint: Option<String>,
 }
 
+/// What the ledger knows about a link (for the Range grace window).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LinkState {
+    pub first_used_at: Option<SystemTime>,
+    pub uses: u32,
+    pub fingerprint: Option<String>,
+    pub revoked: bool,
+}
+
 impl ClaimOutcome {
     pub fn is_allowed(&self) -> bool {
         matches!(self, Self::Granted { .. } | Self::Retried)
@@ -103,6 +140,9 @@ pub trait Ledger: Send + Sync {
     /// Marks a link revoked (creating its record if it was never used); later claims get
     /// [`ClaimOutcome::Revoked`]. Idempotent.
     async fn revoke(&self, key: &LedgerKey, at: SystemTime, retain_until: SystemTime) -> Result<(), LedgerError>;
+
+    /// Reads a link's record (strongly consistent), without changing it.
+    async fn lookup(&self, key: &LedgerKey) -> Result<Option<LinkState>, LedgerError>;
 }
 
 #[async_trait]
@@ -113,5 +153,9 @@ impl<L: Ledger + ?Sized> Ledger for std::sync::Arc<L> {
 
     async fn revoke(&self, key: &LedgerKey, at: SystemTime, retain_until: SystemTime) -> Result<(), LedgerError> {
         (**self).revoke(key, at, retain_until).await
+    }
+
+    async fn lookup(&self, key: &LedgerKey) -> Result<Option<LinkState>, LedgerError> {
+        (**self).lookup(key).await
     }
 }

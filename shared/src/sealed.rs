@@ -1,0 +1,337 @@
+//! Sealed links: our own compact, versioned, HMAC-SHA256 token.
+//!
+//! A sealed link is `https://<cdn host><path>?<token>`. The token carries everything the edge
+//! needs (key id, method, expiry, policy, a random nonce, an optional download filename or
+//! upload content type) and a MAC over all of it *plus the host and the exact path*. The edge
+//! verifies it with a secret S3 never sees, strips it, and lets CloudFront's OAC sign the
+//! origin request: S3 is reachable only through the edge, so the one-time rule cannot be
+//! bypassed. The byte layout is specified in `docs/link-format.md`, with test vectors.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use hmac::{Hmac, Mac};
+use serde::{Deserialize, Serialize};
+use sha2::Sha256;
+
+use crate::presign::LinkMethod;
+
+/// The only token version this code reads and writes.
+pub const VERSION: u8 = 1;
+/// Domain separation for the MAC input.
+pub const MAC_CONTEXT: &[u8] = b"oncelink-sealed-v1";
+pub const NONCE_LEN: usize = 16;
+pub const MAC_LEN: usize = 32;
+pub const MAX_KID_LEN: usize = 32;
+pub const MAX_USES: u16 = 1000;
+pub const MAX_GRACE_SECONDS: u32 = 86_400;
+pub const MAX_FILENAME_BYTES: usize = 200;
+pub const MAX_CONTENT_TYPE_BYTES: usize = 200;
+/// Secrets shorter than this are refused.
+pub const MIN_SECRET_LEN: usize = 32;
+
+/// What a token says (everything but the MAC).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Claims {
+    pub kid: String,
+    pub method: LinkMethod,
+    /// Unix seconds; the link works strictly before this instant.
+    pub expires_at: u64,
+    pub max_uses: u16,
+    pub grace_seconds: u32,
+    pub nonce: [u8; NONCE_LEN],
+    /// Download name (GET links): becomes `response-content-disposition` at the origin.
+    pub filename: Option<String>,
+    /// Required `Content-Type` (PUT links).
+    pub content_type: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum TokenError {
+    #[error("the token is not base64url")]
+    Encoding,
+    #[error("the token is truncated or has trailing bytes")]
+    Length,
+    #[error("unsupported token version")]
+    Version,
+    #[error("a token field is out of range")]
+    Field,
+    #[error("unknown key id")]
+    UnknownKid,
+    #[error("the token's signature does not match")]
+    BadMac,
+}
+
+fn valid_kid(kid: &str) -> bool {
+    (1..=MAX_KID_LEN).contains(&kid.len()) && kid.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+}
+
+/// A printable MIME type of at most 200 bytes.
+pub fn valid_content_type(ct: &str) -> bool {
+    !ct.is_empty() && ct.len() <= MAX_CONTENT_TYPE_BYTES && ct.bytes().all(|b| (0x20..0x7f).contains(&b))
+}
+
+/// A download name: 1..=200 bytes, no control characters, quotes, slashes or backslashes.
+pub fn valid_filename(name: &str) -> bool {
+    !name.is_empty() && name.len() <= MAX_FILENAME_BYTES && !name.chars().any(|c| c.is_control() || matches!(c, '"' | '\\' | '/'))
+}
+
+impl Claims {
+    /// Checks every field's range (the same rules the decoder enforces).
+    pub fn validate(&self) -> Result<(), TokenError> {
+        let ok = valid_kid(&self.kid)
+            && (1..=MAX_USES).contains(&self.max_uses)
+            && self.grace_seconds <= MAX_GRACE_SECONDS
+            && self.filename.as_deref().is_none_or(valid_filename)
+            && self.content_type.as_deref().is_none_or(valid_content_type)
+            && !(self.method == LinkMethod::Get && self.content_type.is_some())
+            && !(self.method == LinkMethod::Put && self.filename.is_some());
+        if ok { Ok(()) } else { Err(TokenError::Field) }
+    }
+
+    /// The payload bytes (docs/link-format.md, "Payload").
+    pub fn encode_payload(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(64);
+        out.push(VERSION);
+        out.push(self.kid.len() as u8);
+        out.extend_from_slice(self.kid.as_bytes());
+        out.push(match self.method {
+            LinkMethod::Get => 1,
+            LinkMethod::Put => 2,
+        });
+        out.extend_from_slice(&self.expires_at.to_be_bytes());
+        out.extend_from_slice(&self.max_uses.to_be_bytes());
+        out.extend_from_slice(&self.grace_seconds.to_be_bytes());
+        out.extend_from_slice(&self.nonce);
+        for field in [&self.filename, &self.content_type] {
+            let bytes = field.as_deref().unwrap_or("").as_bytes();
+            out.push(bytes.len() as u8);
+            out.extend_from_slice(bytes);
+        }
+        out
+    }
+
+    /// Parses payload bytes strictly: every length exact, no trailing bytes, every field in range.
+    pub fn decode_payload(bytes: &[u8]) -> Result<Self, TokenError> {
+        let mut r = Reader(bytes);
+        if r.u8()? != VERSION {
+            return Err(TokenError::Version);
+        }
+        let kid_len = r.u8()? as usize;
+        let kid = std::str::from_utf8(r.take(kid_len)?).map_err(|_| TokenError::Field)?.to_owned();
+        let method = match r.u8()? {
+            1 => LinkMethod::Get,
+            2 => LinkMethod::Put,
+            _ => return Err(TokenError::Field),
+        };
+        let expires_at = u64::from_be_bytes(r.array()?);
+        let max_uses = u16::from_be_bytes(r.array()?);
+        let grace_seconds = u32::from_be_bytes(r.array()?);
+        let nonce = r.array()?;
+        let mut optional = || -> Result<Option<String>, TokenError> {
+            let len = r.u8()? as usize;
+            let raw = r.take(len)?;
+            if len == 0 { Ok(None) } else { std::str::from_utf8(raw).map(|s| Some(s.to_owned())).map_err(|_| TokenError::Field) }
+        };
+        let filename = optional()?;
+        let content_type = optional()?;
+        if !r.0.is_empty() {
+            return Err(TokenError::Length);
+        }
+        let claims = Self { kid, method, expires_at, max_uses, grace_seconds, nonce, filename, content_type };
+        claims.validate()?;
+        Ok(claims)
+    }
+}
+
+/// A cursor over the payload that reports truncation instead of panicking.
+struct Reader<'a>(&'a [u8]);
+
+impl<'a> Reader<'a> {
+    fn take(&mut self, n: usize) -> Result<&'a [u8], TokenError> {
+        if self.0.len() < n {
+            return Err(TokenError::Length);
+        }
+        let (head, tail) = self.0.split_at(n);
+        self.0 = tail;
+        Ok(head)
+    }
+
+    fn u8(&mut self) -> Result<u8, TokenError> {
+        Ok(self.take(1)?[0])
+    }
+
+    fn array<const N: usize>(&mut self) -> Result<[u8; N], TokenError> {
+        let mut out = [0u8; N];
+        out.copy_from_slice(self.take(N)?);
+        Ok(out)
+    }
+}
+
+/// HMAC-SHA256 over context, host, path and payload, each length-prefixed (u16 BE) so no two
+/// inputs share an encoding.
+fn mac(secret: &[u8], host: &str, path: &str, payload: &[u8]) -> Hmac<Sha256> {
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret).expect("HMAC takes any key length");
+    for part in [MAC_CONTEXT, host.as_bytes(), path.as_bytes(), payload] {
+        mac.update(&(part.len() as u16).to_be_bytes());
+        mac.update(part);
+    }
+    mac
+}
+
+/// Builds the token for `claims`, bound to `host` (lower case, as the viewer will send it) and
+/// `path` (exactly as it will appear in the URL, percent-encoded).
+pub fn seal(claims: &Claims, secret: &[u8], host: &str, path: &str) -> Result<String, TokenError> {
+    claims.validate()?;
+    let mut bytes = claims.encode_payload();
+    let tag = mac(secret, &host.to_ascii_lowercase(), path, &bytes).finalize().into_bytes();
+    bytes.extend_from_slice(&tag);
+    Ok(URL_SAFE_NO_PAD.encode(bytes))
+}
+
+/// Splits a token into claims and MAC without verifying (for tests and tools).
+pub fn decode_unverified(token: &str) -> Result<(Claims, [u8; MAC_LEN]), TokenError> {
+    if token.is_empty() || token.len() > 1024 {
+        return Err(TokenError::Length);
+    }
+    let bytes = URL_SAFE_NO_PAD.decode(token).map_err(|_| TokenError::Encoding)?;
+    if bytes.len() <= MAC_LEN {
+        return Err(TokenError::Length);
+    }
+    let (payload, tag) = bytes.split_at(bytes.len() - MAC_LEN);
+    let claims = Claims::decode_payload(payload)?;
+    let mut mac_bytes = [0u8; MAC_LEN];
+    mac_bytes.copy_from_slice(tag);
+    Ok((claims, mac_bytes))
+}
+
+/// Decodes and verifies a token against the key set, host and path. Constant-time MAC check.
+pub fn open(token: &str, keys: &KeySet, host: &str, path: &str) -> Result<Claims, TokenError> {
+    let (claims, tag) = decode_unverified(token)?;
+    let secret = keys.secret(&claims.kid).ok_or(TokenError::UnknownKid)?;
+    let payload = claims.encode_payload();
+    mac(secret, &host.to_ascii_lowercase(), path, &payload).verify_slice(&tag).map_err(|_| TokenError::BadMac)?;
+    Ok(claims)
+}
+
+/// A fresh random nonce.
+pub fn random_nonce() -> Result<[u8; NONCE_LEN], getrandom::Error> {
+    let mut nonce = [0u8; NONCE_LEN];
+    getrandom::getrandom(&mut nonce)?;
+    Ok(nonce)
+}
+
+/// A secret's bytes; never printed.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(Vec<u8>);
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+/// The signing keys: `{kid → secret}` and which kid signs new links. Every listed kid verifies,
+/// so rotating (adding a new active kid) never invalidates live links; removing a kid does.
+///
+/// JSON form (SSM SecureString `<prefix>/keys`):
+/// `{"active": "k1", "keys": {"k1": "<base64url of ≥ 32 random bytes>"}}`
+#[derive(Clone, PartialEq, Eq)]
+pub struct KeySet {
+    active: String,
+    keys: BTreeMap<String, Secret>,
+}
+
+impl fmt::Debug for KeySet {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("KeySet").field("active", &self.active).field("kids", &self.keys.keys().collect::<Vec<_>>()).finish()
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct KeySetJson {
+    active: String,
+    keys: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid key set: {0}")]
+pub struct KeySetError(pub String);
+
+impl KeySet {
+    pub fn parse_json(raw: &str) -> Result<Self, KeySetError> {
+        let parsed: KeySetJson = serde_json::from_str(raw).map_err(|e| KeySetError(format!("not JSON of the expected shape (line {}, column {}; details withheld: they could quote a secret)", e.line(), e.column())))?;
+        let mut keys = BTreeMap::new();
+        for (kid, encoded) in parsed.keys {
+            if !valid_kid(&kid) {
+                return Err(KeySetError(format!("key id {kid:?} must be 1..=32 of [A-Za-z0-9._-]")));
+            }
+            let secret = URL_SAFE_NO_PAD.decode(encoded.trim_end_matches('=')).map_err(|_| KeySetError(format!("secret of {kid:?} is not base64url")))?;
+            if secret.len() < MIN_SECRET_LEN {
+                return Err(KeySetError(format!("secret of {kid:?} is shorter than {MIN_SECRET_LEN} bytes")));
+            }
+            keys.insert(kid, Secret(secret));
+        }
+        if !keys.contains_key(&parsed.active) {
+            return Err(KeySetError(format!("active key id {:?} is not in keys", parsed.active)));
+        }
+        Ok(Self { active: parsed.active, keys })
+    }
+
+    pub fn to_json(&self) -> String {
+        let keys = self.keys.iter().map(|(k, v)| (k.clone(), URL_SAFE_NO_PAD.encode(&v.0))).collect();
+        serde_json::to_string(&KeySetJson { active: self.active.clone(), keys }).unwrap_or_default()
+    }
+
+    /// A new key set with one random key.
+    pub fn generate(kid: &str) -> Result<Self, KeySetError> {
+        let mut set = Self { active: String::new(), keys: BTreeMap::new() };
+        set.rotate(kid)?;
+        Ok(set)
+    }
+
+    /// Adds a new random key and makes it the active one; older keys keep verifying.
+    pub fn rotate(&mut self, new_kid: &str) -> Result<(), KeySetError> {
+        if !valid_kid(new_kid) || self.keys.contains_key(new_kid) {
+            return Err(KeySetError(format!("key id {new_kid:?} is invalid or already present")));
+        }
+        let mut secret = vec![0u8; MIN_SECRET_LEN];
+        getrandom::getrandom(&mut secret).map_err(|e| KeySetError(format!("no randomness: {e}")))?;
+        self.keys.insert(new_kid.to_owned(), Secret(secret));
+        self.active = new_kid.to_owned();
+        Ok(())
+    }
+
+    /// Removes a retired key: links signed with it stop working.
+    pub fn remove(&mut self, kid: &str) -> Result<(), KeySetError> {
+        if kid == self.active {
+            return Err(KeySetError("cannot remove the active key; rotate first".into()));
+        }
+        self.keys.remove(kid).map(|_| ()).ok_or_else(|| KeySetError(format!("no key {kid:?}")))
+    }
+
+    /// Builds a key set from raw parts (test vectors, tools).
+    pub fn from_secrets(active: &str, secrets: impl IntoIterator<Item = (String, Vec<u8>)>) -> Result<Self, KeySetError> {
+        let json = KeySetJson { active: active.to_owned(), keys: secrets.into_iter().map(|(k, v)| (k, URL_SAFE_NO_PAD.encode(v))).collect() };
+        Self::parse_json(&serde_json::to_string(&json).unwrap_or_default())
+    }
+
+    pub fn active_kid(&self) -> &str {
+        &self.active
+    }
+
+    pub fn active_secret(&self) -> &[u8] {
+        self.keys.get(&self.active).map(|s| s.0.as_slice()).unwrap_or_default()
+    }
+
+    pub fn secret(&self, kid: &str) -> Option<&[u8]> {
+        self.keys.get(kid).map(|s| s.0.as_slice())
+    }
+
+    pub fn kids(&self) -> impl Iterator<Item = &str> {
+        self.keys.keys().map(String::as_str)
+    }
+}
