@@ -1,0 +1,169 @@
+//! docs/link-format.md is the contract for other languages: its test vectors must be exactly
+//! what this implementation produces and accepts. Plus property tests of the token codec.
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use oncelink::presign::LinkMethod;
+use oncelink::sealed::{self, Claims, KeySet};
+use proptest::prelude::*;
+use serde::Deserialize;
+
+#[derive(Deserialize)]
+struct Vector {
+    name: String,
+    secret_hex: String,
+    kid: String,
+    method: String,
+    expires_at: u64,
+    max_uses: u16,
+    grace_seconds: u32,
+    nonce_hex: String,
+    filename: Option<String>,
+    content_type: Option<String>,
+    host: String,
+    path: String,
+    payload_hex: String,
+    token: String,
+}
+
+fn vectors() -> Vec<Vector> {
+    let raw = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/link-format-vectors.json")).unwrap();
+    serde_json::from_str(&raw).unwrap()
+}
+
+fn claims_of(v: &Vector) -> Claims {
+    Claims {
+        kid: v.kid.clone(),
+        method: if v.method == "GET" { LinkMethod::Get } else { LinkMethod::Put },
+        expires_at: v.expires_at,
+        max_uses: v.max_uses,
+        grace_seconds: v.grace_seconds,
+        nonce: hex::decode(&v.nonce_hex).unwrap().try_into().unwrap(),
+        filename: v.filename.clone(),
+        content_type: v.content_type.clone(),
+    }
+}
+
+#[test]
+fn the_documented_vectors_are_what_we_produce_and_accept() {
+    let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/link-format.md")).unwrap();
+    let vectors = vectors();
+    assert!(vectors.len() >= 3);
+    for v in &vectors {
+        let secret = hex::decode(&v.secret_hex).unwrap();
+        let claims = claims_of(v);
+        assert_eq!(hex::encode(claims.encode_payload()), v.payload_hex, "{}: payload", v.name);
+        assert_eq!(sealed::seal(&claims, &secret, &v.host, &v.path).unwrap(), v.token, "{}: token", v.name);
+        let keys = KeySet::from_secrets(&v.kid, [(v.kid.clone(), secret)]).unwrap();
+        assert_eq!(sealed::open(&v.token, &keys, &v.host, &v.path).unwrap(), claims, "{}: open", v.name);
+        assert!(doc.contains(&v.token), "{}: docs/link-format.md must show the token", v.name);
+    }
+}
+
+fn arb_claims() -> impl Strategy<Value = Claims> {
+    (
+        "[A-Za-z0-9._-]{1,32}",
+        any::<bool>(),
+        any::<u64>(),
+        1u16..=1000,
+        0u32..=86_400,
+        any::<[u8; 16]>(),
+        proptest::option::of("[a-zA-Z0-9 ._()-]{1,60}"),
+        proptest::option::of("[a-z]{1,10}/[a-z0-9.+-]{1,20}"),
+    )
+        .prop_map(|(kid, get, expires_at, max_uses, grace_seconds, nonce, filename, content_type)| Claims {
+            kid,
+            method: if get { LinkMethod::Get } else { LinkMethod::Put },
+            expires_at,
+            max_uses,
+            grace_seconds,
+            nonce,
+            filename: if get { filename } else { None },
+            content_type: if get { None } else { content_type },
+        })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    #[test]
+    fn tokens_round_trip(claims in arb_claims(), secret in proptest::collection::vec(any::<u8>(), 32..64)) {
+        let token = sealed::seal(&claims, &secret, "cdn.example.com", "/a/b").unwrap();
+        let keys = KeySet::from_secrets(&claims.kid, [(claims.kid.clone(), secret)]).unwrap();
+        prop_assert_eq!(sealed::open(&token, &keys, "cdn.example.com", "/a/b").unwrap(), claims);
+    }
+
+    /// Any change to the token's bytes, however small, is rejected.
+    #[test]
+    fn any_byte_mutation_is_rejected(claims in arb_claims(), index in any::<prop::sample::Index>(), flip in 1u8..=255) {
+        let secret = vec![9u8; 32];
+        let token = sealed::seal(&claims, &secret, "cdn.example.com", "/k").unwrap();
+        let keys = KeySet::from_secrets(&claims.kid, [(claims.kid.clone(), secret)]).unwrap();
+        let mut bytes = URL_SAFE_NO_PAD.decode(&token).unwrap();
+        let i = index.index(bytes.len());
+        bytes[i] ^= flip;
+        let mutated = URL_SAFE_NO_PAD.encode(&bytes);
+        prop_assert!(sealed::open(&mutated, &keys, "cdn.example.com", "/k").is_err());
+    }
+
+    /// Any change to the token's text (one character replaced, removed or added) is rejected.
+    #[test]
+    fn any_text_mutation_is_rejected(claims in arb_claims(), index in any::<prop::sample::Index>(), replacement in "[A-Za-z0-9_=.~+/-]", op in 0u8..3) {
+        let secret = vec![9u8; 32];
+        let token = sealed::seal(&claims, &secret, "cdn.example.com", "/k").unwrap();
+        let keys = KeySet::from_secrets(&claims.kid, [(claims.kid.clone(), secret)]).unwrap();
+        let mut chars: Vec<char> = token.chars().collect();
+        let i = index.index(chars.len());
+        let c = replacement.chars().next().unwrap();
+        match op {
+            0 => { prop_assume!(chars[i] != c); chars[i] = c; }
+            1 => { chars.remove(i); }
+            _ => { chars.insert(i, c); }
+        }
+        let mutated: String = chars.into_iter().collect();
+        prop_assert!(sealed::open(&mutated, &keys, "cdn.example.com", "/k").is_err());
+    }
+
+    /// Decoding is canonical: whatever decodes re-encodes to the same text.
+    #[test]
+    fn decoding_is_canonical(text in "[A-Za-z0-9_-]{60,140}") {
+        if let Ok((claims, mac)) = sealed::decode_unverified(&text) {
+            let mut bytes = claims.encode_payload();
+            bytes.extend_from_slice(&mac);
+            prop_assert_eq!(URL_SAFE_NO_PAD.encode(bytes), text);
+        }
+    }
+}
+
+/// Prints vectors for docs/link-format.md (run with `-- --ignored --nocapture`).
+#[test]
+#[ignore]
+fn print_vectors() {
+    let cases = [
+        ("one-time GET", "k1", true, 1_795_000_000u64, 1u16, 0u32, "000102030405060708090a0b0c0d0e0f", None, None, "files.example.com", "/reports/2026/q3.pdf"),
+        ("3-use GET with grace and filename", "2026-11", true, 1_795_003_600, 3, 30, "f0e1d2c3b4a5968778695a4b3c2d1e0f", Some("Q3 report (final).pdf"), None, "files.example.com", "/reports/2026/q3%20final.pdf"),
+        ("PUT with content type", "k1", false, 1_795_000_600, 1, 0, "ffffffffffffffffffffffffffffffff", None, Some("image/png"), "127.0.0.1:8787", "/uploads/avatar.png"),
+    ];
+    let secret: Vec<u8> = (0u8..32).collect();
+    let mut out = Vec::new();
+    for (name, kid, get, expires_at, max_uses, grace, nonce, filename, content_type, host, path) in cases {
+        let claims = Claims {
+            kid: kid.into(),
+            method: if get { LinkMethod::Get } else { LinkMethod::Put },
+            expires_at,
+            max_uses,
+            grace_seconds: grace,
+            nonce: hex::decode(nonce).unwrap().try_into().unwrap(),
+            filename: filename.map(str::to_owned),
+            content_type: content_type.map(str::to_owned),
+        };
+        let token = sealed::seal(&claims, &secret, host, path).unwrap();
+        out.push(serde_json::json!({
+            "name": name, "secret_hex": hex::encode(&secret), "kid": kid, "method": if get { "GET" } else { "PUT" },
+            "expires_at": expires_at, "max_uses": max_uses, "grace_seconds": grace, "nonce_hex": nonce,
+            "filename": filename, "content_type": content_type, "host": host, "path": path,
+            "payload_hex": hex::encode(claims.encode_payload()), "token": token,
+        }));
+    }
+    println!("{}", serde_json::to_string_pretty(&out).unwrap());
+}
