@@ -1,0 +1,217 @@
+//! Sealed links end to end: key set and mode in SSM (moto, SecureString), ledger in DynamoDB
+//! Local, objects in s3s-fs. The edge strips the token and the origin request is signed with
+//! SigV4 headers, as CloudFront's OAC does; the token alone gets nothing from the origin.
+
+use std::time::{Duration, SystemTime};
+
+use aws_credential_types::Credentials;
+use aws_sdk_ssm::types::ParameterType;
+use oncelink::EdgePolicy;
+use oncelink::config::{LinkMode, SsmConfigSource};
+use oncelink::edge::EdgeService;
+use oncelink::issue::{ApiRequest, IssuedLink, IssuerSettings, LinkRequest, Signer, handle, issue};
+use oncelink::ledger::DynamoDbLedger;
+use oncelink::presign::{S3Origin, sign_origin_request};
+use oncelink::sealed::KeySet;
+use oncelink_integration_tests::{Emulators, create_ledger_table, emulators, item_count, sdk, unique, viewer_event};
+use serde_json::Value;
+
+const CDN: &str = "files.oncelink.test";
+
+struct Fixture {
+    env: Emulators,
+    ssm: aws_sdk_ssm::Client,
+    ddb: aws_sdk_dynamodb::Client,
+    table: String,
+    prefix: String,
+    keys: KeySet,
+    issuer: IssuerSettings,
+    origin: S3Origin,
+    origin_credentials: Credentials,
+    http: reqwest::Client,
+}
+
+impl Fixture {
+    async fn new() -> Self {
+        let env = emulators();
+        let ssm = aws_sdk_ssm::Client::new(&sdk(&env.moto).await);
+        let ddb = aws_sdk_dynamodb::Client::new(&sdk(&env.dynamodb_local).await);
+        let table = create_ledger_table(&ddb).await;
+        let prefix = format!("/oncelink/{}", unique("sealed"));
+        let keys = KeySet::generate("k1").unwrap();
+        let put = |name: &str, value: String, kind: ParameterType| {
+            ssm.put_parameter().name(format!("{prefix}/{name}")).value(value).r#type(kind).overwrite(true).send()
+        };
+        put("table-name", table.clone(), ParameterType::String).await.unwrap();
+        put("edge-config", r#"{"mode":"sealed","cdn_domain":"files.oncelink.test"}"#.into(), ParameterType::String).await.unwrap();
+        put("keys", keys.to_json(), ParameterType::SecureString).await.unwrap();
+        let origin = S3Origin { bucket: env.s3_bucket.clone(), region: "us-east-1".into(), endpoint: Some(env.s3.clone()) };
+        let issuer = IssuerSettings {
+            origin: origin.clone(),
+            cdn: CDN.into(),
+            default_expires: Duration::from_secs(300),
+            max_expires: Duration::from_secs(3600),
+            key_prefix: String::new(),
+            cors_origins: vec![],
+            mode: LinkMode::Sealed,
+        };
+        let origin_credentials = Credentials::new(&env.s3_access_key, &env.s3_secret_key, None, None, "oac");
+        Self { ssm, ddb, table, prefix, keys, issuer, origin, origin_credentials, http: reqwest::Client::new(), env }
+    }
+
+    /// A fresh edge (a cold Lambda): reads SSM on first use.
+    fn edge(&self) -> EdgeService<SsmConfigSource> {
+        EdgeService::with_clients(self.ssm.clone(), self.ddb.clone(), self.prefix.clone(), EdgePolicy::default(), None)
+    }
+
+    fn link(&self, keys: &KeySet, request: LinkRequest) -> IssuedLink {
+        issue(&self.issuer, Signer { credentials: None, keys: Some(keys) }, &request, SystemTime::now()).unwrap()
+    }
+
+    fn put_object(&self, key: &str, bytes: &[u8]) {
+        let dir = std::env::var("ONCELINK_TEST_S3_DATA_DIR").unwrap();
+        let path = std::path::Path::new(&dir).join(&self.env.s3_bucket).join(key);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, bytes).unwrap();
+    }
+
+    async fn items(&self) -> usize {
+        item_count(&self.ddb, &self.table).await
+    }
+
+    /// What CloudFront does after the edge said "continue": send the (rewritten) request to the
+    /// origin, signed by OAC.
+    async fn through_origin(&self, method: &str, key: &str, forwarded: &Value, body: Option<Vec<u8>>) -> reqwest::Response {
+        let query = forwarded["querystring"].as_str().unwrap();
+        let signed = sign_origin_request(&self.origin, &self.origin_credentials, method, key, query, SystemTime::now()).unwrap();
+        let mut request = self.http.request(method.parse().unwrap(), &signed.url);
+        for (name, value) in &signed.headers {
+            request = request.header(*name, value);
+        }
+        if let Some(body) = body {
+            request = request.body(body);
+        }
+        request.send().await.unwrap()
+    }
+}
+
+async fn view(edge: &EdgeService<SsmConfigSource>, method: &str, url: &str, id: &str, headers: &[(&str, &str)]) -> Value {
+    serde_json::to_value(edge.handle_event(viewer_event(method, url, id, headers), SystemTime::now()).await).unwrap()
+}
+
+fn forwarded(answer: &Value) -> bool {
+    answer.get("status").is_none() && answer.get("uri").is_some()
+}
+
+fn error_code(answer: &Value) -> String {
+    let body: Value = serde_json::from_str(answer["body"].as_str().unwrap_or("{}")).unwrap_or_default();
+    format!("{} {}", answer["status"].as_str().unwrap_or("?"), body["error"].as_str().unwrap_or("?"))
+}
+
+#[tokio::test]
+async fn sealed_download_goes_through_the_edge_only() {
+    let f = Fixture::new().await;
+    let edge = f.edge();
+    let key = format!("{}/q3 report.pdf", unique("sealed"));
+    let bytes: Vec<u8> = (0..50_000u32).map(|i| (i % 253) as u8).collect();
+    f.put_object(&key, &bytes);
+    let link = f.link(&f.keys, LinkRequest { key: key.clone(), filename: Some("Q3 report.pdf".into()), ..Default::default() });
+
+    // The origin knows nothing of tokens: the link used directly against S3 is refused.
+    let direct = format!("{}/{}/{}", f.env.s3, f.env.s3_bucket, link.url.split_once(&format!("{CDN}/")).unwrap().1);
+    let status = f.http.get(&direct).send().await.unwrap().status();
+    assert!(status == 403 || status == 400, "direct origin access with the token must fail, got {status}");
+
+    let first = view(&edge, "GET", &link.url, "r1", &[]).await;
+    assert!(forwarded(&first), "{first}");
+    let query = first["querystring"].as_str().unwrap();
+    assert!(query.starts_with("response-content-disposition="), "token stripped, only covered parameters: {query}");
+    let response = f.through_origin("GET", &key, &first, None).await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["content-disposition"], "attachment; filename=\"Q3 report.pdf\"; filename*=UTF-8''Q3%20report.pdf");
+    assert_eq!(response.bytes().await.unwrap().as_ref(), bytes.as_slice());
+
+    assert_eq!(error_code(&view(&edge, "GET", &link.url, "r2", &[]).await), "403 link_already_used");
+    // Viewer query parameters never reach the origin: anything beside the token is refused.
+    assert_eq!(error_code(&view(&edge, "GET", &format!("{}&response-content-type=text%2Fhtml", link.url), "r3", &[]).await), "403 invalid_token");
+}
+
+#[tokio::test]
+async fn tampered_tokens_bots_and_head_write_nothing() {
+    let f = Fixture::new().await;
+    let edge = f.edge();
+    let link = f.link(&f.keys, LinkRequest { key: unique("t"), ..Default::default() });
+    let (base, token) = link.url.split_once('?').unwrap();
+    let flipped: String = token.chars().enumerate().map(|(i, c)| if i == 10 { if c == 'A' { 'B' } else { 'A' } } else { c }).collect();
+    for (what, url) in [
+        ("mac", format!("{base}?{flipped}")),
+        ("truncated", format!("{base}?{}", &token[..token.len() - 4])),
+        ("duplicated", format!("{base}?{token}&{token}")),
+        ("empty", format!("{base}?")),
+        ("path", format!("{base}x?{token}")),
+    ] {
+        let answer = view(&edge, "GET", &url, what, &[]).await;
+        assert!(error_code(&answer).starts_with("403"), "{what}: {answer}");
+    }
+    let preview = view(&edge, "GET", &link.url, "bot", &[("User-Agent", "Slackbot-LinkExpanding 1.0")]).await;
+    assert_eq!(preview["status"], "200");
+    assert_eq!(preview["body"], "");
+    assert!(forwarded(&view(&edge, "HEAD", &link.url, "head", &[]).await));
+    assert_eq!(f.items().await, 0, "nothing above may touch the ledger");
+    assert!(forwarded(&view(&edge, "GET", &link.url, "person", &[]).await));
+    assert_eq!(f.items().await, 1);
+}
+
+#[tokio::test]
+async fn n_uses_grace_and_revocation_on_dynamodb() {
+    let f = Fixture::new().await;
+    let edge = f.edge();
+    let n_use = f.link(&f.keys, LinkRequest { key: unique("n"), max_uses: Some(2), ..Default::default() });
+    assert!(forwarded(&view(&edge, "GET", &n_use.url, "a", &[]).await));
+    assert!(forwarded(&view(&edge, "GET", &n_use.url, "b", &[]).await));
+    assert_eq!(error_code(&view(&edge, "GET", &n_use.url, "c", &[]).await), "403 link_already_used");
+
+    let video = f.link(&f.keys, LinkRequest { key: unique("v"), grace_seconds: Some(60), ..Default::default() });
+    assert!(forwarded(&view(&edge, "GET", &video.url, "v1", &[]).await));
+    assert!(forwarded(&view(&edge, "GET", &video.url, "v2", &[("Range", "bytes=100-")]).await), "resume from the same client");
+    assert_eq!(error_code(&view(&edge, "GET", &video.url, "v3", &[("Range", "bytes=100-"), ("User-Agent", "other/1")]).await), "403 link_already_used");
+    assert_eq!(error_code(&view(&edge, "GET", &video.url, "v4", &[]).await), "403 link_already_used");
+
+    // Revocation through the issue API's DELETE, on the same DynamoDB table.
+    let doomed = f.link(&f.keys, LinkRequest { key: unique("r"), ..Default::default() });
+    let ledger = DynamoDbLedger::new(f.ddb.clone(), f.table.clone());
+    let path = format!("/links/{}", doomed.link_id);
+    let response = handle(&f.issuer, Signer::default(), Some(&ledger), &ApiRequest { method: "DELETE", path: &path, ..Default::default() }, SystemTime::now()).await;
+    assert_eq!(response.status, 200, "{}", response.body);
+    assert_eq!(error_code(&view(&edge, "GET", &doomed.url, "x", &[]).await), "403 link_revoked");
+}
+
+#[tokio::test]
+async fn sealed_upload_then_rotation_through_ssm() {
+    let f = Fixture::new().await;
+    let key = format!("{}/avatar.png", unique("up"));
+    let put = f.link(&f.keys, LinkRequest { key: key.clone(), method: Some("PUT".into()), content_type: Some("image/png".into()), ..Default::default() });
+    let edge = f.edge();
+    let wrong = view(&edge, "PUT", &put.url, "p0", &[("Content-Type", "text/html")]).await;
+    assert_eq!(error_code(&wrong), "403 wrong_content_type");
+    let ok = view(&edge, "PUT", &put.url, "p1", &[("Content-Type", "image/png")]).await;
+    assert!(forwarded(&ok), "{ok}");
+    let uploaded = f.through_origin("PUT", &key, &ok, Some(b"\x89PNG fake".to_vec())).await;
+    assert_eq!(uploaded.status(), 200);
+
+    // Rotate: k2 becomes active, k1 stays listed. A link signed with k1 still works.
+    let old_link = f.link(&f.keys, LinkRequest { key: key.clone(), ..Default::default() });
+    let mut rotated = f.keys.clone();
+    rotated.rotate("k2").unwrap();
+    f.ssm.put_parameter().name(format!("{}/keys", f.prefix)).value(rotated.to_json()).r#type(ParameterType::SecureString).overwrite(true).send().await.unwrap();
+    let after_rotation = f.edge();
+    let answer = view(&after_rotation, "GET", &old_link.url, "g1", &[]).await;
+    assert!(forwarded(&answer), "{answer}");
+    assert_eq!(f.through_origin("GET", &key, &answer, None).await.bytes().await.unwrap().as_ref(), b"\x89PNG fake");
+
+    // Remove k1: its remaining links die with 403 unknown_key.
+    let another_old = f.link(&f.keys, LinkRequest { key: key.clone(), ..Default::default() });
+    rotated.remove("k1").unwrap();
+    f.ssm.put_parameter().name(format!("{}/keys", f.prefix)).value(rotated.to_json()).r#type(ParameterType::SecureString).overwrite(true).send().await.unwrap();
+    assert_eq!(error_code(&view(&f.edge(), "GET", &another_old.url, "g2", &[]).await), "403 unknown_key");
+}
