@@ -7,9 +7,9 @@ use std::time::{Duration, SystemTime};
 use aws_credential_types::Credentials;
 use oncelink::EdgePolicy;
 use oncelink::cloudfront::Answer;
+use oncelink::config::LinkMode;
 use oncelink::config::SsmConfigSource;
 use oncelink::edge::EdgeService;
-use oncelink::config::LinkMode;
 use oncelink::issue::{IssuedLink, IssuerSettings, LinkRequest, Signer, issue};
 use oncelink::presign::S3Origin;
 use oncelink_integration_tests::{Emulators, create_ledger_table, emulators, item_count, sdk, swap_host, unique, viewer_event};
@@ -35,7 +35,13 @@ impl Fixture {
         let ddb = aws_sdk_dynamodb::Client::new(&sdk(ledger_endpoint).await);
         let table = create_ledger_table(&ddb).await;
         let prefix = format!("/oncelink/{}", unique("e2e"));
-        ssm.put_parameter().name(format!("{prefix}/table-name")).value(&table).r#type(aws_sdk_ssm::types::ParameterType::String).send().await.unwrap();
+        ssm.put_parameter()
+            .name(format!("{prefix}/table-name"))
+            .value(&table)
+            .r#type(aws_sdk_ssm::types::ParameterType::String)
+            .send()
+            .await
+            .unwrap();
         let service = EdgeService::with_clients(ssm, ddb.clone(), prefix, EdgePolicy::default(), None);
         let issuer = IssuerSettings {
             origin: S3Origin { bucket: env.s3_bucket.clone(), region: "us-east-1".into(), endpoint: Some(env.s3.clone()) },
@@ -51,7 +57,13 @@ impl Fixture {
     }
 
     fn link(&self, method: &str, key: &str, expires_in: Option<u64>, content_type: Option<&str>) -> IssuedLink {
-        let request = LinkRequest { key: key.into(), method: Some(method.into()), expires_in, content_type: content_type.map(str::to_owned), ..Default::default() };
+        let request = LinkRequest {
+            key: key.into(),
+            method: Some(method.into()),
+            expires_in,
+            content_type: content_type.map(str::to_owned),
+            ..Default::default()
+        };
         issue(&self.issuer, Signer { credentials: Some(&self.credentials), keys: None }, &request, SystemTime::now()).expect("issue")
     }
 
@@ -140,7 +152,14 @@ async fn upload_once_then_download_the_same_bytes() {
     let bytes: Vec<u8> = (0..200_000u32).map(|i| (i * 7 % 256) as u8).collect();
     let put = f.link("PUT", &key, Some(120), Some("application/octet-stream"));
     assert!(is_forwarded(&f.view("PUT", &put.url, "put-1", SystemTime::now()).await));
-    let uploaded = f.http.put(swap_host(&put.url, &f.env.s3)).header("content-type", "application/octet-stream").body(bytes.clone()).send().await.unwrap();
+    let uploaded = f
+        .http
+        .put(swap_host(&put.url, &f.env.s3))
+        .header("content-type", "application/octet-stream")
+        .body(bytes.clone())
+        .send()
+        .await
+        .unwrap();
     assert_eq!(uploaded.status(), 200);
     assert_eq!(denial(&f.view("PUT", &put.url, "put-2", SystemTime::now()).await).1, "link_already_used");
     // A different content type than the one signed is refused by the origin.
@@ -215,7 +234,13 @@ async fn missing_config_is_503_and_the_error_is_not_cached() {
         async move { serde_json::to_value(service.handle_event(event, SystemTime::now()).await).unwrap() }
     };
     assert_eq!(denial(&view("r1").await), ("503".into(), "config_unavailable".into()));
-    ssm.put_parameter().name(format!("{prefix}/table-name")).value(&table).r#type(aws_sdk_ssm::types::ParameterType::String).send().await.unwrap();
+    ssm.put_parameter()
+        .name(format!("{prefix}/table-name"))
+        .value(&table)
+        .r#type(aws_sdk_ssm::types::ParameterType::String)
+        .send()
+        .await
+        .unwrap();
     assert!(is_forwarded(&view("r2").await));
 }
 
@@ -226,7 +251,10 @@ async fn malformed_events_get_an_answer_not_a_panic() {
         let answer = serde_json::to_value(f.service.handle_event(event.clone(), SystemTime::now()).await).unwrap();
         assert_eq!(denial(&answer), ("400".into(), "malformed_request".into()), "{event}");
     }
-    let answer = serde_json::to_value(f.service.handle_event(viewer_event("GET", "https://cdn/k?x-id=GetObject", "r", &[]), SystemTime::now()).await).unwrap();
+    let answer = serde_json::to_value(
+        f.service.handle_event(viewer_event("GET", "https://cdn/k?x-id=GetObject", "r", &[]), SystemTime::now()).await,
+    )
+    .unwrap();
     assert_eq!(denial(&answer), ("403".into(), "missing_signature".into()));
     assert!(matches!(f.service.handle_event(json!({}), SystemTime::now()).await, Answer::Respond(_)));
 }

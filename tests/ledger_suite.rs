@@ -33,7 +33,17 @@ async fn ledgers() -> Vec<(&'static str, aws_sdk_dynamodb::Client, DynamoDbLedge
 }
 
 async fn item(client: &aws_sdk_dynamodb::Client, table: &str, key: &LedgerKey) -> HashMap<String, AttributeValue> {
-    client.get_item().table_name(table).key("pk", AttributeValue::S(key.as_str().into())).consistent_read(true).send().await.unwrap().item().cloned().expect("item exists")
+    client
+        .get_item()
+        .table_name(table)
+        .key("pk", AttributeValue::S(key.as_str().into()))
+        .consistent_read(true)
+        .send()
+        .await
+        .unwrap()
+        .item()
+        .cloned()
+        .expect("item exists")
 }
 
 #[tokio::test]
@@ -68,7 +78,11 @@ async fn n_use_links_count_down_and_revocation_wins() {
     for (backend, _client, ledger) in ledgers().await {
         let key = LedgerKey::for_signature(&unique("sig"));
         for n in 1..=3 {
-            assert_eq!(ledger.claim(&claim(&key, &format!("r{n}"), now, 3)).await.unwrap(), ClaimOutcome::Granted { use_number: n }, "{backend}");
+            assert_eq!(
+                ledger.claim(&claim(&key, &format!("r{n}"), now, 3)).await.unwrap(),
+                ClaimOutcome::Granted { use_number: n },
+                "{backend}"
+            );
         }
         assert_eq!(ledger.claim(&claim(&key, "r2", now, 3)).await.unwrap(), ClaimOutcome::Retried, "{backend}");
         assert!(matches!(ledger.claim(&claim(&key, "r4", now, 3)).await.unwrap(), ClaimOutcome::Exhausted(u) if u.uses == 3), "{backend}");

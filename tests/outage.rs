@@ -5,8 +5,8 @@ use std::time::{Duration, SystemTime};
 
 use aws_credential_types::Credentials;
 use oncelink::EdgePolicy;
-use oncelink::edge::EdgeService;
 use oncelink::config::LinkMode;
+use oncelink::edge::EdgeService;
 use oncelink::issue::{IssuerSettings, LinkRequest, Signer, issue};
 use oncelink::presign::S3Origin;
 use oncelink_integration_tests::{create_ledger_table, ctl, emulators, sdk, unique, viewer_event};
@@ -28,7 +28,13 @@ async fn stand_ins_down_means_503_and_stale_config_is_served() {
     let ddb = aws_sdk_dynamodb::Client::new(&sdk(&env.dynamodb_local).await);
     let table = create_ledger_table(&ddb).await;
     let prefix = format!("/oncelink/{}", unique("outage"));
-    ssm.put_parameter().name(format!("{prefix}/table-name")).value(&table).r#type(aws_sdk_ssm::types::ParameterType::String).send().await.unwrap();
+    ssm.put_parameter()
+        .name(format!("{prefix}/table-name"))
+        .value(&table)
+        .r#type(aws_sdk_ssm::types::ParameterType::String)
+        .send()
+        .await
+        .unwrap();
     // Refresh every second so the test sees a refresh fail.
     let service = EdgeService::with_clients(ssm.clone(), ddb.clone(), prefix.clone(), EdgePolicy::default(), Some(Duration::from_secs(1)));
     let cold = EdgeService::with_clients(ssm, ddb, prefix, EdgePolicy::default(), None);
@@ -42,7 +48,16 @@ async fn stand_ins_down_means_503_and_stale_config_is_served() {
         mode: LinkMode::Presigned,
     };
     let credentials = Credentials::new("AKIDEXAMPLE", "secret", None, None, "test");
-    let new_link = || issue(&issuer, Signer { credentials: Some(&credentials), keys: None }, &LinkRequest { key: unique("k"), ..Default::default() }, SystemTime::now()).unwrap().url;
+    let new_link = || {
+        issue(
+            &issuer,
+            Signer { credentials: Some(&credentials), keys: None },
+            &LinkRequest { key: unique("k"), ..Default::default() },
+            SystemTime::now(),
+        )
+        .unwrap()
+        .url
+    };
 
     assert_eq!(status_of(&decide(&service, new_link(), "a").await), "forward");
 

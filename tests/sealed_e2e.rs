@@ -133,7 +133,10 @@ async fn sealed_download_goes_through_the_edge_only() {
 
     assert_eq!(error_code(&view(&edge, "GET", &link.url, "r2", &[]).await), "403 link_already_used");
     // Viewer query parameters never reach the origin: anything beside the token is refused.
-    assert_eq!(error_code(&view(&edge, "GET", &format!("{}&response-content-type=text%2Fhtml", link.url), "r3", &[]).await), "403 invalid_token");
+    assert_eq!(
+        error_code(&view(&edge, "GET", &format!("{}&response-content-type=text%2Fhtml", link.url), "r3", &[]).await),
+        "403 invalid_token"
+    );
 }
 
 #[tokio::test]
@@ -174,14 +177,24 @@ async fn n_uses_grace_and_revocation_on_dynamodb() {
     let video = f.link(&f.keys, LinkRequest { key: unique("v"), grace_seconds: Some(60), ..Default::default() });
     assert!(forwarded(&view(&edge, "GET", &video.url, "v1", &[]).await));
     assert!(forwarded(&view(&edge, "GET", &video.url, "v2", &[("Range", "bytes=100-")]).await), "resume from the same client");
-    assert_eq!(error_code(&view(&edge, "GET", &video.url, "v3", &[("Range", "bytes=100-"), ("User-Agent", "other/1")]).await), "403 link_already_used");
+    assert_eq!(
+        error_code(&view(&edge, "GET", &video.url, "v3", &[("Range", "bytes=100-"), ("User-Agent", "other/1")]).await),
+        "403 link_already_used"
+    );
     assert_eq!(error_code(&view(&edge, "GET", &video.url, "v4", &[]).await), "403 link_already_used");
 
     // Revocation through the issue API's DELETE, on the same DynamoDB table.
     let doomed = f.link(&f.keys, LinkRequest { key: unique("r"), ..Default::default() });
     let ledger = DynamoDbLedger::new(f.ddb.clone(), f.table.clone());
     let path = format!("/links/{}", doomed.link_id);
-    let response = handle(&f.issuer, Signer::default(), Some(&ledger), &ApiRequest { method: "DELETE", path: &path, ..Default::default() }, SystemTime::now()).await;
+    let response = handle(
+        &f.issuer,
+        Signer::default(),
+        Some(&ledger),
+        &ApiRequest { method: "DELETE", path: &path, ..Default::default() },
+        SystemTime::now(),
+    )
+    .await;
     assert_eq!(response.status, 200, "{}", response.body);
     assert_eq!(error_code(&view(&edge, "GET", &doomed.url, "x", &[]).await), "403 link_revoked");
 }
@@ -190,7 +203,10 @@ async fn n_uses_grace_and_revocation_on_dynamodb() {
 async fn sealed_upload_then_rotation_through_ssm() {
     let f = Fixture::new().await;
     let key = format!("{}/avatar.png", unique("up"));
-    let put = f.link(&f.keys, LinkRequest { key: key.clone(), method: Some("PUT".into()), content_type: Some("image/png".into()), ..Default::default() });
+    let put = f.link(
+        &f.keys,
+        LinkRequest { key: key.clone(), method: Some("PUT".into()), content_type: Some("image/png".into()), ..Default::default() },
+    );
     let edge = f.edge();
     let wrong = view(&edge, "PUT", &put.url, "p0", &[("Content-Type", "text/html")]).await;
     assert_eq!(error_code(&wrong), "403 wrong_content_type");
@@ -203,7 +219,15 @@ async fn sealed_upload_then_rotation_through_ssm() {
     let old_link = f.link(&f.keys, LinkRequest { key: key.clone(), ..Default::default() });
     let mut rotated = f.keys.clone();
     rotated.rotate("k2").unwrap();
-    f.ssm.put_parameter().name(format!("{}/keys", f.prefix)).value(rotated.to_json()).r#type(ParameterType::SecureString).overwrite(true).send().await.unwrap();
+    f.ssm
+        .put_parameter()
+        .name(format!("{}/keys", f.prefix))
+        .value(rotated.to_json())
+        .r#type(ParameterType::SecureString)
+        .overwrite(true)
+        .send()
+        .await
+        .unwrap();
     let after_rotation = f.edge();
     let answer = view(&after_rotation, "GET", &old_link.url, "g1", &[]).await;
     assert!(forwarded(&answer), "{answer}");
@@ -212,6 +236,14 @@ async fn sealed_upload_then_rotation_through_ssm() {
     // Remove k1: its remaining links die with 403 unknown_key.
     let another_old = f.link(&f.keys, LinkRequest { key: key.clone(), ..Default::default() });
     rotated.remove("k1").unwrap();
-    f.ssm.put_parameter().name(format!("{}/keys", f.prefix)).value(rotated.to_json()).r#type(ParameterType::SecureString).overwrite(true).send().await.unwrap();
+    f.ssm
+        .put_parameter()
+        .name(format!("{}/keys", f.prefix))
+        .value(rotated.to_json())
+        .r#type(ParameterType::SecureString)
+        .overwrite(true)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(error_code(&view(&f.edge(), "GET", &another_old.url, "g2", &[]).await), "403 unknown_key");
 }

@@ -26,9 +26,19 @@ fn bench_presign(c: &mut Criterion) {
     let now = parse_amz_date("20261122T174231Z").unwrap();
     let creds = Credentials::new("AKIDEXAMPLE", "secret", Some("session-token".into()), None, "bench");
     let origin = S3Origin { bucket: "bucket".into(), region: "eu-west-1".into(), endpoint: None };
-    let request = PresignRequest { method: LinkMethod::Get, key: "reports/2026/file-0001.pdf", expires_in: Duration::from_secs(900), content_type: None, extra_query: &[] };
+    let request = PresignRequest {
+        method: LinkMethod::Get,
+        key: "reports/2026/file-0001.pdf",
+        expires_in: Duration::from_secs(900),
+        content_type: None,
+        extra_query: &[],
+    };
     let client = aws_sdk_s3::Client::from_conf(
-        aws_sdk_s3::Config::builder().behavior_version(BehaviorVersion::latest()).region(Region::new("eu-west-1")).credentials_provider(creds.clone()).build(),
+        aws_sdk_s3::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new("eu-west-1"))
+            .credentials_provider(creds.clone())
+            .build(),
     );
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
 
@@ -49,9 +59,28 @@ fn bench_edge(c: &mut Criterion) {
     let now = parse_amz_date("20261122T174231Z").unwrap();
     let creds = Credentials::new("AKIDEXAMPLE", "secret", None, None, "bench");
     let origin = S3Origin { bucket: "bucket".into(), region: "eu-west-1".into(), endpoint: None };
-    let signed = presign(&origin, &creds, &PresignRequest { method: LinkMethod::Get, key: "reports/2026/file-0001.pdf", expires_in: Duration::from_secs(900), content_type: None, extra_query: &[] }, now).unwrap();
+    let signed = presign(
+        &origin,
+        &creds,
+        &PresignRequest {
+            method: LinkMethod::Get,
+            key: "reports/2026/file-0001.pdf",
+            expires_in: Duration::from_secs(900),
+            content_type: None,
+            extra_query: &[],
+        },
+        now,
+    )
+    .unwrap();
     let (uri, querystring) = signed.path_and_query.split_once('?').unwrap();
-    let mut request = ViewerRequest { method: "GET".into(), uri: uri.into(), querystring: querystring.into(), headers: vec![], client_ip: None, request_id: "r".into() };
+    let mut request = ViewerRequest {
+        method: "GET".into(),
+        uri: uri.into(),
+        querystring: querystring.into(),
+        headers: vec![],
+        client_ip: None,
+        request_id: "r".into(),
+    };
     let policy = EdgePolicy::default();
     let config = EdgeConfig::presigned("table");
     let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();

@@ -126,10 +126,8 @@ fn header(name: &str, key: &str, value: &str) -> (String, Vec<HeaderValue>) {
 /// The generated response for a denial: JSON body, never cached.
 pub fn deny_response(reason: &DenyReason) -> Response {
     let status = reason.status();
-    let headers = Headers::from([
-        header("content-type", "Content-Type", "application/json"),
-        header("cache-control", "Cache-Control", "no-store"),
-    ]);
+    let headers =
+        Headers::from([header("content-type", "Content-Type", "application/json"), header("cache-control", "Cache-Control", "no-store")]);
     Response {
         status: status.to_string(),
         status_description: status_text(status).to_owned(),

@@ -15,6 +15,7 @@ use std::time::{Duration, SystemTime};
 
 use sha2::{Digest, Sha256};
 
+use crate::ViewerRequest;
 use crate::config::{EdgeConfig, LinkMode};
 use crate::encoding::{KEY_PATH, decode_canonical, encode_query};
 use crate::ledger::{ClaimOutcome, Ledger, LedgerError, LedgerKey, LinkState, UseClaim, link_id_for_nonce, link_id_for_signature};
@@ -24,7 +25,6 @@ use crate::query::Query;
 use crate::response::DenyReason;
 use crate::sealed::{self, TokenError};
 use crate::time::{from_unix_secs, unix_secs};
-use crate::ViewerRequest;
 
 /// Knobs of the decision that do not come from the deployment's configuration.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -118,11 +118,8 @@ fn precheck_inner(request: &ViewerRequest, policy: &EdgePolicy, config: &EdgeCon
     };
     // OPTIONS is a CORS preflight: any link method. Otherwise the method must be the link's
     // (HEAD is a GET without the body).
-    let method_ok = match (request.method.as_str(), link.method) {
-        ("OPTIONS", _) => true,
-        ("GET" | "HEAD", LinkMethod::Get) | ("PUT", LinkMethod::Put) => true,
-        _ => false,
-    };
+    let method_ok =
+        matches!((request.method.as_str(), link.method), ("OPTIONS", _) | ("GET" | "HEAD", LinkMethod::Get) | ("PUT", LinkMethod::Put));
     if !method_ok {
         return Err(DenyReason::WrongMethod);
     }

@@ -13,12 +13,12 @@ use std::time::SystemTime;
 
 use serde_json::Value;
 
+use crate::ViewerRequest;
 use crate::cloudfront::{self, Answer};
 use crate::config::{ConfigCache, ConfigSource, EdgeConfig};
 use crate::decision::{Decision, EdgePolicy, decide};
 use crate::ledger::Ledger;
 use crate::response::DenyReason;
-use crate::ViewerRequest;
 
 /// Builds the ledger adapter for a loaded configuration (e.g. DynamoDB on its table).
 pub type LedgerFor = Box<dyn Fn(&EdgeConfig) -> Arc<dyn Ledger> + Send + Sync>;
@@ -75,8 +75,12 @@ impl<C: ConfigSource> EdgeService<C> {
 /// signature or token) and no headers.
 pub fn log_decision(request: &ViewerRequest, decision: &Decision) {
     match decision {
-        Decision::Forward(_) => tracing::info!(decision = "forward", method = %request.method, uri = %request.uri, request_id = %request.request_id),
-        Decision::Preview => tracing::info!(decision = "preview", method = %request.method, uri = %request.uri, request_id = %request.request_id),
+        Decision::Forward(_) => {
+            tracing::info!(decision = "forward", method = %request.method, uri = %request.uri, request_id = %request.request_id)
+        }
+        Decision::Preview => {
+            tracing::info!(decision = "preview", method = %request.method, uri = %request.uri, request_id = %request.request_id)
+        }
         Decision::Deny(reason) => tracing::info!(
             decision = "deny",
             status = reason.status(),

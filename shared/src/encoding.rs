@@ -12,10 +12,35 @@ use percent_encoding::{AsciiSet, CONTROLS, percent_decode_str, utf8_percent_enco
 /// This is the set `aws-smithy-http` uses for query values, so our presigned URLs are
 /// byte-identical to the SDK's.
 pub const QUERY_VALUE: &AsciiSet = &CONTROLS
-    .add(b' ').add(b'/').add(b':').add(b',').add(b'?').add(b'#').add(b'[').add(b']')
-    .add(b'{').add(b'}').add(b'|').add(b'@').add(b'!').add(b'$').add(b'&').add(b'\'')
-    .add(b'(').add(b')').add(b'*').add(b'+').add(b';').add(b'=').add(b'%').add(b'<')
-    .add(b'>').add(b'"').add(b'^').add(b'`').add(b'\\');
+    .add(b' ')
+    .add(b'/')
+    .add(b':')
+    .add(b',')
+    .add(b'?')
+    .add(b'#')
+    .add(b'[')
+    .add(b']')
+    .add(b'{')
+    .add(b'}')
+    .add(b'|')
+    .add(b'@')
+    .add(b'!')
+    .add(b'$')
+    .add(b'&')
+    .add(b'\'')
+    .add(b'(')
+    .add(b')')
+    .add(b'*')
+    .add(b'+')
+    .add(b';')
+    .add(b'=')
+    .add(b'%')
+    .add(b'<')
+    .add(b'>')
+    .add(b'"')
+    .add(b'^')
+    .add(b'`')
+    .add(b'\\');
 
 /// Object keys in a path keep their `/` separators ("greedy" labels in Smithy terms).
 pub const KEY_PATH: &AsciiSet = &QUERY_VALUE.remove(b'/');

@@ -100,11 +100,15 @@ impl IssuerSettings {
                 .unwrap_or_default(),
             mode: match get("ONCELINK_MODE") {
                 None => LinkMode::Sealed,
-                Some(raw) => LinkMode::parse(&raw).ok_or(SettingsError { name: "ONCELINK_MODE", problem: format!("must be sealed or presigned, got {raw:?}") })?,
+                Some(raw) => LinkMode::parse(&raw)
+                    .ok_or(SettingsError { name: "ONCELINK_MODE", problem: format!("must be sealed or presigned, got {raw:?}") })?,
             },
         };
         if settings.default_expires > settings.max_expires {
-            return Err(SettingsError { name: "ONCELINK_DEFAULT_EXPIRES_SECS", problem: "is larger than ONCELINK_MAX_EXPIRES_SECS".into() });
+            return Err(SettingsError {
+                name: "ONCELINK_DEFAULT_EXPIRES_SECS",
+                problem: "is larger than ONCELINK_MAX_EXPIRES_SECS".into(),
+            });
         }
         Ok(settings)
     }
@@ -200,7 +204,10 @@ fn parse_method(raw: Option<&str>) -> Result<LinkMethod, IssueError> {
     match raw {
         None | Some("GET") => Ok(LinkMethod::Get),
         Some("PUT") => Ok(LinkMethod::Put),
-        Some(other) => Err(IssueError::bad("unknown_method", format!("method must be GET or PUT, not {:?}", other.chars().take(16).collect::<String>()))),
+        Some(other) => Err(IssueError::bad(
+            "unknown_method",
+            format!("method must be GET or PUT, not {:?}", other.chars().take(16).collect::<String>()),
+        )),
     }
 }
 
@@ -231,7 +238,12 @@ fn validate(settings: &IssuerSettings, request: &LinkRequest) -> Result<Policy, 
     let expires_in = match request.expires_in {
         None => settings.default_expires,
         Some(s) if s >= 1 && s <= settings.max_expires.as_secs() => Duration::from_secs(s),
-        Some(s) => return Err(IssueError::bad("invalid_expires_in", format!("expires_in must be 1..={} seconds, got {s}", settings.max_expires.as_secs()))),
+        Some(s) => {
+            return Err(IssueError::bad(
+                "invalid_expires_in",
+                format!("expires_in must be 1..={} seconds, got {s}", settings.max_expires.as_secs()),
+            ));
+        }
     };
     if let Some(ct) = &request.content_type {
         if method != LinkMethod::Put {
@@ -247,10 +259,13 @@ fn validate(settings: &IssuerSettings, request: &LinkRequest) -> Result<Policy, 
     if grace_seconds > MAX_GRACE_SECONDS {
         return Err(IssueError::bad("invalid_grace_seconds", format!("grace_seconds must be 0..={MAX_GRACE_SECONDS}")));
     }
-    if let Some(name) = &request.filename {
-        if method != LinkMethod::Get || !sealed::valid_filename(name) {
-            return Err(IssueError::bad("invalid_filename", "filename applies to GET links: 1..=200 bytes, no control characters, quotes, slashes or backslashes"));
-        }
+    if let Some(name) = &request.filename
+        && (method != LinkMethod::Get || !sealed::valid_filename(name))
+    {
+        return Err(IssueError::bad(
+            "invalid_filename",
+            "filename applies to GET links: 1..=200 bytes, no control characters, quotes, slashes or backslashes",
+        ));
     }
     Ok(Policy { method, expires_in, max_uses, grace_seconds })
 }
@@ -268,7 +283,13 @@ pub fn issue(settings: &IssuerSettings, signer: Signer<'_>, request: &LinkReques
     let now = from_unix_secs(unix_secs(now));
     let (url, link_id, expires_in) = match settings.mode {
         LinkMode::Sealed => issue_sealed(settings, signer.keys.ok_or_else(IssueError::keys_unavailable)?, request, &policy, now)?,
-        LinkMode::Presigned => issue_presigned(settings, signer.credentials.ok_or_else(|| IssueError::unavailable("no signing credentials"))?, request, &policy, now)?,
+        LinkMode::Presigned => issue_presigned(
+            settings,
+            signer.credentials.ok_or_else(|| IssueError::unavailable("no signing credentials"))?,
+            request,
+            &policy,
+            now,
+        )?,
     };
     Ok(IssuedLink {
         url,
@@ -282,7 +303,13 @@ pub fn issue(settings: &IssuerSettings, signer: Signer<'_>, request: &LinkReques
     })
 }
 
-fn issue_sealed(settings: &IssuerSettings, keys: &KeySet, request: &LinkRequest, policy: &Policy, now: SystemTime) -> Result<(String, String, Duration), IssueError> {
+fn issue_sealed(
+    settings: &IssuerSettings,
+    keys: &KeySet,
+    request: &LinkRequest,
+    policy: &Policy,
+    now: SystemTime,
+) -> Result<(String, String, Duration), IssueError> {
     let nonce = sealed::random_nonce().map_err(|e| IssueError { status: 500, code: "no_randomness", message: e.to_string() })?;
     let claims = Claims {
         kid: keys.active_kid().to_owned(),
@@ -295,14 +322,23 @@ fn issue_sealed(settings: &IssuerSettings, keys: &KeySet, request: &LinkRequest,
         content_type: request.content_type.clone(),
     };
     let path = format!("/{}", encode_key(&request.key));
-    let token = sealed::seal(&claims, keys.active_secret(), &cdn_host(&settings.cdn), &path)
-        .map_err(|e| IssueError { status: 500, code: "signing_failed", message: e.to_string() })?;
+    let token = sealed::seal(&claims, keys.active_secret(), &cdn_host(&settings.cdn), &path).map_err(|e| IssueError {
+        status: 500,
+        code: "signing_failed",
+        message: e.to_string(),
+    })?;
     let base = settings.cdn.trim_end_matches('/');
     let url = if base.contains("://") { format!("{base}{path}?{token}") } else { format!("https://{base}{path}?{token}") };
     Ok((url, link_id_for_nonce(&nonce), policy.expires_in))
 }
 
-fn issue_presigned(settings: &IssuerSettings, credentials: &Credentials, request: &LinkRequest, policy: &Policy, now: SystemTime) -> Result<(String, String, Duration), IssueError> {
+fn issue_presigned(
+    settings: &IssuerSettings,
+    credentials: &Credentials,
+    request: &LinkRequest,
+    policy: &Policy,
+    now: SystemTime,
+) -> Result<(String, String, Duration), IssueError> {
     // A presigned URL stops working when the credentials that signed it expire, whatever
     // X-Amz-Expires says. Never promise more than they can keep.
     let expires_in = match credentials.expiry() {
@@ -329,7 +365,13 @@ fn issue_presigned(settings: &IssuerSettings, credentials: &Credentials, request
     let signed = presign(
         &settings.origin,
         credentials,
-        &PresignRequest { method: policy.method, key: &request.key, expires_in, content_type: request.content_type.as_deref(), extra_query: &extra },
+        &PresignRequest {
+            method: policy.method,
+            key: &request.key,
+            expires_in,
+            content_type: request.content_type.as_deref(),
+            extra_query: &extra,
+        },
         now,
     )
     .map_err(|e| IssueError { status: 500, code: "signing_failed", message: e.to_string() })?;
@@ -343,10 +385,11 @@ pub async fn revoke(settings: &IssuerSettings, ledger: &dyn Ledger, link_id: &st
     }
     // The record must outlive any link this deployment could have issued.
     let retain_until = now + settings.max_expires + Duration::from_secs(24 * 3600);
-    ledger
-        .revoke(&LedgerKey::for_link(link_id), now, retain_until)
-        .await
-        .map_err(|e| IssueError { status: 503, code: "ledger_unavailable", message: e.to_string() })
+    ledger.revoke(&LedgerKey::for_link(link_id), now, retain_until).await.map_err(|e| IssueError {
+        status: 503,
+        code: "ledger_unavailable",
+        message: e.to_string(),
+    })
 }
 
 /// A request to the API, as plain data.
@@ -387,10 +430,20 @@ pub fn signs_link(request: &ApiRequest<'_>) -> bool {
 
 /// Routes and answers one API request. `signer` must hold what the deployment's mode needs
 /// when [`signs_link`] says so; `ledger` is needed for revocation.
-pub async fn handle(settings: &IssuerSettings, signer: Signer<'_>, ledger: Option<&dyn Ledger>, request: &ApiRequest<'_>, now: SystemTime) -> ApiResponse {
+pub async fn handle(
+    settings: &IssuerSettings,
+    signer: Signer<'_>,
+    ledger: Option<&dyn Ledger>,
+    request: &ApiRequest<'_>,
+    now: SystemTime,
+) -> ApiResponse {
     let mut response = match request.path.strip_prefix("/links/") {
         Some(link_id) if request.method == "DELETE" => match ledger {
-            None => ApiResponse::error(&IssueError { status: 503, code: "revocation_unavailable", message: "no ledger is configured for revocation".into() }),
+            None => ApiResponse::error(&IssueError {
+                status: 503,
+                code: "revocation_unavailable",
+                message: "no ledger is configured for revocation".into(),
+            }),
             Some(ledger) => match revoke(settings, ledger, link_id, now).await {
                 Ok(()) => ApiResponse::json(200, serde_json::json!({"link_id": link_id, "revoked": true}).to_string()),
                 Err(e) => ApiResponse::error(&e),
@@ -412,26 +465,36 @@ fn route(settings: &IssuerSettings, signer: Signer<'_>, request: &ApiRequest<'_>
     let (link_request, redirect) = match request.method {
         "POST" => {
             if request.body.len() > MAX_BODY_BYTES {
-                return ApiResponse::error(&IssueError { status: 413, code: "body_too_large", message: format!("the body is larger than {MAX_BODY_BYTES} bytes") });
+                return ApiResponse::error(&IssueError {
+                    status: 413,
+                    code: "body_too_large",
+                    message: format!("the body is larger than {MAX_BODY_BYTES} bytes"),
+                });
             }
             match serde_json::from_slice::<LinkRequest>(request.body) {
                 Ok(r) => (r, false),
-                Err(e) => return ApiResponse::error(&IssueError::bad("invalid_json", format!("the body is not a valid link request: {e}"))),
+                Err(e) => {
+                    return ApiResponse::error(&IssueError::bad("invalid_json", format!("the body is not a valid link request: {e}")));
+                }
             }
         }
         "GET" => match parse_query(request.query) {
             Ok(pair) => pair,
             Err(e) => return ApiResponse::error(&e),
         },
-        _ => return ApiResponse::error(&IssueError { status: 405, code: "method_not_allowed", message: "use POST or GET on /links, DELETE on /links/{id}".into() }),
+        _ => {
+            return ApiResponse::error(&IssueError {
+                status: 405,
+                code: "method_not_allowed",
+                message: "use POST or GET on /links, DELETE on /links/{id}".into(),
+            });
+        }
     };
     match issue(settings, signer, &link_request, now) {
         Err(e) => ApiResponse::error(&e),
-        Ok(link) if redirect => ApiResponse {
-            status: 302,
-            headers: vec![("location", link.url), ("cache-control", "no-store".into())],
-            body: String::new(),
-        },
+        Ok(link) if redirect => {
+            ApiResponse { status: 302, headers: vec![("location", link.url), ("cache-control", "no-store".into())], body: String::new() }
+        }
         Ok(link) => {
             let status = if request.method == "POST" { 201 } else { 200 };
             ApiResponse::json(status, serde_json::to_string(&link).unwrap_or_default())
@@ -452,14 +515,24 @@ fn parse_query(raw: &str) -> Result<(LinkRequest, bool), IssueError> {
         match name.as_ref() {
             "key" => request.key = value.into_owned(),
             "method" => request.method = Some(value.into_owned()),
-            "expires_in" => request.expires_in = Some(value.parse().map_err(|_| IssueError::bad("invalid_expires_in", "expires_in must be a whole number of seconds"))?),
+            "expires_in" => {
+                request.expires_in =
+                    Some(value.parse().map_err(|_| IssueError::bad("invalid_expires_in", "expires_in must be a whole number of seconds"))?)
+            }
             "content_type" => request.content_type = Some(value.into_owned()),
             "mode" => request.mode = Some(value.into_owned()),
             "filename" => request.filename = Some(value.into_owned()),
-            "max_uses" => request.max_uses = Some(value.parse().map_err(|_| IssueError::bad("invalid_max_uses", "max_uses must be a whole number"))?),
-            "grace_seconds" => request.grace_seconds = Some(value.parse().map_err(|_| IssueError::bad("invalid_grace_seconds", "grace_seconds must be a whole number"))?),
+            "max_uses" => {
+                request.max_uses = Some(value.parse().map_err(|_| IssueError::bad("invalid_max_uses", "max_uses must be a whole number"))?)
+            }
+            "grace_seconds" => {
+                request.grace_seconds =
+                    Some(value.parse().map_err(|_| IssueError::bad("invalid_grace_seconds", "grace_seconds must be a whole number"))?)
+            }
             "redirect" => redirect = matches!(value.as_ref(), "1" | "true"),
-            other => return Err(IssueError::bad("invalid_query", format!("unknown parameter {:?}", other.chars().take(32).collect::<String>()))),
+            other => {
+                return Err(IssueError::bad("invalid_query", format!("unknown parameter {:?}", other.chars().take(32).collect::<String>())));
+            }
         }
     }
     Ok((request, redirect))

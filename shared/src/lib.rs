@@ -23,8 +23,8 @@ pub mod presign;
 pub mod presigned;
 pub mod query;
 pub mod request;
-pub mod sealed;
 pub mod response;
+pub mod sealed;
 pub mod telemetry;
 pub mod time;
 

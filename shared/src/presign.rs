@@ -95,11 +95,7 @@ impl PresignedUrl {
     /// `cdn` is a bare domain (`https` is implied) or a `scheme://host[:port]` base.
     pub fn on_cdn(&self, cdn: &str) -> String {
         let cdn = cdn.trim_end_matches('/');
-        if cdn.contains("://") {
-            format!("{cdn}{}", self.path_and_query)
-        } else {
-            format!("https://{cdn}{}", self.path_and_query)
-        }
+        if cdn.contains("://") { format!("{cdn}{}", self.path_and_query) } else { format!("https://{cdn}{}", self.path_and_query) }
     }
 }
 
@@ -110,7 +106,12 @@ pub enum PresignError {
 }
 
 /// Presigns `request` for `origin` with `credentials`, as of `now`.
-pub fn presign(origin: &S3Origin, credentials: &Credentials, request: &PresignRequest<'_>, now: SystemTime) -> Result<PresignedUrl, PresignError> {
+pub fn presign(
+    origin: &S3Origin,
+    credentials: &Credentials,
+    request: &PresignRequest<'_>,
+    now: SystemTime,
+) -> Result<PresignedUrl, PresignError> {
     let (base, prefix) = origin.base_and_prefix();
     // The SDK always names the operation in `x-id`; S3 ignores it but it is signed.
     let mut path_and_query = format!("{prefix}/{}?x-id={}", encode_key(request.key), request.method.operation());

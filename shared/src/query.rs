@@ -47,8 +47,7 @@ impl Query {
             if name.is_empty() {
                 return Err(QueryError::EmptyParameter);
             }
-            let value = decode_canonical(raw_value, QUERY_VALUE)
-                .map_err(|error| QueryError::BadValue { name: truncate(&name), error })?;
+            let value = decode_canonical(raw_value, QUERY_VALUE).map_err(|error| QueryError::BadValue { name: truncate(&name), error })?;
             // Names are compared case-insensitively: S3 and CloudFront disagree on case for
             // some parameters, so `X-Amz-Date` next to `x-amz-date` is a trick, not a request.
             if params.iter().any(|(n, _)| n.eq_ignore_ascii_case(&name)) {
@@ -66,10 +65,7 @@ impl Query {
 
     /// The first parameter whose name equals `name` ignoring ASCII case, with its real spelling.
     pub fn get_ignore_case(&self, name: &str) -> Option<(&str, &str)> {
-        self.params
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(n, v)| (n.as_str(), v.as_str()))
+        self.params.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(n, v)| (n.as_str(), v.as_str()))
     }
 
     /// All parameter names, in the viewer's order.

@@ -17,7 +17,9 @@ pub enum DenyReason {
     BadPath(String),
     NotYetValid,
     Expired,
-    AlreadyUsed { first_used_at: SystemTime },
+    AlreadyUsed {
+        first_used_at: SystemTime,
+    },
     Revoked,
     /// The request's method is not the one the link grants.
     WrongMethod,

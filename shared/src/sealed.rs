@@ -263,13 +263,21 @@ pub struct KeySetError(pub String);
 
 impl KeySet {
     pub fn parse_json(raw: &str) -> Result<Self, KeySetError> {
-        let parsed: KeySetJson = serde_json::from_str(raw).map_err(|e| KeySetError(format!("not JSON of the expected shape (line {}, column {}; details withheld: they could quote a secret)", e.line(), e.column())))?;
+        let parsed: KeySetJson = serde_json::from_str(raw).map_err(|e| {
+            KeySetError(format!(
+                "not JSON of the expected shape (line {}, column {}; details withheld: they could quote a secret)",
+                e.line(),
+                e.column()
+            ))
+        })?;
         let mut keys = BTreeMap::new();
         for (kid, encoded) in parsed.keys {
             if !valid_kid(&kid) {
                 return Err(KeySetError(format!("key id {kid:?} must be 1..=32 of [A-Za-z0-9._-]")));
             }
-            let secret = URL_SAFE_NO_PAD.decode(encoded.trim_end_matches('=')).map_err(|_| KeySetError(format!("secret of {kid:?} is not base64url")))?;
+            let secret = URL_SAFE_NO_PAD
+                .decode(encoded.trim_end_matches('='))
+                .map_err(|_| KeySetError(format!("secret of {kid:?} is not base64url")))?;
             if secret.len() < MIN_SECRET_LEN {
                 return Err(KeySetError(format!("secret of {kid:?} is shorter than {MIN_SECRET_LEN} bytes")));
             }
@@ -315,7 +323,8 @@ impl KeySet {
 
     /// Builds a key set from raw parts (test vectors, tools).
     pub fn from_secrets(active: &str, secrets: impl IntoIterator<Item = (String, Vec<u8>)>) -> Result<Self, KeySetError> {
-        let json = KeySetJson { active: active.to_owned(), keys: secrets.into_iter().map(|(k, v)| (k, URL_SAFE_NO_PAD.encode(v))).collect() };
+        let json =
+            KeySetJson { active: active.to_owned(), keys: secrets.into_iter().map(|(k, v)| (k, URL_SAFE_NO_PAD.encode(v))).collect() };
         Self::parse_json(&serde_json::to_string(&json).unwrap_or_default())
     }
 

@@ -26,10 +26,7 @@ pub fn from_unix_secs(secs: u64) -> SystemTime {
 /// `2026-11-22T17:42:31Z`.
 pub fn rfc3339(t: SystemTime) -> String {
     let secs = unix_secs(t) as i64;
-    OffsetDateTime::from_unix_timestamp(secs)
-        .ok()
-        .and_then(|dt| dt.format(&Rfc3339).ok())
-        .unwrap_or_else(|| secs.to_string())
+    OffsetDateTime::from_unix_timestamp(secs).ok().and_then(|dt| dt.format(&Rfc3339).ok()).unwrap_or_else(|| secs.to_string())
 }
 
 #[cfg(test)]

@@ -2,8 +2,8 @@
 
 use std::time::SystemTime;
 
-use oncelink::cloudfront::{Answer, MAX_GENERATED_RESPONSE_BYTES, deny_response, parse_event};
 use oncelink::DenyReason;
+use oncelink::cloudfront::{Answer, MAX_GENERATED_RESPONSE_BYTES, deny_response, parse_event};
 use serde_json::{Value, json};
 
 /// The example event from the Lambda@Edge documentation (shared/notes/cloudfront-events.md),
@@ -57,7 +57,10 @@ fn generated_responses_follow_the_contract() {
     assert_eq!(value["headers"]["cache-control"], json!([{"key": "Cache-Control", "value": "no-store"}]));
     assert_eq!(value["headers"]["content-type"], json!([{"key": "Content-Type", "value": "application/json"}]));
     let body: Value = serde_json::from_str(value["body"].as_str().unwrap()).unwrap();
-    assert_eq!(body, json!({"error": "link_already_used", "message": "the link has already been used", "first_used_at": "2026-11-22T17:42:31Z"}));
+    assert_eq!(
+        body,
+        json!({"error": "link_already_used", "message": "the link has already been used", "first_used_at": "2026-11-22T17:42:31Z"})
+    );
 }
 
 #[test]
@@ -78,7 +81,13 @@ fn every_generated_response_is_small_even_for_hostile_input() {
 
 #[test]
 fn malformed_events_are_errors() {
-    for event in [json!({}), json!({"Records": []}), json!({"Records": [1, 2]}), json!({"Records": [{"cf": {"config": {}, "request": {}}}]}), json!([])] {
+    for event in [
+        json!({}),
+        json!({"Records": []}),
+        json!({"Records": [1, 2]}),
+        json!({"Records": [{"cf": {"config": {}, "request": {}}}]}),
+        json!([]),
+    ] {
         assert!(parse_event(event.clone()).is_err(), "{event}");
     }
 }

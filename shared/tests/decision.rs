@@ -28,9 +28,22 @@ fn creds() -> Credentials {
 
 /// A viewer request for a freshly presigned link, as the CDN would see it.
 fn link(method: LinkMethod, key: &str, expires: u64) -> ViewerRequest {
-    let signed = presign(&origin(), &creds(), &PresignRequest { method, key, expires_in: Duration::from_secs(expires), content_type: None, extra_query: &[] }, t0()).unwrap();
+    let signed = presign(
+        &origin(),
+        &creds(),
+        &PresignRequest { method, key, expires_in: Duration::from_secs(expires), content_type: None, extra_query: &[] },
+        t0(),
+    )
+    .unwrap();
     let (path, query) = signed.path_and_query.split_once('?').unwrap();
-    ViewerRequest { method: method.as_str().into(), uri: path.into(), querystring: query.into(), headers: vec![], client_ip: Some("203.0.113.9".into()), request_id: "req-1".into() }
+    ViewerRequest {
+        method: method.as_str().into(),
+        uri: path.into(),
+        querystring: query.into(),
+        headers: vec![],
+        client_ip: Some("203.0.113.9".into()),
+        request_id: "req-1".into(),
+    }
 }
 
 fn denied(request: &ViewerRequest, now: SystemTime) -> DenyReason {
@@ -112,29 +125,29 @@ fn ambiguous_or_tampered_queries_are_refused_before_the_ledger() {
     let q = request.querystring.clone();
     let signature = q.split("X-Amz-Signature=").nth(1).unwrap().to_owned();
     let mutations: Vec<String> = vec![
-        format!("{q}&X-Amz-Signature={signature}"),                       // repeated
-        format!("{q}&x-amz-signature={signature}"),                       // case twin
-        q.replace("X-Amz-Signature", "x-amz-signature"),                  // wrong case
-        format!("{q}&acl="),                                              // sub-resource
-        format!("{q}&acl"),                                               // no '='
-        format!("{q}&foo=bar"),                                           // unknown parameter
-        format!("{q}&"),                                                  // empty parameter
-        q.replace(&signature, &signature.to_uppercase()),                 // upper-case hex
-        q.replace(&signature, &signature[..63]),                          // truncated
-        q.replace("X-Amz-Expires=600", "X-Amz-Expires=0600"),             // leading zero
-        q.replace("X-Amz-Expires=600", "X-Amz-Expires=604801"),           // > 7 days
+        format!("{q}&X-Amz-Signature={signature}"),             // repeated
+        format!("{q}&x-amz-signature={signature}"),             // case twin
+        q.replace("X-Amz-Signature", "x-amz-signature"),        // wrong case
+        format!("{q}&acl="),                                    // sub-resource
+        format!("{q}&acl"),                                     // no '='
+        format!("{q}&foo=bar"),                                 // unknown parameter
+        format!("{q}&"),                                        // empty parameter
+        q.replace(&signature, &signature.to_uppercase()),       // upper-case hex
+        q.replace(&signature, &signature[..63]),                // truncated
+        q.replace("X-Amz-Expires=600", "X-Amz-Expires=0600"),   // leading zero
+        q.replace("X-Amz-Expires=600", "X-Amz-Expires=604801"), // > 7 days
         q.replace("X-Amz-Algorithm=AWS4-HMAC-SHA256", "X-Amz-Algorithm=AWS4-HMAC-SHA1"),
-        q.replace("%2F", "/"),                                            // non-canonical encoding
-        q.replace("%2F", "%2f"),                                          // lower-case hex
+        q.replace("%2F", "/"),   // non-canonical encoding
+        q.replace("%2F", "%2f"), // lower-case hex
         q.replace("X-Amz-Date=20261122T120000Z", "X-Amz-Date=20261122T120000"),
-        q.replace("20261122%2F", "20261121%2F"),                          // credential date ≠ X-Amz-Date
+        q.replace("20261122%2F", "20261121%2F"), // credential date ≠ X-Amz-Date
         q.replace("X-Amz-SignedHeaders=host", "X-Amz-SignedHeaders=range"),
         q.replace("x-id=GetObject", "x-id=PutObject"),
         q.replace("x-id=GetObject", "x-id=GetObjectAcl"),
         format!("{q}&x-oncelink-uses=0"),
         format!("{q}&x-oncelink-uses=01"),
         format!("{q}&x-oncelink-grace=86401"),
-        q.replace("&X-Amz-Date=20261122T120000Z", ""),                    // missing date
+        q.replace("&X-Amz-Date=20261122T120000Z", ""), // missing date
     ];
     for (i, mutated) in mutations.iter().enumerate() {
         assert_ne!(mutated, &q, "mutation {i} changed nothing");
@@ -174,9 +187,15 @@ async fn first_use_forwards_then_reuse_is_refused_with_the_first_time() {
     let ledger = MemoryLedger::new();
     let policy = EdgePolicy::default();
     let request = link(LinkMethod::Get, "k", 600);
-    assert_eq!(decide(&request, &policy, &cfg(), &ledger, at(5)).await, Decision::Forward(Forward { querystring: request.querystring.clone() }));
+    assert_eq!(
+        decide(&request, &policy, &cfg(), &ledger, at(5)).await,
+        Decision::Forward(Forward { querystring: request.querystring.clone() })
+    );
     // The same request id again is an SDK retry of the same request: still allowed.
-    assert_eq!(decide(&request, &policy, &cfg(), &ledger, at(6)).await, Decision::Forward(Forward { querystring: request.querystring.clone() }));
+    assert_eq!(
+        decide(&request, &policy, &cfg(), &ledger, at(6)).await,
+        Decision::Forward(Forward { querystring: request.querystring.clone() })
+    );
     let mut second = request.clone();
     second.request_id = "req-2".into();
     assert_eq!(decide(&second, &policy, &cfg(), &ledger, at(7)).await, Decision::Deny(DenyReason::AlreadyUsed { first_used_at: at(5) }));

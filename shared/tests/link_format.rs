@@ -140,9 +140,45 @@ proptest! {
 #[ignore]
 fn print_vectors() {
     let cases = [
-        ("one-time GET", "k1", true, 1_795_000_000u64, 1u16, 0u32, "000102030405060708090a0b0c0d0e0f", None, None, "files.example.com", "/reports/2026/q3.pdf"),
-        ("3-use GET with grace and filename", "2026-11", true, 1_795_003_600, 3, 30, "f0e1d2c3b4a5968778695a4b3c2d1e0f", Some("Q3 report (final).pdf"), None, "files.example.com", "/reports/2026/q3%20final.pdf"),
-        ("PUT with content type", "k1", false, 1_795_000_600, 1, 0, "ffffffffffffffffffffffffffffffff", None, Some("image/png"), "127.0.0.1:8787", "/uploads/avatar.png"),
+        (
+            "one-time GET",
+            "k1",
+            true,
+            1_795_000_000u64,
+            1u16,
+            0u32,
+            "000102030405060708090a0b0c0d0e0f",
+            None,
+            None,
+            "files.example.com",
+            "/reports/2026/q3.pdf",
+        ),
+        (
+            "3-use GET with grace and filename",
+            "2026-11",
+            true,
+            1_795_003_600,
+            3,
+            30,
+            "f0e1d2c3b4a5968778695a4b3c2d1e0f",
+            Some("Q3 report (final).pdf"),
+            None,
+            "files.example.com",
+            "/reports/2026/q3%20final.pdf",
+        ),
+        (
+            "PUT with content type",
+            "k1",
+            false,
+            1_795_000_600,
+            1,
+            0,
+            "ffffffffffffffffffffffffffffffff",
+            None,
+            Some("image/png"),
+            "127.0.0.1:8787",
+            "/uploads/avatar.png",
+        ),
     ];
     let secret: Vec<u8> = (0u8..32).collect();
     let mut out = Vec::new();

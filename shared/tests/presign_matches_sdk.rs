@@ -46,7 +46,8 @@ async fn byte_identical_to_the_sdk() {
             let client = sdk_client(creds, "eu-west-1", endpoint);
             let origin = S3Origin { bucket: "my-bucket".into(), region: "eu-west-1".into(), endpoint: endpoint.map(str::to_owned) };
             for key in keys {
-                for (method, content_type) in [(LinkMethod::Get, None), (LinkMethod::Put, None), (LinkMethod::Put, Some("application/pdf"))] {
+                for (method, content_type) in [(LinkMethod::Get, None), (LinkMethod::Put, None), (LinkMethod::Put, Some("application/pdf"))]
+                {
                     let req = PresignRequest { method, key, expires_in: Duration::from_secs(3600), content_type, extra_query: &[] };
                     let ours = presign(&origin, creds, &req, now).unwrap().origin_url();
                     let theirs = sdk_url(&client, "my-bucket", &req, now).await;
@@ -64,7 +65,13 @@ fn host_swap_keeps_path_and_query() {
     let now = parse_amz_date("20261122T174231Z").unwrap();
     let creds = Credentials::new("AKIDEXAMPLE", "secret", None, None, "test");
     let origin = S3Origin { bucket: "b".into(), region: "us-east-1".into(), endpoint: None };
-    let signed = presign(&origin, &creds, &PresignRequest { method: LinkMethod::Get, key: "k", expires_in: Duration::from_secs(60), content_type: None, extra_query: &[] }, now).unwrap();
+    let signed = presign(
+        &origin,
+        &creds,
+        &PresignRequest { method: LinkMethod::Get, key: "k", expires_in: Duration::from_secs(60), content_type: None, extra_query: &[] },
+        now,
+    )
+    .unwrap();
     assert!(signed.origin_url().starts_with("https://b.s3.us-east-1.amazonaws.com/k?x-id=GetObject&X-Amz-Algorithm="));
     assert_eq!(signed.on_cdn("d111.cloudfront.net"), format!("https://d111.cloudfront.net{}", signed.path_and_query));
     assert_eq!(signed.on_cdn("http://127.0.0.1:8787/"), format!("http://127.0.0.1:8787{}", signed.path_and_query));

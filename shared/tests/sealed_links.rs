@@ -119,7 +119,10 @@ async fn a_sealed_link_works_once_and_forwards_no_viewer_query() {
     assert!(matches!(reason(edge.decide(&viewer("GET", &issued.url, "r2")).await), DenyReason::AlreadyUsed { .. }));
     // Without a filename nothing at all reaches the origin's query.
     let plain = link(get("a.txt"));
-    assert_eq!(edge.decide(&viewer("GET", &plain.url, "r3")).await, Decision::Forward(oncelink::decision::Forward { querystring: String::new() }));
+    assert_eq!(
+        edge.decide(&viewer("GET", &plain.url, "r3")).await,
+        Decision::Forward(oncelink::decision::Forward { querystring: String::new() })
+    );
 }
 
 #[tokio::test]
@@ -135,7 +138,10 @@ async fn tamper_matrix_is_refused_without_a_ledger_write() {
         ("expiry", viewer("GET", &url("/docs/report.pdf", &forge(&token, |c| c.expires_at += 3600)), "x")),
         ("max uses", viewer("GET", &url("/docs/report.pdf", &forge(&token, |c| c.max_uses = 1000)), "x")),
         ("grace", viewer("GET", &url("/docs/report.pdf", &forge(&token, |c| c.grace_seconds = 86_400)), "x")),
-        ("method in token", viewer("PUT", &url("/docs/report.pdf", &forge(&token, |c| c.method = oncelink::presign::LinkMethod::Put)), "x")),
+        (
+            "method in token",
+            viewer("PUT", &url("/docs/report.pdf", &forge(&token, |c| c.method = oncelink::presign::LinkMethod::Put)), "x"),
+        ),
         ("kid", viewer("GET", &url("/docs/report.pdf", &forge(&token, |c| c.kid = "k0".into())), "x")),
         ("unknown kid", viewer("GET", &url("/docs/report.pdf", &forge(&token, |c| c.kid = "k9".into())), "x")),
         ("nonce", viewer("GET", &url("/docs/report.pdf", &forge(&token, |c| c.nonce[0] ^= 1)), "x")),
@@ -170,7 +176,10 @@ async fn tamper_matrix_is_refused_without_a_ledger_write() {
 async fn expired_links_are_refused_before_the_ledger() {
     let edge = Edge::new(keys());
     let issued = link(LinkRequest { expires_in: Some(1), ..get("k") });
-    assert_eq!(reason(edge.decide_at(&viewer("GET", &issued.url, "r"), SystemTime::now() + Duration::from_secs(2)).await), DenyReason::Expired);
+    assert_eq!(
+        reason(edge.decide_at(&viewer("GET", &issued.url, "r"), SystemTime::now() + Duration::from_secs(2)).await),
+        DenyReason::Expired
+    );
     assert!(edge.ledger.is_empty());
 }
 
@@ -225,8 +234,14 @@ async fn range_grace_only_for_the_same_client_inside_the_window() {
     let mut other_agent = resume.clone();
     other_agent.headers[1].1 = "curl/8".into();
     assert!(matches!(reason(edge.decide_at(&other_agent, t0 + Duration::from_secs(10)).await), DenyReason::AlreadyUsed { .. }));
-    assert!(matches!(reason(edge.decide_at(&resume, t0 + Duration::from_secs(31)).await), DenyReason::AlreadyUsed { .. }), "outside the window");
-    assert!(matches!(reason(edge.decide_at(&viewer("GET", &issued.url, "no-range"), t0 + Duration::from_secs(5)).await), DenyReason::AlreadyUsed { .. }));
+    assert!(
+        matches!(reason(edge.decide_at(&resume, t0 + Duration::from_secs(31)).await), DenyReason::AlreadyUsed { .. }),
+        "outside the window"
+    );
+    assert!(matches!(
+        reason(edge.decide_at(&viewer("GET", &issued.url, "no-range"), t0 + Duration::from_secs(5)).await),
+        DenyReason::AlreadyUsed { .. }
+    ));
 
     // Links without grace never resume.
     let strict = link(get("strict.mp4"));
@@ -240,7 +255,12 @@ async fn range_grace_only_for_the_same_client_inside_the_window() {
 async fn preview_bots_and_head_leave_the_ledger_untouched() {
     let edge = Edge::new(keys());
     let issued = link(get("k"));
-    for agent in ["Slackbot-LinkExpanding 1.0 (+https://api.slack.com/robots)", "facebookexternalhit/1.1", "Mozilla/5.0 (compatible; Discordbot/2.0)", "WhatsApp/2.23"] {
+    for agent in [
+        "Slackbot-LinkExpanding 1.0 (+https://api.slack.com/robots)",
+        "facebookexternalhit/1.1",
+        "Mozilla/5.0 (compatible; Discordbot/2.0)",
+        "WhatsApp/2.23",
+    ] {
         let mut bot = viewer("GET", &issued.url, agent);
         bot.headers[1].1 = agent.into();
         assert_eq!(edge.decide(&bot).await, Decision::Preview, "{agent}");

@@ -28,7 +28,8 @@ async fn main() -> anyhow::Result<()> {
     // Key sets rotate: re-read them every five minutes, serving the last good one on failure.
     let config = prefix.map(|p| ConfigCache::new(SsmConfigSource::new(aws_sdk_ssm::Client::new(&sdk), p), Some(Duration::from_secs(300))));
     let dynamodb = aws_sdk_dynamodb::Client::new(&sdk);
-    let ledger_for: LedgerFor = Box::new(move |c: &EdgeConfig| Arc::new(DynamoDbLedger::new(dynamodb.clone(), c.table_name.clone())) as Arc<dyn Ledger>);
+    let ledger_for: LedgerFor =
+        Box::new(move |c: &EdgeConfig| Arc::new(DynamoDbLedger::new(dynamodb.clone(), c.table_name.clone())) as Arc<dyn Ledger>);
     let issuer = Issuer { settings, credentials, config, ledger_for };
     let issuer = &issuer;
     lambda_http::run(service_fn(move |request: Request| async move { Ok::<_, std::convert::Infallible>(issuer.respond(&request).await) }))

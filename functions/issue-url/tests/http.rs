@@ -76,7 +76,8 @@ fn json_body(response: &lambda_http::Response<Body>) -> Value {
 
 #[tokio::test]
 async fn post_issues_a_cdn_link() {
-    let response = issuer().respond(&event("POST", "/links", "", Some(r#"{"key":"shared/a.pdf","method":"GET","expires_in":600}"#), None)).await;
+    let response =
+        issuer().respond(&event("POST", "/links", "", Some(r#"{"key":"shared/a.pdf","method":"GET","expires_in":600}"#), None)).await;
     assert_eq!(response.status(), 201);
     assert_eq!(response.headers()["cache-control"], "no-store");
     let body = json_body(&response);
@@ -90,7 +91,9 @@ async fn post_issues_a_cdn_link() {
 
 #[tokio::test]
 async fn put_links_sign_the_content_type() {
-    let response = issuer().respond(&event("POST", "/links", "", Some(r#"{"key":"shared/up.bin","method":"PUT","content_type":"image/png"}"#), None)).await;
+    let response = issuer()
+        .respond(&event("POST", "/links", "", Some(r#"{"key":"shared/up.bin","method":"PUT","content_type":"image/png"}"#), None))
+        .await;
     assert_eq!(response.status(), 201);
     let url = json_body(&response)["url"].as_str().unwrap().to_owned();
     assert!(url.contains("x-id=PutObject"));

@@ -45,7 +45,8 @@ mod tests {
 
     #[test]
     fn prefix_from_function_name_or_override() {
-        let env = |pairs: &'static [(&'static str, &'static str)]| move |k: &str| pairs.iter().find(|(n, _)| *n == k).map(|(_, v)| v.to_string());
+        let env =
+            |pairs: &'static [(&'static str, &'static str)]| move |k: &str| pairs.iter().find(|(n, _)| *n == k).map(|(_, v)| v.to_string());
         assert_eq!(resolve_prefix(env(&[("AWS_LAMBDA_FUNCTION_NAME", "us-east-1.edge-fn")])).as_deref(), Some("/oncelink/edge-fn"));
         assert_eq!(resolve_prefix(env(&[("AWS_LAMBDA_FUNCTION_NAME", "regional-fn")])).as_deref(), Some("/oncelink/regional-fn"));
         assert_eq!(

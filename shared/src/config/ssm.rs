@@ -51,20 +51,26 @@ impl ConfigSource for SsmConfigSource {
 
         let table_name = value(table_param).ok_or_else(|| ConfigError::Missing(table_param.clone()))?;
         let table_name = table_name.trim().to_owned();
-        let valid = (3..=255).contains(&table_name.len()) && table_name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'));
+        let valid = (3..=255).contains(&table_name.len())
+            && table_name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'));
         if !valid {
             return Err(ConfigError::Invalid { name: table_param.clone(), problem: "not a DynamoDB table name".into() });
         }
         let mut config = EdgeConfig::presigned(table_name);
         if let Some(raw) = value(edge_param) {
-            let parsed: EdgeConfigJson = serde_json::from_str(&raw).map_err(|e| ConfigError::Invalid { name: edge_param.clone(), problem: e.to_string() })?;
+            let parsed: EdgeConfigJson =
+                serde_json::from_str(&raw).map_err(|e| ConfigError::Invalid { name: edge_param.clone(), problem: e.to_string() })?;
             let _ = parsed.cdn_domain; // informational: links are bound to the Host the viewer used
             config.mode = parsed.mode;
-            config.preview_agents = parsed.preview_user_agents.map(|v| v.into_iter().map(|a| a.to_ascii_lowercase()).collect()).unwrap_or_else(default_preview_agents);
+            config.preview_agents = parsed
+                .preview_user_agents
+                .map(|v| v.into_iter().map(|a| a.to_ascii_lowercase()).collect())
+                .unwrap_or_else(default_preview_agents);
         }
         if config.mode == LinkMode::Sealed {
             let raw = value(keys_param).ok_or_else(|| ConfigError::Missing(keys_param.clone()))?;
-            config.keys = Some(KeySet::parse_json(&raw).map_err(|e| ConfigError::Invalid { name: keys_param.clone(), problem: e.to_string() })?);
+            config.keys =
+                Some(KeySet::parse_json(&raw).map_err(|e| ConfigError::Invalid { name: keys_param.clone(), problem: e.to_string() })?);
         }
         Ok(config)
     }

@@ -97,7 +97,9 @@ impl DynamoDbLedger {
             .table_name(&self.table)
             .key(PK, s(claim.key.as_str()))
             .update_expression(format!("ADD #uses :one, #rids :rid SET {set}"))
-            .condition_expression("attribute_not_exists(#revoked) AND (attribute_not_exists(#uses) OR #uses < :max) AND NOT contains(#rids, :rid_str)")
+            .condition_expression(
+                "attribute_not_exists(#revoked) AND (attribute_not_exists(#uses) OR #uses < :max) AND NOT contains(#rids, :rid_str)",
+            )
             .expression_attribute_names("#uses", USES)
             .expression_attribute_names("#rids", REQUEST_IDS)
             .expression_attribute_names("#first", FIRST_USED_AT)
@@ -156,7 +158,15 @@ impl Ledger for DynamoDbLedger {
     }
 
     async fn lookup(&self, key: &LedgerKey) -> Result<Option<LinkState>, LedgerError> {
-        let output = self.client.get_item().table_name(&self.table).key(PK, s(key.as_str())).consistent_read(true).send().await.map_err(unavailable)?;
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key(PK, s(key.as_str()))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(unavailable)?;
         Ok(output.item().map(|item| LinkState {
             first_used_at: number(item, FIRST_USED_AT).map(from_unix_secs),
             uses: number(item, USES).map_or(0, |u| u32::try_from(u).unwrap_or(u32::MAX)),

@@ -28,7 +28,7 @@ impl LinkRecord {
         if self.revoked {
             return ClaimOutcome::Revoked;
         }
-        if self.request_ids.iter().any(|id| *id == claim.request_id) {
+        if self.request_ids.contains(&claim.request_id) {
             return ClaimOutcome::Retried;
         }
         if self.uses >= claim.max_uses {
