@@ -2,6 +2,8 @@
 //! unique names, CloudFront events. The tests need the emulators that
 //! `tests/with-emulators.sh` starts; without them they fail loudly rather than pass silently.
 
+pub mod runtime_api;
+
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
