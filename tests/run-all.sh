@@ -6,7 +6,7 @@
 #
 # Phases (each prints a banner):
 #   1. install   emulators (moto, DynamoDB Local, s3s-fs)
-#   2. build     every crate and test binary, while the network is still there
+#   2. build     every crate and test binary, while the network is still there; lint
 #   3. rust      all Rust tests (unit, integration, black-box) with the emulators up, inside a
 #                private network namespace (tests/with-emulators.sh explains why)
 set -euo pipefail
@@ -19,6 +19,10 @@ bash tests/setup.sh
 
 phase "build: workspace, tests and benches"
 cargo build --workspace --all-targets --locked
+
+phase "lint: rustfmt and clippy (warnings are errors)"
+cargo fmt --all --check
+cargo clippy --workspace --all-targets --locked -- -D warnings
 
 phase "rust: unit, integration and end-to-end tests (emulators up, private netns)"
 ONCELINK_SKIP_SETUP=1 bash tests/with-emulators.sh cargo test --workspace --locked --offline
