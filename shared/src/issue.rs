@@ -531,7 +531,10 @@ fn parse_query(raw: &str) -> Result<(LinkRequest, bool), IssueError> {
             }
             "redirect" => redirect = matches!(value.as_ref(), "1" | "true"),
             other => {
-                return Err(IssueError::bad("invalid_query", format!("unknown parameter {:?}", other.chars().take(32).collect::<String>())));
+                return Err(IssueError::bad(
+                    "invalid_query",
+                    format!("unknown parameter {:?}", other.chars().take(32).collect::<String>()),
+                ));
             }
         }
     }
