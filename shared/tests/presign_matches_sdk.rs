@@ -76,3 +76,32 @@ fn host_swap_keeps_path_and_query() {
     assert_eq!(signed.on_cdn("d111.cloudfront.net"), format!("https://d111.cloudfront.net{}", signed.path_and_query));
     assert_eq!(signed.on_cdn("http://127.0.0.1:8787/"), format!("http://127.0.0.1:8787{}", signed.path_and_query));
 }
+
+/// A presigned URL dies with the credentials that signed it: the issuer never promises more.
+#[test]
+fn links_never_outlive_their_signing_credentials() {
+    use oncelink::config::LinkMode;
+    use oncelink::issue::{IssuerSettings, LinkRequest, Signer, issue};
+    let now = parse_amz_date("20261122T174231Z").unwrap();
+    let settings = IssuerSettings {
+        origin: S3Origin { bucket: "b".into(), region: "eu-west-1".into(), endpoint: None },
+        cdn: "cdn.example.com".into(),
+        default_expires: Duration::from_secs(900),
+        max_expires: Duration::from_secs(604_800),
+        key_prefix: String::new(),
+        cors_origins: vec![],
+        mode: LinkMode::Presigned,
+    };
+    let request = LinkRequest { key: "k".into(), expires_in: Some(3600), ..Default::default() };
+    let expiring = Credentials::new("ASIAEXAMPLE", "secret", Some("token".into()), Some(now + Duration::from_secs(100)), "sts");
+    let link = issue(&settings, Signer { credentials: Some(&expiring), keys: None }, &request, now).unwrap();
+    assert!(link.url.contains("&X-Amz-Expires=100&"), "{}", link.url);
+    assert_eq!(link.expires_at, "2026-11-22T17:44:11Z");
+    let lasting = Credentials::new("AKIDEXAMPLE", "secret", None, Some(now + Duration::from_secs(86_400)), "static");
+    assert!(
+        issue(&settings, Signer { credentials: Some(&lasting), keys: None }, &request, now).unwrap().url.contains("&X-Amz-Expires=3600&")
+    );
+    let expired = Credentials::new("ASIAEXAMPLE", "secret", None, Some(now - Duration::from_secs(1)), "sts");
+    let error = issue(&settings, Signer { credentials: Some(&expired), keys: None }, &request, now).unwrap_err();
+    assert_eq!((error.status, error.code), (503, "credentials_unavailable"));
+}
