@@ -1,0 +1,175 @@
+//! The data directory: secrets (0600), the ledger file, the embedded origin's objects.
+//!
+//! ```text
+//! <data dir>/api-token                 bearer token of /_oncelink/links (unless ONCELINK_API_TOKEN)
+//! <data dir>/keys.json                 sealed-link key set {"active", "keys": {kid: secret}}
+//! <data dir>/origin-credentials.json   access key pair of the embedded S3 origin
+//! <data dir>/ledger.redb               the file ledger
+//! <data dir>/objects/<bucket>/…        the embedded origin's objects
+//! ```
+
+use std::fs;
+use std::io::Write;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use oncelink::sealed::KeySet;
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone)]
+pub struct DataDir {
+    root: PathBuf,
+}
+
+/// A generated access key pair for the embedded origin.
+#[derive(Clone, Serialize, Deserialize)]
+pub struct OriginCredentials {
+    pub access_key: String,
+    pub secret_key: String,
+}
+
+pub fn random_token(bytes: usize) -> anyhow::Result<String> {
+    let mut buf = vec![0u8; bytes];
+    getrandom::getrandom(&mut buf).map_err(|e| anyhow::anyhow!("no randomness: {e}"))?;
+    Ok(URL_SAFE_NO_PAD.encode(buf))
+}
+
+/// Writes `contents` to `path` with mode 0600, atomically (temp file, fsync, rename).
+pub fn write_secret(path: &Path, contents: &str) -> anyhow::Result<()> {
+    let tmp = path.with_extension("tmp");
+    let mut file = fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&tmp)
+        .with_context(|| format!("cannot write {}", tmp.display()))?;
+    file.set_permissions(fs::Permissions::from_mode(0o600))?;
+    file.write_all(contents.as_bytes())?;
+    file.sync_all()?;
+    fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(())
+}
+
+fn read_secret(path: &Path) -> anyhow::Result<Option<String>> {
+    match fs::read_to_string(path) {
+        Ok(s) => Ok(Some(s.trim().to_owned())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e).with_context(|| format!("cannot read {}", path.display())),
+    }
+}
+
+impl DataDir {
+    /// Opens the directory, creating it (0700) when missing.
+    pub fn create(root: &Path) -> anyhow::Result<Self> {
+        fs::create_dir_all(root).with_context(|| format!("cannot create the data dir {}", root.display()))?;
+        let _ = fs::set_permissions(root, fs::Permissions::from_mode(0o700));
+        Ok(Self { root: root.to_owned() })
+    }
+
+    /// Opens an existing directory (for subcommands that must not create one).
+    pub fn existing(root: &Path) -> anyhow::Result<Self> {
+        if !root.is_dir() {
+            bail!("no data dir at {} (start `oncelink serve` once, or pass --data-dir)", root.display());
+        }
+        Ok(Self { root: root.to_owned() })
+    }
+
+    pub fn ledger_path(&self) -> PathBuf {
+        self.root.join("ledger.redb")
+    }
+
+    pub fn objects_dir(&self) -> PathBuf {
+        self.root.join("objects")
+    }
+
+    pub fn keys_path(&self) -> PathBuf {
+        self.root.join("keys.json")
+    }
+
+    pub fn token_path(&self) -> PathBuf {
+        self.root.join("api-token")
+    }
+
+    /// The API token: read, or generated and stored on first start. Returns (token, generated now).
+    pub fn api_token(&self) -> anyhow::Result<(String, bool)> {
+        let path = self.token_path();
+        if let Some(token) = read_secret(&path)?.filter(|t| !t.is_empty()) {
+            return Ok((token, false));
+        }
+        let token = random_token(24)?;
+        write_secret(&path, &token)?;
+        Ok((token, true))
+    }
+
+    /// The stored API token, without creating one.
+    pub fn read_api_token(&self) -> anyhow::Result<Option<String>> {
+        read_secret(&self.token_path())
+    }
+
+    /// The sealed-link key set: read, or generated on first start.
+    pub fn keys(&self) -> anyhow::Result<KeySet> {
+        let path = self.keys_path();
+        if let Some(raw) = read_secret(&path)? {
+            return KeySet::parse_json(&raw).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()));
+        }
+        let keys = KeySet::generate(&new_kid())?;
+        write_secret(&path, &keys.to_json())?;
+        Ok(keys)
+    }
+
+    /// Adds a new active key, keeping the old ones; returns the new set.
+    pub fn rotate_keys(&self) -> anyhow::Result<KeySet> {
+        let path = self.keys_path();
+        let raw = read_secret(&path)?.with_context(|| format!("no key set at {} yet (start `oncelink serve` once)", path.display()))?;
+        let mut keys = KeySet::parse_json(&raw).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        keys.rotate(&new_kid())?;
+        write_secret(&path, &keys.to_json())?;
+        Ok(keys)
+    }
+
+    /// The embedded origin's access key pair: read, or generated on first start.
+    pub fn origin_credentials(&self) -> anyhow::Result<OriginCredentials> {
+        let path = self.root.join("origin-credentials.json");
+        if let Some(raw) = read_secret(&path)? {
+            return serde_json::from_str(&raw).with_context(|| format!("{} is not valid", path.display()));
+        }
+        let creds = OriginCredentials { access_key: format!("OL{}", random_token(9)?.to_uppercase()), secret_key: random_token(30)? };
+        write_secret(&path, &serde_json::to_string(&creds)?)?;
+        Ok(creds)
+    }
+}
+
+/// Key ids name their creation time: `k<unix seconds>` (unique enough for a manual rotation;
+/// a suffix keeps two rotations in one second apart).
+fn new_kid() -> String {
+    let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    let mut suffix = [0u8; 2];
+    let _ = getrandom::getrandom(&mut suffix);
+    format!("k{secs}-{}", hex::encode(suffix))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_are_private_and_stable() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = DataDir::create(&dir.path().join("d")).unwrap();
+        let (token, generated) = data.api_token().unwrap();
+        assert!(generated && token.len() >= 32);
+        assert_eq!(data.api_token().unwrap(), (token, false));
+        let mode = fs::metadata(data.token_path()).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+        let keys = data.keys().unwrap();
+        assert_eq!(fs::metadata(data.keys_path()).unwrap().permissions().mode() & 0o777, 0o600);
+        let rotated = data.rotate_keys().unwrap();
+        assert_ne!(rotated.active_kid(), keys.active_kid());
+        assert!(rotated.secret(keys.active_kid()).is_some(), "old keys keep verifying");
+        assert_eq!(data.keys().unwrap(), rotated);
+    }
+}

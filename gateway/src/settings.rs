@@ -1,0 +1,316 @@
+//! Configuration of `oncelink serve`: flags, then `ONCELINK_*` environment variables (clap reads
+//! both), then an optional TOML file, then the embedded defaults. Printed at start with secrets
+//! masked.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use clap::Args;
+use oncelink::config::LinkMode;
+use serde::Deserialize;
+
+/// Where the ledger lives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LedgerKind {
+    /// A durable file in the data directory (one gateway).
+    File,
+    /// DynamoDB (many gateways share it).
+    Dynamodb,
+    /// In memory; forgotten at exit (tests, demos).
+    Memory,
+}
+
+/// `oncelink serve` options. Every one is optional here; [`Settings::resolve`] applies the file
+/// and the defaults.
+#[derive(Debug, Clone, Default, Args)]
+pub struct ServeArgs {
+    /// Address to listen on [default: 127.0.0.1:8787]
+    #[arg(long, env = "ONCELINK_LISTEN")]
+    pub listen: Option<SocketAddr>,
+    /// The base URL viewers use to reach this gateway; links point there and sealed links are bound
+    /// to its host [default: http://<listen>]
+    #[arg(long, env = "ONCELINK_PUBLIC_URL")]
+    pub public_url: Option<String>,
+    /// Link mode [default: sealed]
+    #[arg(long, env = "ONCELINK_MODE", value_parser = parse_mode)]
+    pub mode: Option<LinkMode>,
+    /// Ledger [default: file]
+    #[arg(long, env = "ONCELINK_LEDGER", value_enum)]
+    pub ledger: Option<LedgerKind>,
+    /// DynamoDB table (with --ledger dynamodb; partition key `pk`, type S)
+    #[arg(long, env = "ONCELINK_TABLE")]
+    pub table: Option<String>,
+    /// DynamoDB endpoint override (e.g. DynamoDB Local)
+    #[arg(long, env = "ONCELINK_DYNAMODB_ENDPOINT")]
+    pub dynamodb_endpoint: Option<String>,
+    /// S3-compatible origin endpoint (path style); credentials come from the AWS chain.
+    /// "aws" means AWS S3 itself. Unset: the embedded origin in the data directory.
+    #[arg(long, env = "ONCELINK_ORIGIN_ENDPOINT")]
+    pub origin_endpoint: Option<String>,
+    /// Bucket [default: oncelink]
+    #[arg(long, env = "ONCELINK_BUCKET")]
+    pub bucket: Option<String>,
+    /// Region [default: AWS_REGION or us-east-1]
+    #[arg(long, env = "ONCELINK_REGION")]
+    pub region: Option<String>,
+    /// Link lifetime when a request names none, e.g. 15m [default: 15m]
+    #[arg(long, env = "ONCELINK_DEFAULT_EXPIRES", value_parser = parse_duration)]
+    pub default_expires: Option<Duration>,
+    /// Longest link lifetime, e.g. 7d [default: 7d]
+    #[arg(long, env = "ONCELINK_MAX_EXPIRES", value_parser = parse_duration)]
+    pub max_expires: Option<Duration>,
+    /// Largest upload through a PUT link, in bytes [default: 5 GiB, S3's single-PUT limit]
+    #[arg(long, env = "ONCELINK_MAX_UPLOAD_BYTES")]
+    pub max_upload_bytes: Option<u64>,
+    /// How long in-flight transfers may run on after SIGTERM [default: 30s]
+    #[arg(long, env = "ONCELINK_SHUTDOWN_TIMEOUT", value_parser = parse_duration)]
+    pub shutdown_timeout: Option<Duration>,
+    /// Take the client IP from the last X-Forwarded-For entry (only behind a trusted load balancer)
+    #[arg(long, env = "ONCELINK_TRUST_FORWARDED_FOR")]
+    pub trust_forwarded_for: Option<bool>,
+}
+
+/// Options every subcommand shares.
+#[derive(Debug, Clone, Args)]
+pub struct CommonArgs {
+    /// Data directory (ledger, keys, API token, embedded objects) [default: ./.oncelink]
+    #[arg(long, global = true, env = "ONCELINK_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// TOML configuration file (keys as the long flags with '_' for '-') [default: ./oncelink.toml if present]
+    #[arg(long, global = true, env = "ONCELINK_CONFIG")]
+    pub config: Option<PathBuf>,
+}
+
+/// The TOML file: the same names as the flags.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    data_dir: Option<PathBuf>,
+    listen: Option<SocketAddr>,
+    public_url: Option<String>,
+    mode: Option<String>,
+    ledger: Option<LedgerKind>,
+    table: Option<String>,
+    dynamodb_endpoint: Option<String>,
+    origin_endpoint: Option<String>,
+    bucket: Option<String>,
+    region: Option<String>,
+    default_expires: Option<String>,
+    max_expires: Option<String>,
+    max_upload_bytes: Option<u64>,
+    shutdown_timeout: Option<String>,
+    trust_forwarded_for: Option<bool>,
+}
+
+/// The resolved configuration.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub data_dir: PathBuf,
+    pub listen: SocketAddr,
+    pub public_url: Option<String>,
+    pub mode: LinkMode,
+    pub ledger: LedgerKind,
+    pub table: Option<String>,
+    pub dynamodb_endpoint: Option<String>,
+    pub origin_endpoint: Option<String>,
+    pub bucket: String,
+    pub region: String,
+    pub default_expires: Duration,
+    pub max_expires: Duration,
+    pub max_upload_bytes: u64,
+    pub shutdown_timeout: Duration,
+    pub trust_forwarded_for: bool,
+    /// `ONCELINK_API_TOKEN` (environment only: secrets stay out of flags and files).
+    pub api_token: Option<String>,
+    /// Where the TOML came from, if anywhere.
+    pub config_file: Option<PathBuf>,
+}
+
+pub fn parse_mode(raw: &str) -> Result<LinkMode, String> {
+    LinkMode::parse(raw).ok_or_else(|| format!("must be sealed or presigned, not {raw:?}"))
+}
+
+/// `90`, `90s`, `15m`, `2h`, `7d`.
+pub fn parse_duration(raw: &str) -> Result<Duration, String> {
+    let raw = raw.trim();
+    let (digits, unit) = raw.split_at(raw.find(|c: char| !c.is_ascii_digit()).unwrap_or(raw.len()));
+    let n: u64 = digits.parse().map_err(|_| format!("{raw:?} is not a duration like 90s, 15m, 2h or 7d"))?;
+    let factor = match unit {
+        "" | "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        _ => return Err(format!("{raw:?} is not a duration like 90s, 15m, 2h or 7d")),
+    };
+    n.checked_mul(factor).map(Duration::from_secs).ok_or_else(|| format!("{raw:?} is too long"))
+}
+
+pub fn format_duration(d: Duration) -> String {
+    let s = d.as_secs();
+    match s {
+        s if s > 0 && s % 86_400 == 0 => format!("{}d", s / 86_400),
+        s if s > 0 && s % 3600 == 0 => format!("{}h", s / 3600),
+        s if s > 0 && s % 60 == 0 => format!("{}m", s / 60),
+        s => format!("{s}s"),
+    }
+}
+
+fn env_nonempty(name: &str) -> Option<String> {
+    std::env::var(name).ok().map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())
+}
+
+impl CommonArgs {
+    fn load_file(&self) -> anyhow::Result<(FileConfig, Option<PathBuf>)> {
+        let path = match &self.config {
+            Some(p) => p.clone(),
+            None if Path::new("oncelink.toml").is_file() => PathBuf::from("oncelink.toml"),
+            None => return Ok((FileConfig::default(), None)),
+        };
+        let text = std::fs::read_to_string(&path).with_context(|| format!("cannot read the config file {}", path.display()))?;
+        let parsed: FileConfig = toml::from_str(&text).map_err(|e| anyhow::anyhow!("config file {}: {}", path.display(), e.message()))?;
+        Ok((parsed, Some(path)))
+    }
+
+    /// The data directory alone (for subcommands that need nothing else).
+    pub fn data_dir(&self) -> anyhow::Result<PathBuf> {
+        let (file, _) = self.load_file()?;
+        Ok(self.data_dir.clone().or(file.data_dir).unwrap_or_else(|| PathBuf::from(".oncelink")))
+    }
+
+    /// The listen address and public URL the subcommands talk to.
+    pub fn gateway_url(&self) -> anyhow::Result<String> {
+        let (file, _) = self.load_file()?;
+        if let Some(url) = env_nonempty("ONCELINK_PUBLIC_URL").or(file.public_url) {
+            return Ok(url.trim_end_matches('/').to_owned());
+        }
+        let listen = match env_nonempty("ONCELINK_LISTEN") {
+            Some(raw) => raw.parse().map_err(|_| anyhow::anyhow!("ONCELINK_LISTEN: {raw:?} is not an address"))?,
+            None => file.listen.unwrap_or(default_listen()),
+        };
+        Ok(format!("http://{listen}"))
+    }
+}
+
+pub fn default_listen() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 8787))
+}
+
+impl Settings {
+    pub fn resolve(common: &CommonArgs, args: &ServeArgs) -> anyhow::Result<Self> {
+        let (file, config_file) = common.load_file()?;
+        let dur = |name: &str, flag: Option<Duration>, raw: Option<String>, default: Duration| -> anyhow::Result<Duration> {
+            match (flag, raw) {
+                (Some(d), _) => Ok(d),
+                (None, Some(raw)) => parse_duration(&raw).map_err(|e| anyhow::anyhow!("config file: {name}: {e}")),
+                (None, None) => Ok(default),
+            }
+        };
+        let mode = match (args.mode, file.mode) {
+            (Some(m), _) => m,
+            (None, Some(raw)) => parse_mode(&raw).map_err(|e| anyhow::anyhow!("config file: mode: {e}"))?,
+            (None, None) => LinkMode::Sealed,
+        };
+        let settings = Self {
+            data_dir: common.data_dir.clone().or(file.data_dir).unwrap_or_else(|| PathBuf::from(".oncelink")),
+            listen: args.listen.or(file.listen).unwrap_or(default_listen()),
+            public_url: args.public_url.clone().or(file.public_url).map(|u| u.trim_end_matches('/').to_owned()),
+            mode,
+            ledger: args.ledger.or(file.ledger).unwrap_or(LedgerKind::File),
+            table: args.table.clone().or(file.table),
+            dynamodb_endpoint: args.dynamodb_endpoint.clone().or(file.dynamodb_endpoint),
+            origin_endpoint: args.origin_endpoint.clone().or(file.origin_endpoint),
+            bucket: args.bucket.clone().or(file.bucket).unwrap_or_else(|| "oncelink".into()),
+            region: args.region.clone().or(file.region).or_else(|| env_nonempty("AWS_REGION")).unwrap_or_else(|| "us-east-1".into()),
+            default_expires: dur("default_expires", args.default_expires, file.default_expires, Duration::from_secs(900))?,
+            max_expires: dur("max_expires", args.max_expires, file.max_expires, Duration::from_secs(7 * 86_400))?,
+            max_upload_bytes: args.max_upload_bytes.or(file.max_upload_bytes).unwrap_or(5 << 30),
+            shutdown_timeout: dur("shutdown_timeout", args.shutdown_timeout, file.shutdown_timeout, Duration::from_secs(30))?,
+            trust_forwarded_for: args.trust_forwarded_for.or(file.trust_forwarded_for).unwrap_or(false),
+            api_token: env_nonempty("ONCELINK_API_TOKEN"),
+            config_file,
+        };
+        settings.check()?;
+        Ok(settings)
+    }
+
+    fn check(&self) -> anyhow::Result<()> {
+        if self.ledger == LedgerKind::Dynamodb && self.table.is_none() {
+            bail!("--ledger dynamodb needs --table (or ONCELINK_TABLE)");
+        }
+        if self.default_expires.is_zero() || self.default_expires > self.max_expires {
+            bail!("--default-expires must be at least 1s and at most --max-expires");
+        }
+        if self.max_expires > Duration::from_secs(oncelink::presigned::MAX_EXPIRES_SECS) {
+            bail!("--max-expires must be at most 7d");
+        }
+        if let Some(url) = &self.public_url
+            && !(url.starts_with("http://") || url.starts_with("https://"))
+        {
+            bail!("--public-url must start with http:// or https://");
+        }
+        if let Some(token) = &self.api_token
+            && token.len() < 16
+        {
+            bail!("ONCELINK_API_TOKEN must be at least 16 characters");
+        }
+        Ok(())
+    }
+
+    /// The configuration as `name = value` lines, secrets masked.
+    pub fn describe(&self, public_url: &str) -> Vec<(&'static str, String)> {
+        let origin = match self.origin_endpoint.as_deref() {
+            None => format!("embedded S3 (s3s-fs) in {}", self.data_dir.join("objects").display()),
+            Some("aws") => "AWS S3 (credentials from the AWS chain)".into(),
+            Some(e) => format!("{e} (credentials from the AWS chain)"),
+        };
+        let ledger = match self.ledger {
+            LedgerKind::File => format!("file {}", self.data_dir.join("ledger.redb").display()),
+            LedgerKind::Memory => "memory (forgotten at exit)".into(),
+            LedgerKind::Dynamodb => format!(
+                "dynamodb table {}{}",
+                self.table.as_deref().unwrap_or("?"),
+                self.dynamodb_endpoint.as_deref().map(|e| format!(" at {e}")).unwrap_or_default()
+            ),
+        };
+        vec![
+            ("config file", self.config_file.as_ref().map_or("none".into(), |p| p.display().to_string())),
+            ("data dir", self.data_dir.display().to_string()),
+            ("listen", self.listen.to_string()),
+            ("public url", public_url.to_owned()),
+            ("mode", self.mode.as_str().to_owned()),
+            ("ledger", ledger),
+            ("origin", origin),
+            ("bucket", self.bucket.clone()),
+            ("region", self.region.clone()),
+            ("default expires", format_duration(self.default_expires)),
+            ("max expires", format_duration(self.max_expires)),
+            ("max upload bytes", self.max_upload_bytes.to_string()),
+            ("shutdown timeout", format_duration(self.shutdown_timeout)),
+            ("trust X-Forwarded-For", self.trust_forwarded_for.to_string()),
+            (
+                "api token",
+                if self.api_token.is_some() { "from ONCELINK_API_TOKEN (****)".into() } else { "from the data dir (****)".into() },
+            ),
+        ]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("90"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_duration("15m"), Ok(Duration::from_secs(900)));
+        assert_eq!(parse_duration("7d"), Ok(Duration::from_secs(604_800)));
+        assert!(parse_duration("m").is_err());
+        assert!(parse_duration("5w").is_err());
+        assert!(parse_duration("-5s").is_err());
+        assert_eq!(format_duration(Duration::from_secs(900)), "15m");
+        assert_eq!(format_duration(Duration::from_secs(61)), "61s");
+    }
+}
