@@ -248,6 +248,9 @@ export class OnceLink extends Construct {
 
     // ---- the edge: Node.js shim in us-east-1 that invokes the regional validator ------------
     const validatorArn = stack.formatArn({ service: 'lambda', resource: 'function', resourceName: viewerRequestName, arnFormat: ArnFormat.COLON_RESOURCE_NAME });
+    // The shim's copy must be a plain string (no CloudFormation token can reach a zip file).
+    const partition = stack.region.startsWith('cn-') ? 'aws-cn' : stack.region.startsWith('us-gov-') ? 'aws-us-gov' : 'aws';
+    const validatorArnLiteral = `arn:${partition}:lambda:${stack.region}:${stack.account}:function:${viewerRequestName}`;
     const shimName = `oncelink-${name}-edge-shim`;
     const edgeStack = this.edgeStack(stack);
     const shimRole = new iam.Role(edgeStack, `${id}${name}EdgeShimRole`, {
@@ -275,7 +278,7 @@ export class OnceLink extends Construct {
       runtime: lambda.Runtime.NODEJS_24_X,
       architecture: lambda.Architecture.X86_64,
       handler: 'index.handler',
-      code: lambda.Code.fromAsset(stageEdgeShim(validatorArn, stack.region, timeoutMs)),
+      code: lambda.Code.fromAsset(stageEdgeShim(validatorArnLiteral, stack.region, timeoutMs)),
       memorySize: 128,
       timeout: Duration.seconds(5),
       role: shimRole,

@@ -1,0 +1,354 @@
+// Assertion tests of the OnceLink construct (aws-cdk-lib/assertions under node's test runner).
+// The Rust zips are stood in by tiny placeholder zips: these tests are about the template.
+import { test, describe } from 'node:test';
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { execFileSync } from 'node:child_process';
+import { App, Duration, Stack, Validations } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import { Template, Match } from 'aws-cdk-lib/assertions';
+import { AwsSolutionsChecks } from 'cdk-nag';
+import { OnceLink, type OnceLinkProps, type OnceLinkMode } from '../lib/oncelink';
+
+const ACCOUNT = '123456789012';
+const REGION = 'eu-west-1';
+const CACHING_DISABLED = '4135ea2d-6df8-44a3-9df3-4b5a84be39ad';
+const ALL_VIEWER_EXCEPT_HOST = 'b689b0a8-53d0-40ab-baf2-68738e2966ac';
+
+const artifacts = fs.mkdtempSync(path.join(os.tmpdir(), 'oncelink-fake-artifacts-'));
+for (const fn of ['issue-url', 'viewer-request']) {
+  fs.mkdirSync(path.join(artifacts, fn), { recursive: true });
+  fs.writeFileSync(path.join(artifacts, fn, 'bootstrap'), '#!/bin/sh\n');
+  execFileSync('zip', ['-q', '-j', path.join(artifacts, fn, 'bootstrap.zip'), path.join(artifacts, fn, 'bootstrap')]);
+}
+
+interface Built { app: App; main: Template; edge: Template; edgeStack: Stack; construct: OnceLink }
+
+function build(mode: OnceLinkMode, extra: Partial<OnceLinkProps> = {}, nag = false): Built {
+  const app = new App({ outdir: fs.mkdtempSync(path.join(os.tmpdir(), 'oncelink-cdk-test-')) });
+  const stack = new Stack(app, 'Test', { env: { account: ACCOUNT, region: REGION } });
+  const construct = new OnceLink(stack, 'OnceLink', { deploymentName: 'demo', mode, artifactsDir: artifacts, ...extra });
+  if (nag) Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
+  const edgeStack = app.node.findChild('Test-edge') as Stack;
+  return { app, main: Template.fromStack(stack), edge: Template.fromStack(edgeStack), edgeStack, construct };
+}
+
+const sealed = build('sealed');
+const presigned = build('presigned', { keyPrefix: 'shared/' });
+
+type Statement = { Effect: string; Action: string | string[]; Resource: unknown; Condition?: unknown; Principal?: unknown };
+const asList = <T>(x: T | T[]): T[] => (Array.isArray(x) ? x : [x]);
+
+/** Every identity-policy statement in a template, tagged with the role it is attached to. */
+function identityStatements(t: Template): { role: string; st: Statement }[] {
+  const out: { role: string; st: Statement }[] = [];
+  for (const [, p] of Object.entries(t.findResources('AWS::IAM::Policy'))) {
+    for (const role of p.Properties.Roles as { Ref: string }[]) {
+      for (const st of p.Properties.PolicyDocument.Statement) out.push({ role: role.Ref, st });
+    }
+  }
+  for (const [id, r] of Object.entries(t.findResources('AWS::IAM::Role'))) {
+    for (const pol of r.Properties.Policies ?? []) for (const st of pol.PolicyDocument.Statement) out.push({ role: id, st });
+  }
+  return out;
+}
+
+function roleOf(t: Template, prefix: string): string {
+  const ids = Object.keys(t.findResources('AWS::IAM::Role')).filter((id) => id.startsWith(prefix));
+  assert.equal(ids.length, 1, `one role ${prefix}*`);
+  return ids[0];
+}
+
+function actionsOf(t: Template, role: string): string[] {
+  return identityStatements(t).filter((s) => s.role === role).flatMap((s) => asList(s.st.Action)).sort();
+}
+
+describe('ledger table', () => {
+  for (const [mode, b] of [['sealed', sealed], ['presigned', presigned]] as const) {
+    test(`${mode}: pk (S) only, TTL expires_at, on-demand, PITR, encrypted`, () => {
+      b.main.resourceCountIs('AWS::DynamoDB::Table', 1);
+      b.main.hasResourceProperties('AWS::DynamoDB::Table', {
+        KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }],
+        AttributeDefinitions: [{ AttributeName: 'pk', AttributeType: 'S' }],
+        BillingMode: 'PAY_PER_REQUEST',
+        TimeToLiveSpecification: { AttributeName: 'expires_at', Enabled: true },
+        PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+        SSESpecification: { SSEEnabled: true },
+      });
+      b.main.hasResource('AWS::DynamoDB::Table', { DeletionPolicy: 'Retain' });
+    });
+  }
+});
+
+describe('SSM parameters', () => {
+  test('table-name and edge-config under /oncelink/<name>; no key material in the template', () => {
+    for (const b of [sealed, presigned]) {
+      b.main.hasResourceProperties('AWS::SSM::Parameter', { Name: '/oncelink/demo/table-name', Type: 'String' });
+      b.main.hasResourceProperties('AWS::SSM::Parameter', { Name: '/oncelink/demo/edge-config', Type: 'String' });
+    }
+    const json = JSON.stringify(sealed.main.toJSON());
+    assert.ok(!json.includes('"active"'), 'no key set JSON in the template');
+    assert.equal(Object.values(sealed.main.findResources('AWS::SSM::Parameter')).filter((p) => p.Properties.Name === '/oncelink/demo/keys').length, 0);
+  });
+
+  test('edge-config is the JSON the validator parses (mode, cdn_domain)', () => {
+    const p = Object.values(sealed.main.findResources('AWS::SSM::Parameter')).find((r) => r.Properties.Name === '/oncelink/demo/edge-config')!;
+    const text = JSON.stringify(p.Properties.Value);
+    assert.match(text, /\\"mode\\":\\"sealed\\"/);
+    assert.match(text, /cdn_domain/);
+    assert.ok(!text.includes('bot_user_agents'), 'the validator denies unknown fields');
+  });
+
+  test('sealed: key set created in AWS by a custom resource with a dedicated KMS key; presigned: neither', () => {
+    sealed.main.resourceCountIs('Custom::OnceLinkKeySet', 1);
+    sealed.main.hasResourceProperties('Custom::OnceLinkKeySet', { ParameterName: '/oncelink/demo/keys', RetainOnDelete: 'true' });
+    sealed.main.hasResourceProperties('AWS::KMS::Key', { EnableKeyRotation: true });
+    presigned.main.resourceCountIs('Custom::OnceLinkKeySet', 0);
+    presigned.main.resourceCountIs('AWS::KMS::Key', 0);
+  });
+});
+
+describe('CloudFront', () => {
+  const distribution = (t: Template) => Object.values(t.findResources('AWS::CloudFront::Distribution'))[0].Properties.DistributionConfig;
+
+  test('sealed: OAC (always sign) on the S3 origin, no OAI', () => {
+    sealed.main.resourceCountIs('AWS::CloudFront::OriginAccessControl', 1);
+    sealed.main.hasResourceProperties('AWS::CloudFront::OriginAccessControl', {
+      OriginAccessControlConfig: { OriginAccessControlOriginType: 's3', SigningBehavior: 'always', SigningProtocol: 'sigv4' },
+    });
+    const origin = distribution(sealed.main).Origins[0];
+    assert.ok(origin.OriginAccessControlId, 'OAC attached');
+    assert.equal(origin.S3OriginConfig.OriginAccessIdentity, '');
+    sealed.main.resourceCountIs('AWS::CloudFront::CloudFrontOriginAccessIdentity', 0);
+  });
+
+  test('presigned: neither OAC nor OAI (query auth + OAC = two auth mechanisms)', () => {
+    presigned.main.resourceCountIs('AWS::CloudFront::OriginAccessControl', 0);
+    presigned.main.resourceCountIs('AWS::CloudFront::CloudFrontOriginAccessIdentity', 0);
+    const origin = distribution(presigned.main).Origins[0];
+    assert.equal(origin.OriginAccessControlId, undefined);
+    assert.equal(origin.S3OriginConfig.OriginAccessIdentity, '');
+  });
+
+  test('presigned: origin request policy forwards every query string and viewer header except Host', () => {
+    assert.equal(distribution(presigned.main).DefaultCacheBehavior.OriginRequestPolicyId, ALL_VIEWER_EXCEPT_HOST);
+  });
+
+  test('sealed: custom origin request policy forwards query strings, never Host or Authorization', () => {
+    const [policy] = Object.values(sealed.main.findResources('AWS::CloudFront::OriginRequestPolicy'));
+    const cfg = policy.Properties.OriginRequestPolicyConfig;
+    assert.equal(cfg.QueryStringsConfig.QueryStringBehavior, 'all');
+    assert.equal(cfg.HeadersConfig.HeaderBehavior, 'whitelist');
+    const headers = cfg.HeadersConfig.Headers.map((h: string) => h.toLowerCase());
+    assert.ok(!headers.includes('host') && !headers.includes('authorization'), `forwarded: ${headers}`);
+  });
+
+  for (const [mode, b] of [['sealed', sealed], ['presigned', presigned]] as const) {
+    test(`${mode}: caching disabled, HTTPS only, security headers, viewer-request shim`, () => {
+      const behavior = distribution(b.main).DefaultCacheBehavior;
+      assert.equal(behavior.CachePolicyId, CACHING_DISABLED);
+      assert.equal(behavior.ViewerProtocolPolicy, 'https-only');
+      assert.ok(behavior.ResponseHeadersPolicyId);
+      assert.deepEqual(behavior.LambdaFunctionAssociations.map((a: { EventType: string }) => a.EventType), ['viewer-request']);
+      assert.equal(behavior.LambdaFunctionAssociations[0].IncludeBody, false);
+      b.main.hasResourceProperties('AWS::CloudFront::ResponseHeadersPolicy', {
+        ResponseHeadersPolicyConfig: {
+          SecurityHeadersConfig: Match.objectLike({
+            ReferrerPolicy: { ReferrerPolicy: 'no-referrer', Override: true },
+            StrictTransportSecurity: Match.objectLike({ Override: true }),
+            ContentTypeOptions: { Override: true },
+          }),
+        },
+      });
+    });
+  }
+});
+
+describe('bucket', () => {
+  const statements = (t: Template): Statement[] => Object.values(t.findResources('AWS::S3::BucketPolicy'))[0].Properties.PolicyDocument.Statement;
+
+  for (const [mode, b] of [['sealed', sealed], ['presigned', presigned]] as const) {
+    test(`${mode}: public access blocked, TLS only`, () => {
+      b.main.hasResourceProperties('AWS::S3::Bucket', {
+        PublicAccessBlockConfiguration: { BlockPublicAcls: true, BlockPublicPolicy: true, IgnorePublicAcls: true, RestrictPublicBuckets: true },
+      });
+      const deny = statements(b.main).find((s) => s.Effect === 'Deny')!;
+      assert.deepEqual(deny.Condition, { Bool: { 'aws:SecureTransport': 'false' } });
+    });
+  }
+
+  test('sealed: the only Allow is for this distribution (AWS:SourceArn), GET/PUT on the prefix', () => {
+    const allows = statements(sealed.main).filter((s) => s.Effect === 'Allow');
+    assert.equal(allows.length, 1);
+    const [allow] = allows;
+    assert.deepEqual(allow.Principal, { Service: 'cloudfront.amazonaws.com' });
+    assert.deepEqual(asList(allow.Action).sort(), ['s3:GetObject', 's3:PutObject']);
+    const source = JSON.stringify((allow.Condition as Record<string, Record<string, unknown>>).StringEquals['AWS:SourceArn']);
+    const distId = Object.keys(sealed.main.findResources('AWS::CloudFront::Distribution'))[0];
+    assert.ok(source.includes(`"Ref":"${distId}"`) && source.includes(':distribution/'), source);
+  });
+
+  test('presigned: no Allow statement (the issuer role signs; S3 checks the signature)', () => {
+    assert.equal(statements(presigned.main).filter((s) => s.Effect === 'Allow').length, 0);
+  });
+});
+
+describe('IAM: least privilege', () => {
+  for (const [mode, b] of [['sealed', sealed], ['presigned', presigned]] as const) {
+    test(`${mode}: no wildcard actions, no Resource "*", every statement Allow with a resource`, () => {
+      for (const t of [b.main, b.edge]) {
+        for (const { role, st } of identityStatements(t)) {
+          for (const a of asList(st.Action)) assert.ok(!a.includes('*'), `${role}: wildcard action ${a}`);
+          for (const r of asList(st.Resource)) assert.notEqual(r, '*', `${role}: Resource * for ${st.Action}`);
+          assert.equal(st.Effect, 'Allow');
+        }
+      }
+    });
+
+    test(`${mode}: validator may only touch its table, its parameters (and the key-set key)`, () => {
+      const role = roleOf(b.main, 'OnceLinkViewerRequestRole');
+      const expected = ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'logs:CreateLogStream', 'logs:PutLogEvents', 'ssm:GetParameter', 'ssm:GetParameters'];
+      if (mode === 'sealed') expected.push('kms:Decrypt');
+      assert.deepEqual(actionsOf(b.main, role), expected.sort());
+      const table = Object.keys(b.main.findResources('AWS::DynamoDB::Table'))[0];
+      for (const { st } of identityStatements(b.main).filter((s) => s.role === role)) {
+        const actions = asList(st.Action);
+        const res = JSON.stringify(st.Resource);
+        if (actions[0].startsWith('dynamodb:')) assert.equal(res, JSON.stringify({ 'Fn::GetAtt': [table, 'Arn'] }));
+        if (actions[0].startsWith('ssm:')) {
+          const names = asList(st.Resource).map((r) => JSON.stringify(r).match(/parameter\/oncelink\/demo\/([a-z-]+)/)?.[1]).sort();
+          assert.deepEqual(names, ['edge-config', 'keys', 'table-name']);
+        }
+        if (actions[0] === 'kms:Decrypt') assert.deepEqual(st.Condition, { StringEquals: { 'kms:ViaService': `ssm.${REGION}.amazonaws.com` } });
+      }
+    });
+
+    test(`${mode}: issue-url may sign only under the prefix and only revoke in the ledger`, () => {
+      const role = roleOf(b.main, 'OnceLinkIssueUrlRole');
+      const expected = ['dynamodb:UpdateItem', 'logs:CreateLogStream', 'logs:PutLogEvents', 'ssm:GetParameter', 'ssm:GetParameters'];
+      if (mode === 'presigned') expected.push('s3:GetObject', 's3:PutObject');
+      if (mode === 'sealed') expected.push('kms:Decrypt');
+      assert.deepEqual(actionsOf(b.main, role), expected.sort());
+      const s3 = identityStatements(b.main).filter((s) => s.role === role && asList(s.st.Action).includes('s3:GetObject'));
+      if (mode === 'presigned') assert.match(JSON.stringify(s3[0].st.Resource), /\/shared\/\*"/);
+    });
+
+    test(`${mode}: the shim may only invoke its validator (and write its own logs)`, () => {
+      const role = roleOf(b.edge, 'OnceLinkdemoEdgeShimRole');
+      assert.deepEqual(actionsOf(b.edge, role), ['lambda:InvokeFunction', 'logs:CreateLogGroup', 'logs:CreateLogStream', 'logs:PutLogEvents'].sort());
+      const invoke = identityStatements(b.edge).find((s) => s.role === role && asList(s.st.Action).includes('lambda:InvokeFunction'))!;
+      assert.equal(JSON.stringify(invoke.st.Resource), JSON.stringify({ 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, `:lambda:${REGION}:${ACCOUNT}:function:oncelink-demo-viewer-request`]] }));
+      const trust = (Object.values(b.edge.findResources('AWS::IAM::Role'))[0].Properties.AssumeRolePolicyDocument.Statement as { Principal: { Service: string } }[])
+        .flatMap((st) => asList(st.Principal.Service)).sort();
+      assert.deepEqual(trust, ['edgelambda.amazonaws.com', 'lambda.amazonaws.com']);
+    });
+  }
+});
+
+describe('functions', () => {
+  test('Rust functions: provided.al2023 on arm64 with the contract environment', () => {
+    for (const b of [sealed, presigned]) {
+      b.main.hasResourceProperties('AWS::Lambda::Function', {
+        FunctionName: 'oncelink-demo-viewer-request', Runtime: 'provided.al2023', Architectures: ['arm64'], Handler: 'bootstrap',
+        Environment: { Variables: Match.objectLike({ ONCELINK_SSM_PREFIX: '/oncelink/demo', ONCELINK_HOME_REGION: REGION }) },
+      });
+    }
+    presigned.main.hasResourceProperties('AWS::Lambda::Function', {
+      FunctionName: 'oncelink-demo-issue-url', Runtime: 'provided.al2023', Architectures: ['arm64'],
+      Environment: {
+        Variables: Match.objectLike({
+          ONCELINK_MODE: 'presigned', ONCELINK_KEY_PREFIX: 'shared/', ONCELINK_SSM_PREFIX: '/oncelink/demo', ONCELINK_REGION: REGION,
+          ONCELINK_DEFAULT_EXPIRES_SECS: '900', ONCELINK_MAX_EXPIRES_SECS: '604800', ONCELINK_CORS_ORIGINS: '',
+          ONCELINK_BUCKET: Match.anyValue(), ONCELINK_TABLE: Match.anyValue(), ONCELINK_CDN_DOMAIN: Match.anyValue(),
+        }),
+      },
+    });
+  });
+
+  test('edge shim: Node.js in us-east-1, x86_64, 128 MB, 5 s, no environment, zip well under 1 MB', () => {
+    for (const b of [sealed, presigned]) {
+      assert.equal(b.edgeStack.region, 'us-east-1');
+      const [fn] = Object.values(b.edge.findResources('AWS::Lambda::Function'));
+      assert.match(fn.Properties.Runtime, /^nodejs(2[2-9]|[3-9][0-9])\.x$/);
+      assert.deepEqual(fn.Properties.Architectures ?? ['x86_64'], ['x86_64']);
+      assert.equal(fn.Properties.MemorySize, 128);
+      assert.equal(fn.Properties.Timeout, 5);
+      assert.equal(fn.Properties.Environment, undefined);
+      assert.equal(fn.Properties.Handler, 'index.handler');
+      // The asset as CDK staged it: zip it as Lambda will receive it.
+      const s3Key = JSON.stringify(fn.Properties.Code.S3Key);
+      const hash = s3Key.match(/([0-9a-f]{64})\.zip/)![1];
+      const assetDir = path.join(b.app.outdir, `asset.${hash}`);
+      const config = fs.readFileSync(path.join(assetDir, 'config.mjs'), 'utf8');
+      assert.match(config, /arn:aws:lambda:eu-west-1:123456789012:function:oncelink-demo-viewer-request/);
+      assert.match(config, /"timeoutMs": 3000/);
+      const zip = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'shimzip-')), 'shim.zip');
+      execFileSync('zip', ['-q', '-r', '-X', zip, '.'], { cwd: assetDir });
+      const size = fs.statSync(zip).size;
+      assert.ok(size <= 1024 * 1024, `shim zip ${size} bytes`);
+      assert.deepEqual(fs.readdirSync(assetDir).sort(), ['config.mjs', 'index.mjs', 'shim.mjs']);
+    }
+  });
+
+  test('an edge invoke timeout of 5 s or more is refused', () => {
+    assert.throws(() => build('sealed', { edgeInvokeTimeout: Duration.seconds(5) }), /under the 5 s/);
+  });
+});
+
+describe('issue API', () => {
+  test('IAM auth by default on POST/GET /links and DELETE /links/{id}', () => {
+    const routes = Object.values(sealed.main.findResources('AWS::ApiGatewayV2::Route')).map((r) => [r.Properties.RouteKey, r.Properties.AuthorizationType]);
+    assert.deepEqual(routes.sort(), [['DELETE /links/{id}', 'AWS_IAM'], ['GET /links', 'AWS_IAM'], ['POST /links', 'AWS_IAM']]);
+    sealed.main.hasResourceProperties('AWS::ApiGatewayV2::Integration', { PayloadFormatVersion: '2.0' });
+    sealed.main.hasResourceProperties('AWS::ApiGatewayV2::Stage', { StageName: '$default', AccessLogSettings: Match.anyValue() });
+  });
+
+  test('JWT authorizer and CORS origins when asked', () => {
+    const b = build('presigned', { issuerAuth: { kind: 'jwt', issuer: 'https://issuer.example.com', audience: ['oncelink'] }, corsOrigins: ['https://app.example.com'] });
+    b.main.hasResourceProperties('AWS::ApiGatewayV2::Authorizer', { AuthorizerType: 'JWT', JwtConfiguration: { Issuer: 'https://issuer.example.com', Audience: ['oncelink'] } });
+    for (const r of Object.values(b.main.findResources('AWS::ApiGatewayV2::Route'))) assert.equal(r.Properties.AuthorizationType, 'JWT');
+    b.main.hasResourceProperties('AWS::ApiGatewayV2::Api', { CorsConfiguration: Match.objectLike({ AllowOrigins: ['https://app.example.com'] }) });
+    b.main.hasResourceProperties('AWS::Lambda::Function', { Environment: { Variables: Match.objectLike({ ONCELINK_CORS_ORIGINS: 'https://app.example.com' }) } });
+  });
+
+  test('outputs: API URL, CDN domain, table name, bucket name', () => {
+    const keys = Object.keys(sealed.main.findOutputs('*'));
+    for (const o of ['ApiUrl', 'CdnDomain', 'TableName', 'BucketName']) assert.ok(keys.some((k) => k.includes(o)), `${o} in ${keys}`);
+  });
+});
+
+describe('optional WAF', () => {
+  test('a rate-based CloudFront-scope ACL in us-east-1, attached to the distribution', () => {
+    const b = build('sealed', { wafRateLimit: 2000 });
+    b.edge.hasResourceProperties('AWS::WAFv2::WebACL', {
+      Scope: 'CLOUDFRONT',
+      Rules: [Match.objectLike({ Statement: { RateBasedStatement: { Limit: 2000, AggregateKeyType: 'IP' } }, Action: { Block: {} } })],
+    });
+    const cfg = Object.values(b.main.findResources('AWS::CloudFront::Distribution'))[0].Properties.DistributionConfig;
+    assert.ok(cfg.WebACLId, 'WebACLId set');
+  });
+});
+
+describe('cdk-nag AwsSolutions', () => {
+  for (const mode of ['sealed', 'presigned'] as const) {
+    test(`${mode}: zero unacknowledged findings (synth fails on any)`, () => {
+      const b = build(mode, { wafRateLimit: 1000, keyPrefix: 'shared/' }, true);
+      assert.doesNotThrow(() => b.app.synth());
+      const report = JSON.parse(fs.readFileSync(path.join(b.app.outdir, 'validation-report.json'), 'utf8'));
+      assert.deepEqual(report.pluginReports, []);
+    });
+  }
+
+  test('the check is live: an unacknowledged wildcard fails synth', () => {
+    const app = new App({ outdir: fs.mkdtempSync(path.join(os.tmpdir(), 'oncelink-nag-')) });
+    const stack = new Stack(app, 'Bad', { env: { account: ACCOUNT, region: REGION } });
+    const role = new iam.Role(stack, 'R', { assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com') });
+    role.addToPolicy(new iam.PolicyStatement({ actions: ['s3:*'], resources: ['*'] }));
+    Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
+    assert.throws(() => app.synth(), /Validation failed/);
+    const report = fs.readFileSync(path.join(app.outdir, 'validation-report.json'), 'utf8');
+    assert.match(report, /AwsSolutions-IAM5/);
+  });
+});
