@@ -1,0 +1,121 @@
+# The two Rust functions (provided.al2023, arm64, from cargo lambda zips) and the edge shim.
+
+resource "aws_cloudwatch_log_group" "viewer_request" {
+  #checkov:skip=CKV_AWS_158:Logs carry decisions and hashed link ids, never links or keys; the service-managed encryption suffices and avoids a key policy for logs.
+  name              = "/aws/lambda/${local.viewer_request_name}"
+  retention_in_days = var.log_retention_days
+}
+
+resource "aws_cloudwatch_log_group" "issue_url" {
+  #checkov:skip=CKV_AWS_158:Logs carry request outcomes, never issued URLs or keys; service-managed encryption suffices.
+  name              = "/aws/lambda/${local.issue_url_name}"
+  retention_in_days = var.log_retention_days
+}
+
+resource "aws_cloudwatch_log_group" "keys_init" {
+  #checkov:skip=CKV_AWS_158:The function logs only "created"/"kept existing"; never the key set.
+  count             = local.sealed && var.create_key_set ? 1 : 0
+  name              = "/aws/lambda/${local.keys_init_name}"
+  retention_in_days = var.log_retention_days
+}
+
+resource "aws_lambda_function" "viewer_request" {
+  #checkov:skip=CKV_AWS_117:Reaches DynamoDB and SSM over public endpoints; a VPC would add NAT/endpoint latency to the edge hop.
+  #checkov:skip=CKV_AWS_116:Invoked synchronously by the edge shim, which fails closed; a DLQ applies only to async invokes.
+  #checkov:skip=CKV_AWS_173:Environment holds only the SSM prefix and region, no secrets.
+  #checkov:skip=CKV_AWS_272:Code signing needs a signing profile the deployer owns; the zip is built from this repository by cargo lambda.
+  #checkov:skip=CKV_AWS_115:Reserved concurrency would cap downloads; set it per deployment if the account is shared.
+  #checkov:skip=CKV_AWS_50:X-Ray is optional; enable it per deployment (adds cost on every viewer request).
+  function_name    = local.viewer_request_name
+  description      = "oncelink: decides every viewer request (called by the Lambda@Edge shim)"
+  role             = aws_iam_role.viewer_request.arn
+  runtime          = "provided.al2023"
+  architectures    = ["arm64"]
+  handler          = "bootstrap"
+  filename         = "${var.artifacts_dir}/viewer-request/bootstrap.zip"
+  source_code_hash = filebase64sha256("${var.artifacts_dir}/viewer-request/bootstrap.zip")
+  timeout          = 3
+  memory_size      = 512
+  environment {
+    variables = {
+      RUST_LOG             = "info"
+      ONCELINK_SSM_PREFIX  = local.ssm_prefix
+      ONCELINK_HOME_REGION = local.region
+    }
+  }
+  depends_on = [aws_cloudwatch_log_group.viewer_request]
+}
+
+resource "aws_lambda_function" "issue_url" {
+  #checkov:skip=CKV_AWS_117:Reaches SSM/DynamoDB over public endpoints; no private resources to reach.
+  #checkov:skip=CKV_AWS_116:Invoked synchronously by API Gateway; a DLQ applies only to async invokes.
+  #checkov:skip=CKV_AWS_173:Environment holds only configuration (bucket, domain, limits), no secrets; the key set stays in SSM.
+  #checkov:skip=CKV_AWS_272:Code signing needs a signing profile the deployer owns; the zip is built from this repository by cargo lambda.
+  #checkov:skip=CKV_AWS_115:The API stage throttles (rate 50, burst 100); reserved concurrency is a per-account choice.
+  #checkov:skip=CKV_AWS_50:X-Ray is optional; enable it per deployment.
+  function_name    = local.issue_url_name
+  description      = "oncelink: issues, lists and revokes links"
+  role             = aws_iam_role.issue_url.arn
+  runtime          = "provided.al2023"
+  architectures    = ["arm64"]
+  handler          = "bootstrap"
+  filename         = "${var.artifacts_dir}/issue-url/bootstrap.zip"
+  source_code_hash = filebase64sha256("${var.artifacts_dir}/issue-url/bootstrap.zip")
+  timeout          = 10
+  memory_size      = 256
+  environment {
+    variables = {
+      RUST_LOG                      = "info"
+      ONCELINK_BUCKET               = local.bucket_name
+      ONCELINK_REGION               = local.region
+      ONCELINK_CDN_DOMAIN           = local.cdn_domain
+      ONCELINK_DEFAULT_EXPIRES_SECS = tostring(var.default_expires_secs)
+      ONCELINK_MAX_EXPIRES_SECS     = tostring(var.max_expires_secs)
+      ONCELINK_KEY_PREFIX           = var.key_prefix
+      ONCELINK_CORS_ORIGINS         = join(",", var.cors_origins)
+      ONCELINK_MODE                 = var.mode
+      ONCELINK_SSM_PREFIX           = local.ssm_prefix
+      ONCELINK_TABLE                = aws_dynamodb_table.ledger.name
+    }
+  }
+  depends_on = [aws_cloudwatch_log_group.issue_url]
+}
+
+# ---- the edge shim: Node.js, us-east-1, validator ARN baked into the zip -------------------
+data "archive_file" "edge_shim" {
+  type        = "zip"
+  output_path = "${path.root}/.oncelink-build/${local.edge_shim_name}.zip"
+  source {
+    filename = "index.mjs"
+    content  = file("${path.module}/../../../edge-shim/index.mjs")
+  }
+  source {
+    filename = "shim.mjs"
+    content  = file("${path.module}/../../../edge-shim/shim.mjs")
+  }
+  source {
+    filename = "config.mjs"
+    content  = "// Generated by Terraform: Lambda@Edge has no environment variables.\nexport default ${jsonencode({ functionArn = aws_lambda_function.viewer_request.arn, region = local.region, timeoutMs = var.edge_invoke_timeout_ms })};\n"
+  }
+}
+
+resource "aws_lambda_function" "edge_shim" {
+  #checkov:skip=CKV_AWS_117:Lambda@Edge cannot run in a VPC.
+  #checkov:skip=CKV_AWS_116:Lambda@Edge does not support dead-letter queues; the shim fails closed with a 503.
+  #checkov:skip=CKV_AWS_173:Lambda@Edge has no environment variables.
+  #checkov:skip=CKV_AWS_272:Code signing needs a signing profile the deployer owns; the zip is generated from this repository.
+  #checkov:skip=CKV_AWS_115:Lambda@Edge replicas share regional concurrency; a reservation in us-east-1 would not bound them.
+  #checkov:skip=CKV_AWS_50:Lambda@Edge does not support X-Ray active tracing.
+  provider         = aws.us_east_1
+  function_name    = local.edge_shim_name
+  description      = "oncelink ${var.deployment_name}: forwards viewer requests to ${local.viewer_request_name} (fails closed)"
+  role             = aws_iam_role.edge_shim.arn
+  runtime          = "nodejs24.x"
+  architectures    = ["x86_64"]
+  handler          = "index.handler"
+  filename         = data.archive_file.edge_shim.output_path
+  source_code_hash = data.archive_file.edge_shim.output_base64sha256
+  memory_size      = 128
+  timeout          = 5
+  publish          = true
+}
