@@ -5,23 +5,20 @@
 use std::time::{Duration, SystemTime};
 
 use aws_credential_types::Credentials;
-use oncelink::EdgePolicy;
 use oncelink::cloudfront::Answer;
 use oncelink::config::LinkMode;
 use oncelink::config::SsmConfigSource;
 use oncelink::edge::EdgeService;
 use oncelink::issue::{IssuedLink, IssuerSettings, LinkRequest, Signer, issue};
-use oncelink::presign::S3Origin;
-use oncelink_integration_tests::{Emulators, create_ledger_table, emulators, item_count, sdk, swap_host, unique, viewer_event};
+use oncelink_integration_tests::{Deployment, Emulators, emulators, issuer_settings, put_object, swap_host, unique, viewer_event};
 use serde_json::{Value, json};
 
 const CDN: &str = "cdn.oncelink.test";
 
 struct Fixture {
     env: Emulators,
+    deployment: Deployment,
     service: EdgeService<SsmConfigSource>,
-    ddb: aws_sdk_dynamodb::Client,
-    table: String,
     issuer: IssuerSettings,
     credentials: Credentials,
     http: reqwest::Client,
@@ -31,29 +28,10 @@ impl Fixture {
     /// SSM on moto; the ledger on `ledger_endpoint`.
     async fn new(ledger_endpoint: &str) -> Self {
         let env = emulators();
-        let ssm = aws_sdk_ssm::Client::new(&sdk(&env.moto).await);
-        let ddb = aws_sdk_dynamodb::Client::new(&sdk(ledger_endpoint).await);
-        let table = create_ledger_table(&ddb).await;
-        let prefix = format!("/oncelink/{}", unique("e2e"));
-        ssm.put_parameter()
-            .name(format!("{prefix}/table-name"))
-            .value(&table)
-            .r#type(aws_sdk_ssm::types::ParameterType::String)
-            .send()
-            .await
-            .unwrap();
-        let service = EdgeService::with_clients(ssm, ddb.clone(), prefix, EdgePolicy::default(), None);
-        let issuer = IssuerSettings {
-            origin: S3Origin { bucket: env.s3_bucket.clone(), region: "us-east-1".into(), endpoint: Some(env.s3.clone()) },
-            cdn: CDN.into(),
-            default_expires: Duration::from_secs(300),
-            max_expires: Duration::from_secs(3600),
-            key_prefix: String::new(),
-            cors_origins: vec![],
-            mode: LinkMode::Presigned,
-        };
+        let deployment = Deployment::new(ledger_endpoint, true).await;
+        let service = deployment.edge(None);
         let credentials = Credentials::new(&env.s3_access_key, &env.s3_secret_key, None, None, "test");
-        Self { env, service, ddb, table, issuer, credentials, http: reqwest::Client::new() }
+        Self { deployment, service, issuer: issuer_settings(LinkMode::Presigned, CDN), credentials, http: reqwest::Client::new(), env }
     }
 
     fn link(&self, method: &str, key: &str, expires_in: Option<u64>, content_type: Option<&str>) -> IssuedLink {
@@ -67,20 +45,12 @@ impl Fixture {
         issue(&self.issuer, Signer { credentials: Some(&self.credentials), keys: None }, &request, SystemTime::now()).expect("issue")
     }
 
-    /// Writes an object straight into s3s-fs's data directory.
-    fn put_object(&self, key: &str, bytes: &[u8]) {
-        let dir = std::env::var("ONCELINK_TEST_S3_DATA_DIR").unwrap();
-        let path = std::path::Path::new(&dir).join(&self.env.s3_bucket).join(key);
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(path, bytes).unwrap();
-    }
-
     async fn view(&self, method: &str, url: &str, request_id: &str, at: SystemTime) -> Value {
         serde_json::to_value(self.service.handle_event(viewer_event(method, url, request_id, &[]), at).await).unwrap()
     }
 
     async fn items(&self) -> usize {
-        item_count(&self.ddb, &self.table).await
+        self.deployment.items().await
     }
 }
 
@@ -101,7 +71,7 @@ async fn download_once_on_both_ledgers() {
         let f = Fixture::new(&ledger).await;
         let key = format!("{}/report 2026 (final).pdf", unique("dl"));
         let bytes: Vec<u8> = (0..70_000u32).map(|i| (i % 251) as u8).collect();
-        f.put_object(&key, &bytes);
+        put_object(&key, &bytes);
         let link = f.link("GET", &key, None, None);
         assert!(link.url.starts_with(&format!("https://{CDN}/")), "{}", link.url);
 
@@ -134,7 +104,7 @@ async fn download_once_on_both_ledgers() {
 async fn the_origin_rejects_tampered_links() {
     let f = Fixture::new(&emulators().dynamodb_local).await;
     let key = format!("{}/a.txt", unique("tamper"));
-    f.put_object(&key, b"hello");
+    put_object(&key, b"hello");
     let link = f.link("GET", &key, None, None);
     let origin_url = swap_host(&link.url, &f.env.s3);
     let last = origin_url.chars().last().unwrap();
@@ -220,13 +190,9 @@ async fn sixty_four_concurrent_first_uses_one_winner_fifty_times() {
 
 #[tokio::test]
 async fn missing_config_is_503_and_the_error_is_not_cached() {
-    let env = emulators();
-    let ssm = aws_sdk_ssm::Client::new(&sdk(&env.moto).await);
-    let ddb = aws_sdk_dynamodb::Client::new(&sdk(&env.dynamodb_local).await);
-    let table = create_ledger_table(&ddb).await;
-    let prefix = format!("/oncelink/{}", unique("late"));
-    let service = EdgeService::with_clients(ssm.clone(), ddb, prefix.clone(), EdgePolicy::default(), None);
-    let f = Fixture::new(&env.dynamodb_local).await;
+    let deployment = Deployment::new(&emulators().dynamodb_local, false).await;
+    let service = deployment.edge(None);
+    let f = Fixture::new(&emulators().dynamodb_local).await;
     let link = f.link("GET", &format!("{}/k", unique("cfg")), None, None);
     let view = |id: &'static str| {
         let event = viewer_event("GET", &link.url, id, &[]);
@@ -234,13 +200,7 @@ async fn missing_config_is_503_and_the_error_is_not_cached() {
         async move { serde_json::to_value(service.handle_event(event, SystemTime::now()).await).unwrap() }
     };
     assert_eq!(denial(&view("r1").await), ("503".into(), "config_unavailable".into()));
-    ssm.put_parameter()
-        .name(format!("{prefix}/table-name"))
-        .value(&table)
-        .r#type(aws_sdk_ssm::types::ParameterType::String)
-        .send()
-        .await
-        .unwrap();
+    deployment.put("table-name", &deployment.table, aws_sdk_ssm::types::ParameterType::String).await;
     assert!(is_forwarded(&view("r2").await));
 }
 

@@ -2,10 +2,9 @@
 //! stand-in, with SSM on moto and the ledger on DynamoDB Local: configuration from the
 //! environment and SSM, wiring, answers in the Lambda shapes.
 
-use aws_sdk_ssm::types::ParameterType;
 use oncelink::sealed::KeySet;
 use oncelink_integration_tests::runtime_api::{RuntimeApi, workspace_binary};
-use oncelink_integration_tests::{Emulators, create_ledger_table, emulators, sdk, unique, viewer_event};
+use oncelink_integration_tests::{Deployment, Emulators, emulators, unique, viewer_event};
 use serde_json::{Value, json};
 use tokio::process::{Child, Command};
 
@@ -39,22 +38,13 @@ async fn start(binary: &str, env: &[(&str, String)]) -> (RuntimeApi, Child) {
     (api, command.spawn().expect("spawn the function binary"))
 }
 
-/// SSM parameters for a deployment; returns (prefix, table, keys).
-async fn deployment(e: &Emulators, sealed: bool) -> (String, String, KeySet) {
-    let ssm = aws_sdk_ssm::Client::new(&sdk(&e.moto).await);
-    let ddb = aws_sdk_dynamodb::Client::new(&sdk(&e.dynamodb_local).await);
-    let table = create_ledger_table(&ddb).await;
-    let prefix = format!("/oncelink/{}", unique("bin"));
-    let keys = KeySet::generate("k1").unwrap();
-    let mut params = vec![("table-name", table.clone(), ParameterType::String)];
+/// SSM parameters for a deployment; returns its prefix.
+async fn deployment(e: &Emulators, sealed: bool) -> String {
+    let deployment = Deployment::new(&e.dynamodb_local, true).await;
     if sealed {
-        params.push(("edge-config", r#"{"mode":"sealed"}"#.into(), ParameterType::String));
-        params.push(("keys", keys.to_json(), ParameterType::SecureString));
+        deployment.seal(&KeySet::generate("k1").unwrap()).await;
     }
-    for (name, value, kind) in params {
-        ssm.put_parameter().name(format!("{prefix}/{name}")).value(value).r#type(kind).send().await.unwrap();
-    }
-    (prefix, table, keys)
+    deployment.prefix
 }
 
 /// An API Gateway HTTP API (v2) event.
@@ -76,7 +66,7 @@ fn body_of(response: &Value) -> Value {
 #[tokio::test]
 async fn sealed_deployment_issue_then_view_then_revoke() {
     let e = emulators();
-    let (prefix, _table, _keys) = deployment(&e, true).await;
+    let prefix = deployment(&e, true).await;
     let issuer_env = [
         ("ONCELINK_BUCKET", "media".to_owned()),
         ("ONCELINK_CDN_DOMAIN", "files.example.com".to_owned()),
@@ -108,7 +98,7 @@ async fn sealed_deployment_issue_then_view_then_revoke() {
 #[tokio::test]
 async fn presigned_deployment_and_failures_become_answers() {
     let e = emulators();
-    let (prefix, _table, _keys) = deployment(&e, false).await;
+    let prefix = deployment(&e, false).await;
     let issuer_env = [
         ("ONCELINK_MODE", "presigned".to_owned()),
         ("ONCELINK_BUCKET", e.s3_bucket.clone()),

@@ -4,12 +4,10 @@
 use std::time::{Duration, SystemTime};
 
 use aws_credential_types::Credentials;
-use oncelink::EdgePolicy;
 use oncelink::config::LinkMode;
 use oncelink::edge::EdgeService;
-use oncelink::issue::{IssuerSettings, LinkRequest, Signer, issue};
-use oncelink::presign::S3Origin;
-use oncelink_integration_tests::{create_ledger_table, ctl, emulators, sdk, unique, viewer_event};
+use oncelink::issue::{LinkRequest, Signer, issue};
+use oncelink_integration_tests::{Deployment, ctl, emulators, issuer_settings, unique, viewer_event};
 use serde_json::Value;
 
 async fn decide<C: oncelink::config::ConfigSource>(service: &EdgeService<C>, url: String, id: &str) -> Value {
@@ -23,30 +21,11 @@ fn status_of(answer: &Value) -> String {
 
 #[tokio::test]
 async fn stand_ins_down_means_503_and_stale_config_is_served() {
-    let env = emulators();
-    let ssm = aws_sdk_ssm::Client::new(&sdk(&env.moto).await);
-    let ddb = aws_sdk_dynamodb::Client::new(&sdk(&env.dynamodb_local).await);
-    let table = create_ledger_table(&ddb).await;
-    let prefix = format!("/oncelink/{}", unique("outage"));
-    ssm.put_parameter()
-        .name(format!("{prefix}/table-name"))
-        .value(&table)
-        .r#type(aws_sdk_ssm::types::ParameterType::String)
-        .send()
-        .await
-        .unwrap();
+    let deployment = Deployment::new(&emulators().dynamodb_local, true).await;
     // Refresh every second so the test sees a refresh fail.
-    let service = EdgeService::with_clients(ssm.clone(), ddb.clone(), prefix.clone(), EdgePolicy::default(), Some(Duration::from_secs(1)));
-    let cold = EdgeService::with_clients(ssm, ddb, prefix, EdgePolicy::default(), None);
-    let issuer = IssuerSettings {
-        origin: S3Origin { bucket: env.s3_bucket.clone(), region: "us-east-1".into(), endpoint: Some(env.s3.clone()) },
-        cdn: "cdn.oncelink.test".into(),
-        default_expires: Duration::from_secs(300),
-        max_expires: Duration::from_secs(3600),
-        key_prefix: String::new(),
-        cors_origins: vec![],
-        mode: LinkMode::Presigned,
-    };
+    let service = deployment.edge(Some(Duration::from_secs(1)));
+    let cold = deployment.edge(None);
+    let issuer = issuer_settings(LinkMode::Presigned, "cdn.oncelink.test");
     let credentials = Credentials::new("AKIDEXAMPLE", "secret", None, None, "test");
     let new_link = || {
         issue(

@@ -2,31 +2,26 @@
 //! Local, objects in s3s-fs. The edge strips the token and the origin request is signed with
 //! SigV4 headers, as CloudFront's OAC does; the token alone gets nothing from the origin.
 
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 use aws_credential_types::Credentials;
 use aws_sdk_ssm::types::ParameterType;
-use oncelink::EdgePolicy;
 use oncelink::config::{LinkMode, SsmConfigSource};
 use oncelink::edge::EdgeService;
 use oncelink::issue::{ApiRequest, IssuedLink, IssuerSettings, LinkRequest, Signer, handle, issue};
 use oncelink::ledger::DynamoDbLedger;
-use oncelink::presign::{S3Origin, sign_origin_request};
+use oncelink::presign::sign_origin_request;
 use oncelink::sealed::KeySet;
-use oncelink_integration_tests::{Emulators, create_ledger_table, emulators, item_count, sdk, unique, viewer_event};
+use oncelink_integration_tests::{Deployment, Emulators, emulators, issuer_settings, put_object, unique, viewer_event};
 use serde_json::Value;
 
 const CDN: &str = "files.oncelink.test";
 
 struct Fixture {
     env: Emulators,
-    ssm: aws_sdk_ssm::Client,
-    ddb: aws_sdk_dynamodb::Client,
-    table: String,
-    prefix: String,
+    deployment: Deployment,
     keys: KeySet,
     issuer: IssuerSettings,
-    origin: S3Origin,
     origin_credentials: Credentials,
     http: reqwest::Client,
 }
@@ -34,56 +29,27 @@ struct Fixture {
 impl Fixture {
     async fn new() -> Self {
         let env = emulators();
-        let ssm = aws_sdk_ssm::Client::new(&sdk(&env.moto).await);
-        let ddb = aws_sdk_dynamodb::Client::new(&sdk(&env.dynamodb_local).await);
-        let table = create_ledger_table(&ddb).await;
-        let prefix = format!("/oncelink/{}", unique("sealed"));
+        let deployment = Deployment::new(&env.dynamodb_local, true).await;
         let keys = KeySet::generate("k1").unwrap();
-        let put = |name: &str, value: String, kind: ParameterType| {
-            ssm.put_parameter().name(format!("{prefix}/{name}")).value(value).r#type(kind).overwrite(true).send()
-        };
-        put("table-name", table.clone(), ParameterType::String).await.unwrap();
-        put("edge-config", r#"{"mode":"sealed","cdn_domain":"files.oncelink.test"}"#.into(), ParameterType::String).await.unwrap();
-        put("keys", keys.to_json(), ParameterType::SecureString).await.unwrap();
-        let origin = S3Origin { bucket: env.s3_bucket.clone(), region: "us-east-1".into(), endpoint: Some(env.s3.clone()) };
-        let issuer = IssuerSettings {
-            origin: origin.clone(),
-            cdn: CDN.into(),
-            default_expires: Duration::from_secs(300),
-            max_expires: Duration::from_secs(3600),
-            key_prefix: String::new(),
-            cors_origins: vec![],
-            mode: LinkMode::Sealed,
-        };
+        deployment.seal(&keys).await;
         let origin_credentials = Credentials::new(&env.s3_access_key, &env.s3_secret_key, None, None, "oac");
-        Self { ssm, ddb, table, prefix, keys, issuer, origin, origin_credentials, http: reqwest::Client::new(), env }
+        Self { deployment, keys, issuer: issuer_settings(LinkMode::Sealed, CDN), origin_credentials, http: reqwest::Client::new(), env }
     }
 
     /// A fresh edge (a cold Lambda): reads SSM on first use.
     fn edge(&self) -> EdgeService<SsmConfigSource> {
-        EdgeService::with_clients(self.ssm.clone(), self.ddb.clone(), self.prefix.clone(), EdgePolicy::default(), None)
+        self.deployment.edge(None)
     }
 
     fn link(&self, keys: &KeySet, request: LinkRequest) -> IssuedLink {
         issue(&self.issuer, Signer { credentials: None, keys: Some(keys) }, &request, SystemTime::now()).unwrap()
     }
 
-    fn put_object(&self, key: &str, bytes: &[u8]) {
-        let dir = std::env::var("ONCELINK_TEST_S3_DATA_DIR").unwrap();
-        let path = std::path::Path::new(&dir).join(&self.env.s3_bucket).join(key);
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(path, bytes).unwrap();
-    }
-
-    async fn items(&self) -> usize {
-        item_count(&self.ddb, &self.table).await
-    }
-
     /// What CloudFront does after the edge said "continue": send the (rewritten) request to the
     /// origin, signed by OAC.
     async fn through_origin(&self, method: &str, key: &str, forwarded: &Value, body: Option<Vec<u8>>) -> reqwest::Response {
         let query = forwarded["querystring"].as_str().unwrap();
-        let signed = sign_origin_request(&self.origin, &self.origin_credentials, method, key, query, SystemTime::now()).unwrap();
+        let signed = sign_origin_request(&self.issuer.origin, &self.origin_credentials, method, key, query, SystemTime::now()).unwrap();
         let mut request = self.http.request(method.parse().unwrap(), &signed.url);
         for (name, value) in &signed.headers {
             request = request.header(*name, value);
@@ -114,7 +80,7 @@ async fn sealed_download_goes_through_the_edge_only() {
     let edge = f.edge();
     let key = format!("{}/q3 report.pdf", unique("sealed"));
     let bytes: Vec<u8> = (0..50_000u32).map(|i| (i % 253) as u8).collect();
-    f.put_object(&key, &bytes);
+    put_object(&key, &bytes);
     let link = f.link(&f.keys, LinkRequest { key: key.clone(), filename: Some("Q3 report.pdf".into()), ..Default::default() });
 
     // The origin knows nothing of tokens: the link used directly against S3 is refused.
@@ -160,9 +126,9 @@ async fn tampered_tokens_bots_and_head_write_nothing() {
     assert_eq!(preview["status"], "200");
     assert_eq!(preview["body"], "");
     assert!(forwarded(&view(&edge, "HEAD", &link.url, "head", &[]).await));
-    assert_eq!(f.items().await, 0, "nothing above may touch the ledger");
+    assert_eq!(f.deployment.items().await, 0, "nothing above may touch the ledger");
     assert!(forwarded(&view(&edge, "GET", &link.url, "person", &[]).await));
-    assert_eq!(f.items().await, 1);
+    assert_eq!(f.deployment.items().await, 1);
 }
 
 #[tokio::test]
@@ -185,7 +151,7 @@ async fn n_uses_grace_and_revocation_on_dynamodb() {
 
     // Revocation through the issue API's DELETE, on the same DynamoDB table.
     let doomed = f.link(&f.keys, LinkRequest { key: unique("r"), ..Default::default() });
-    let ledger = DynamoDbLedger::new(f.ddb.clone(), f.table.clone());
+    let ledger = DynamoDbLedger::new(f.deployment.ddb.clone(), f.deployment.table.clone());
     let path = format!("/links/{}", doomed.link_id);
     let response = handle(
         &f.issuer,
@@ -219,15 +185,7 @@ async fn sealed_upload_then_rotation_through_ssm() {
     let old_link = f.link(&f.keys, LinkRequest { key: key.clone(), ..Default::default() });
     let mut rotated = f.keys.clone();
     rotated.rotate("k2").unwrap();
-    f.ssm
-        .put_parameter()
-        .name(format!("{}/keys", f.prefix))
-        .value(rotated.to_json())
-        .r#type(ParameterType::SecureString)
-        .overwrite(true)
-        .send()
-        .await
-        .unwrap();
+    f.deployment.put("keys", &rotated.to_json(), ParameterType::SecureString).await;
     let after_rotation = f.edge();
     let answer = view(&after_rotation, "GET", &old_link.url, "g1", &[]).await;
     assert!(forwarded(&answer), "{answer}");
@@ -236,14 +194,6 @@ async fn sealed_upload_then_rotation_through_ssm() {
     // Remove k1: its remaining links die with 403 unknown_key.
     let another_old = f.link(&f.keys, LinkRequest { key: key.clone(), ..Default::default() });
     rotated.remove("k1").unwrap();
-    f.ssm
-        .put_parameter()
-        .name(format!("{}/keys", f.prefix))
-        .value(rotated.to_json())
-        .r#type(ParameterType::SecureString)
-        .overwrite(true)
-        .send()
-        .await
-        .unwrap();
+    f.deployment.put("keys", &rotated.to_json(), ParameterType::SecureString).await;
     assert_eq!(error_code(&view(&f.edge(), "GET", &another_old.url, "g2", &[]).await), "403 unknown_key");
 }

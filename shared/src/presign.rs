@@ -123,12 +123,41 @@ pub fn presign(
     }
     let unsigned_url = format!("{base}{path_and_query}");
 
-    let identity: Identity = credentials.clone().into();
-    let mut settings = SigningSettings::default();
+    let mut settings = s3_settings();
     settings.signature_location = SignatureLocation::QueryParams;
     settings.expires_in = Some(request.expires_in);
+    let headers = request.content_type.map(|ct| ("content-type", ct));
+    let (instructions, signature) =
+        sign_s3(origin, credentials, settings, request.method.as_str(), &unsigned_url, headers.into_iter(), now)?;
+    for (name, value) in instructions.params() {
+        path_and_query.push('&');
+        path_and_query.push_str(name);
+        path_and_query.push('=');
+        path_and_query.push_str(&encode_query(value));
+    }
+    Ok(PresignedUrl { origin: base, path_and_query, signature })
+}
+
+/// S3's signing rules: single URI encoding, no path normalisation (the payload is always
+/// `UNSIGNED-PAYLOAD`, see [`sign_s3`]).
+fn s3_settings() -> SigningSettings {
+    let mut settings = SigningSettings::default();
     settings.percent_encoding_mode = PercentEncodingMode::Single;
     settings.uri_path_normalization_mode = UriPathNormalizationMode::Disabled;
+    settings
+}
+
+/// Signs one S3 request with `settings`; returns what to add to it and the signature.
+fn sign_s3<'a>(
+    origin: &S3Origin,
+    credentials: &Credentials,
+    settings: SigningSettings,
+    method: &'a str,
+    url: &'a str,
+    headers: impl Iterator<Item = (&'a str, &'a str)>,
+    now: SystemTime,
+) -> Result<(aws_sigv4::http_request::SigningInstructions, String), PresignError> {
+    let identity: Identity = credentials.clone().into();
     let params = v4::SigningParams::builder()
         .identity(&identity)
         .region(&origin.region)
@@ -138,17 +167,9 @@ pub fn presign(
         .build()
         .map_err(|e| PresignError::Signing(e.to_string()))?
         .into();
-    let headers = request.content_type.map(|ct| ("content-type", ct));
-    let signable = SignableRequest::new(request.method.as_str(), unsigned_url, headers.into_iter(), SignableBody::UnsignedPayload)
-        .map_err(|e| PresignError::Signing(e.to_string()))?;
-    let (instructions, signature) = sign(signable, &params).map_err(|e| PresignError::Signing(e.to_string()))?.into_parts();
-    for (name, value) in instructions.params() {
-        path_and_query.push('&');
-        path_and_query.push_str(name);
-        path_and_query.push('=');
-        path_and_query.push_str(&encode_query(value));
-    }
-    Ok(PresignedUrl { origin: base, path_and_query, signature })
+    let signable =
+        SignableRequest::new(method, url, headers, SignableBody::UnsignedPayload).map_err(|e| PresignError::Signing(e.to_string()))?;
+    Ok(sign(signable, &params).map_err(|e| PresignError::Signing(e.to_string()))?.into_parts())
 }
 
 /// A request to the origin signed with SigV4 *headers* (what CloudFront's OAC does for sealed
@@ -177,23 +198,9 @@ pub fn sign_origin_request(
         url.push('?');
         url.push_str(query);
     }
-    let identity: Identity = credentials.clone().into();
-    let mut settings = SigningSettings::default();
-    settings.percent_encoding_mode = PercentEncodingMode::Single;
-    settings.uri_path_normalization_mode = UriPathNormalizationMode::Disabled;
+    let mut settings = s3_settings();
     settings.payload_checksum_kind = aws_sigv4::http_request::PayloadChecksumKind::XAmzSha256;
-    let params = v4::SigningParams::builder()
-        .identity(&identity)
-        .region(&origin.region)
-        .name("s3")
-        .time(now)
-        .settings(settings)
-        .build()
-        .map_err(|e| PresignError::Signing(e.to_string()))?
-        .into();
-    let signable = SignableRequest::new(method, url.as_str(), std::iter::empty(), SignableBody::UnsignedPayload)
-        .map_err(|e| PresignError::Signing(e.to_string()))?;
-    let (instructions, _signature) = sign(signable, &params).map_err(|e| PresignError::Signing(e.to_string()))?.into_parts();
+    let (instructions, _signature) = sign_s3(origin, credentials, settings, method, &url, std::iter::empty(), now)?;
     let (headers, _params) = instructions.into_parts();
     let headers = headers.into_iter().map(|h| (h.name(), h.value().to_owned())).collect();
     Ok(SignedOriginRequest { url, headers })

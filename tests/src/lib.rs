@@ -109,3 +109,76 @@ pub fn swap_host(url: &str, base: &str) -> String {
     let path = &rest[rest.find('/').unwrap_or(rest.len())..];
     format!("{}{path}", base.trim_end_matches('/'))
 }
+
+/// One deployment on the stand-ins: SSM on moto, a fresh ledger table on `ledger_endpoint`,
+/// parameters under a fresh prefix.
+pub struct Deployment {
+    pub ssm: aws_sdk_ssm::Client,
+    pub ddb: aws_sdk_dynamodb::Client,
+    pub table: String,
+    pub prefix: String,
+}
+
+impl Deployment {
+    /// Creates the table; writes `<prefix>/table-name` unless `with_table_name` is false.
+    pub async fn new(ledger_endpoint: &str, with_table_name: bool) -> Self {
+        let env = emulators();
+        let ssm = aws_sdk_ssm::Client::new(&sdk(&env.moto).await);
+        let ddb = aws_sdk_dynamodb::Client::new(&sdk(ledger_endpoint).await);
+        let table = create_ledger_table(&ddb).await;
+        let deployment = Self { ssm, ddb, table, prefix: format!("/oncelink/{}", unique("deploy")) };
+        if with_table_name {
+            deployment.put("table-name", &deployment.table, aws_sdk_ssm::types::ParameterType::String).await;
+        }
+        deployment
+    }
+
+    /// Writes (or overwrites) `<prefix>/<name>`.
+    pub async fn put(&self, name: &str, value: &str, kind: aws_sdk_ssm::types::ParameterType) {
+        self.ssm.put_parameter().name(format!("{}/{name}", self.prefix)).value(value).r#type(kind).overwrite(true).send().await.unwrap();
+    }
+
+    /// Makes it a sealed deployment with `keys`.
+    pub async fn seal(&self, keys: &oncelink::sealed::KeySet) {
+        use aws_sdk_ssm::types::ParameterType;
+        self.put("edge-config", r#"{"mode":"sealed"}"#, ParameterType::String).await;
+        self.put("keys", &keys.to_json(), ParameterType::SecureString).await;
+    }
+
+    /// A cold edge (the first request reads SSM), without periodic refresh unless asked.
+    pub fn edge(&self, refresh: Option<Duration>) -> oncelink::edge::EdgeService<oncelink::config::SsmConfigSource> {
+        oncelink::edge::EdgeService::with_clients(
+            self.ssm.clone(),
+            self.ddb.clone(),
+            self.prefix.clone(),
+            oncelink::EdgePolicy::default(),
+            refresh,
+        )
+    }
+
+    pub async fn items(&self) -> usize {
+        item_count(&self.ddb, &self.table).await
+    }
+}
+
+/// Issuer settings for links to s3s-fs behind `cdn`.
+pub fn issuer_settings(mode: oncelink::config::LinkMode, cdn: &str) -> oncelink::issue::IssuerSettings {
+    let env = emulators();
+    oncelink::issue::IssuerSettings {
+        origin: oncelink::presign::S3Origin { bucket: env.s3_bucket, region: "us-east-1".into(), endpoint: Some(env.s3) },
+        cdn: cdn.into(),
+        default_expires: Duration::from_secs(300),
+        max_expires: Duration::from_secs(3600),
+        key_prefix: String::new(),
+        cors_origins: vec![],
+        mode,
+    }
+}
+
+/// Writes an object straight into s3s-fs's data directory.
+pub fn put_object(key: &str, bytes: &[u8]) {
+    let dir = std::env::var("ONCELINK_TEST_S3_DATA_DIR").expect("ONCELINK_TEST_S3_DATA_DIR");
+    let path = std::path::Path::new(&dir).join(emulators().s3_bucket).join(key);
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, bytes).unwrap();
+}
