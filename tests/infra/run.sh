@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# tests/infra/run.sh — every infra test, offline. Exits non-zero if any step fails; each runner
+# prints its own summary (node --test, pytest), and a last line counts the steps.
+#
+#   1. package checks   shim zip <= 1 MiB; Rust zips within Lambda's limits (builds them if missing)
+#   2. edge shim        unit tests (node --test) with an injected fake invoker
+#   3. CDK              tsc; `cdk synth` of the sample app in both modes with cdk-nag AwsSolutions
+#                       (synth fails on any unacknowledged finding); cfn-lint on every template;
+#                       assertion tests (aws-cdk-lib/assertions under node --test)
+#   4. Terraform        pytest: every file parses (python-hcl2), checkov 0 failed, skips justified,
+#                       and the Terraform/CDK cross-check
+set -uo pipefail
+repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+cache="${ONCELINK_CACHE:-$HOME/.cache/oncelink}"
+venv="$cache/venv-infra"
+artifacts="$repo/target/arm64/lambda"
+out="$(mktemp -d "${TMPDIR:-/tmp}/oncelink-infra.XXXXXX")"
+trap 'rm -rf "$out"' EXIT
+
+passed=0; failed=0; failures=()
+step() {
+  local name="$1"; shift
+  printf '\n==== infra: %s ====\n' "$name"
+  if "$@"; then passed=$((passed + 1)); else failed=$((failed + 1)); failures+=("$name"); echo "infra: FAILED: $name" >&2; fi
+}
+
+if [ ! -f "$venv/.oncelink-ready" ] || [ ! -f "$repo/infra/cdk/node_modules/.oncelink-ready" ]; then
+  bash "$repo/tests/infra/setup.sh" || exit 1
+fi
+
+zips() {
+  if [ -f "$artifacts/issue-url/bootstrap.zip" ] && [ -f "$artifacts/viewer-request/bootstrap.zip" ]; then
+    ONCELINK_SKIP_RUST=1 bash "$repo/tests/infra/build-zips.sh" || return 1
+    for fn in issue-url viewer-request; do
+      local zip="$artifacts/$fn/bootstrap.zip" zipped unzipped
+      zipped="$(stat -c %s "$zip")"; unzipped="$(unzip -l "$zip" | tail -1 | awk '{print $1}')"
+      printf '%-23s %s bytes zipped, %s bytes unzipped; limits 52428800 / 262144000\n' "$fn/bootstrap.zip" "$zipped" "$unzipped"
+      [ "$zipped" -le 52428800 ] && [ "$unzipped" -le 262144000 ] || return 1
+    done
+  else
+    bash "$repo/tests/infra/build-zips.sh"
+  fi
+}
+step "package checks (zip sizes)" zips
+
+step "edge shim unit tests" node --test "$repo/infra/edge-shim/test/"
+
+cd "$repo/infra/cdk" || exit 1
+step "cdk typecheck" npx --no-install tsc --noEmit
+synth() {
+  local mode="$1"
+  npx --no-install cdk synth --no-notices -q --app "npx --no-install tsx bin/app.ts" \
+    -c mode="$mode" -c artifactsDir="$artifacts" -o "$out/cdk/$mode" && echo "synth $mode: ok (cdk-nag AwsSolutions: no unacknowledged findings)"
+}
+step "cdk synth sealed + cdk-nag" synth sealed
+step "cdk synth presigned + cdk-nag" synth presigned
+cfnlint() {
+  # W3005: CDK adds DependsOn on the role's default policy on purpose (so the function never
+  # runs before its policy exists); cfn-lint calls that redundant. Errors (E*) always fail.
+  "$venv/bin/cfn-lint" --ignore-checks W3005 -- "$out"/cdk/*/*.template.json && echo "cfn-lint: $(ls "$out"/cdk/*/*.template.json | wc -l) templates, 0 errors, 0 warnings"
+}
+step "cfn-lint" cfnlint
+step "cdk assertion tests" node --import tsx --test test/*.test.ts
+
+cd "$repo" || exit 1
+step "terraform + cross-check (pytest)" env ONCELINK_CDK_OUT="$out/cdk" "$venv/bin/python" -m pytest -p no:cacheprovider -q tests/infra
+
+printf '\ninfra: %d passed, %d failed\n' "$passed" "$failed"
+[ "$failed" -eq 0 ] || { printf 'infra: failed steps: %s\n' "${failures[*]}" >&2; exit 1; }
