@@ -1,0 +1,351 @@
+//! Black-box tests: the real `oncelink` binary on a loopback port, a real HTTP client.
+//!
+//! Every case runs twice: with the embedded file ledger, and with `--ledger dynamodb` against
+//! DynamoDB Local (when `ONCELINK_TEST_DDB_LOCAL_URL` is set, as `tests/with-emulators.sh` does;
+//! otherwise that half reports itself skipped).
+
+mod common;
+
+use std::future::Future;
+use std::path::Path;
+
+use common::{Backend, Gateway, bytes, code, dynamodb_backend};
+use serde_json::json;
+
+async fn with_gateway<F, Fut>(name: &str, dynamodb: bool, case: F)
+where
+    F: FnOnce(Gateway) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    let backend = if dynamodb {
+        match dynamodb_backend(name).await {
+            Some(b) => b,
+            None => {
+                eprintln!("SKIPPED {name} on DynamoDB: ONCELINK_TEST_DDB_LOCAL_URL is not set (run through tests/with-emulators.sh)");
+                return;
+            }
+        }
+    } else {
+        Backend::File
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let gw = Gateway::start(&tmp.path().join("data"), &backend, 0, &[]);
+    case(gw).await;
+}
+
+macro_rules! both_ledgers {
+    ($($case:ident),* $(,)?) => {
+        mod file_ledger {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn $case() { super::with_gateway(stringify!($case), false, super::$case).await })*
+        }
+        mod dynamodb_ledger {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn $case() { super::with_gateway(stringify!($case), true, super::$case).await })*
+        }
+    };
+}
+
+both_ledgers!(
+    first_get_is_200_with_the_exact_bytes_then_403,
+    put_upload_then_one_time_download,
+    range_resume_within_the_grace_window,
+    head_does_not_consume,
+    n_use_link_and_revocation,
+    unauthorised_issue_is_401,
+    bad_json_is_400,
+    unknown_or_tampered_link_is_403,
+    used_link_stays_used_after_kill_9,
+    concurrent_first_uses_have_exactly_one_winner,
+);
+
+async fn first_get_is_200_with_the_exact_bytes_then_403(gw: Gateway) {
+    let data = bytes(300_000, 1);
+    gw.store("reports/q3 final.pdf", data.clone()).await;
+    let url = gw.url(json!({"key": "reports/q3 final.pdf"})).await;
+    let (status, body) = gw.get(&url).await;
+    assert_eq!(status, 200);
+    assert!(body == data, "the download differs from what was stored");
+    let (status, body) = gw.get(&url).await;
+    assert_eq!((status, code(&body)), (403, "link_already_used".into()));
+}
+
+async fn put_upload_then_one_time_download(gw: Gateway) {
+    let data = bytes(1 << 20, 2);
+    let put = gw.url(json!({"key": "up/blob.bin", "method": "PUT"})).await;
+    let r = gw.http.put(&put).body(data.clone()).send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    // The upload link is spent too.
+    let r = gw.http.put(&put).body(b"overwrite".to_vec()).send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 403);
+    assert_eq!(code(&r.bytes().await.unwrap()), "link_already_used");
+    let url = gw.url(json!({"key": "up/blob.bin", "method": "GET"})).await;
+    let (status, body) = gw.get(&url).await;
+    assert_eq!(status, 200);
+    assert!(body == data, "downloaded bytes differ from uploaded bytes");
+    assert_eq!(gw.get(&url).await.0, 403);
+}
+
+async fn range_resume_within_the_grace_window(gw: Gateway) {
+    let data = bytes(100_000, 3);
+    gw.store("big/resume.bin", data.clone()).await;
+    let url = gw.url(json!({"key": "big/resume.bin", "grace_seconds": 300})).await;
+    let part = |range: &'static str| {
+        let (http, url) = (gw.http.clone(), url.clone());
+        async move {
+            let r = http.get(url).header("range", range).send().await.unwrap();
+            (r.status().as_u16(), r.bytes().await.unwrap().to_vec())
+        }
+    };
+    let (status, first) = part("bytes=0-39999").await;
+    assert_eq!(status, 206);
+    assert!(first == data[..40_000]);
+    // The same client resumes: no use spent.
+    let (status, rest) = part("bytes=40000-").await;
+    assert_eq!(status, 206, "{}", code(&rest));
+    assert!(rest == data[40_000..]);
+    // Another client (other User-Agent) inside the window: refused.
+    let r = gw.http.get(&url).header("range", "bytes=0-9").header("user-agent", "someone-else/1").send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 403);
+    assert_eq!(code(&r.bytes().await.unwrap()), "link_already_used");
+    // A plain GET is a second use: refused.
+    let (status, body) = gw.get(&url).await;
+    assert_eq!((status, code(&body)), (403, "link_already_used".into()));
+}
+
+async fn head_does_not_consume(gw: Gateway) {
+    gw.store("h.txt", b"twelve bytes".to_vec()).await;
+    let url = gw.url(json!({"key": "h.txt"})).await;
+    for _ in 0..3 {
+        let r = gw.http.head(&url).send().await.unwrap();
+        assert_eq!(r.status().as_u16(), 200);
+        assert_eq!(r.headers()["content-length"], "12");
+    }
+    assert_eq!(gw.get(&url).await, (200, b"twelve bytes".to_vec()));
+    assert_eq!(gw.get(&url).await.0, 403);
+}
+
+async fn n_use_link_and_revocation(gw: Gateway) {
+    gw.store("n.txt", b"n".to_vec()).await;
+    let url = gw.url(json!({"key": "n.txt", "max_uses": 3})).await;
+    for _ in 0..3 {
+        assert_eq!(gw.get(&url).await.0, 200);
+    }
+    assert_eq!(gw.get(&url).await.0, 403);
+
+    let link = gw.issue(json!({"key": "n.txt"})).await;
+    let id = link["link_id"].as_str().unwrap();
+    let auth = format!("Bearer {}", gw.token);
+    let r = gw.http.get(format!("{}/_oncelink/links/{id}", gw.base)).header("authorization", &auth).send().await.unwrap();
+    let state: serde_json::Value = serde_json::from_slice(&r.bytes().await.unwrap()).unwrap();
+    assert_eq!((state["uses"].as_u64(), state["revoked"].as_bool()), (Some(0), Some(false)));
+    let r = gw.http.delete(format!("{}/_oncelink/links/{id}", gw.base)).header("authorization", &auth).send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    let (status, body) = gw.get(link["url"].as_str().unwrap()).await;
+    assert_eq!((status, code(&body)), (403, "link_revoked".into()));
+}
+
+async fn unauthorised_issue_is_401(gw: Gateway) {
+    let url = format!("{}/_oncelink/links", gw.base);
+    let body = json!({"key": "a.txt"}).to_string();
+    let r = gw.http.post(&url).body(body.clone()).send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 401);
+    assert_eq!(r.headers()["www-authenticate"], "Bearer");
+    let r = gw.http.post(&url).header("authorization", "Bearer wrong-token-wrong-token").body(body.clone()).send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 401);
+    let r = gw.http.delete(format!("{url}/AAAAAAAAAAAAAAAAAAAAAA")).send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 401);
+    // The right token works (so the 401s above are about the token).
+    assert_eq!(gw.issue_raw(&json!({"key": "a.txt"})).await.0, 201);
+}
+
+async fn bad_json_is_400(gw: Gateway) {
+    let r = gw
+        .http
+        .post(format!("{}/_oncelink/links", gw.base))
+        .header("authorization", format!("Bearer {}", gw.token))
+        .body("{not json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 400);
+    assert_eq!(code(&r.bytes().await.unwrap()), "invalid_json");
+    let (status, body) = gw.issue_raw(&json!({"key": "a", "surprise": 1})).await;
+    assert_eq!((status, body["error"].as_str()), (400, Some("invalid_json")));
+    let (status, body) = gw.issue_raw(&json!({"key": "../etc/passwd"})).await;
+    assert_eq!((status, body["error"].as_str()), (400, Some("invalid_key")));
+    let r = gw
+        .http
+        .post(format!("{}/_oncelink/links", gw.base))
+        .header("authorization", format!("Bearer {}", gw.token))
+        .body(vec![b' '; 100_000])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 413);
+}
+
+async fn unknown_or_tampered_link_is_403(gw: Gateway) {
+    gw.store("t.txt", b"secret".to_vec()).await;
+    let (status, body) = gw.get(&format!("{}/t.txt", gw.base)).await;
+    assert_eq!((status, code(&body)), (403, "missing_signature".into()));
+    let (status, body) = gw.get(&format!("{}/t.txt?bm90LWEtdG9rZW4", gw.base)).await;
+    assert_eq!((status, code(&body)), (403, "invalid_token".into()));
+    // A real link for another key does not open this one.
+    let other = gw.url(json!({"key": "other.txt"})).await;
+    let token = other.split_once('?').unwrap().1;
+    let (status, body) = gw.get(&format!("{}/t.txt?{token}", gw.base)).await;
+    assert_eq!((status, code(&body)), (403, "invalid_token".into()));
+    // One flipped character.
+    let url = gw.url(json!({"key": "t.txt"})).await;
+    let mut tampered = url.clone().into_bytes();
+    let last = tampered.len() - 5;
+    tampered[last] = if tampered[last] == b'A' { b'B' } else { b'A' };
+    let (status, body) = gw.get(&String::from_utf8(tampered).unwrap()).await;
+    assert_eq!((status, code(&body)), (403, "invalid_token".into()));
+    // None of this spent the real link.
+    assert_eq!(gw.get(&url).await, (200, b"secret".to_vec()));
+}
+
+async fn used_link_stays_used_after_kill_9(gw: Gateway) {
+    gw.store("k.txt", b"once".to_vec()).await;
+    let url = gw.url(json!({"key": "k.txt"})).await;
+    let unused = gw.url(json!({"key": "k.txt"})).await;
+    assert_eq!(gw.get(&url).await, (200, b"once".to_vec()));
+    let mut gw = gw;
+    gw.kill9();
+    let gw = gw.restart();
+    let (status, body) = gw.get(&url).await;
+    assert_eq!((status, code(&body)), (403, "link_already_used".into()));
+    // The restarted gateway still honours links it issued before (same keys, same port).
+    assert_eq!(gw.get(&unused).await, (200, b"once".to_vec()));
+}
+
+async fn concurrent_first_uses_have_exactly_one_winner(gw: Gateway) {
+    gw.store("race.bin", bytes(10_000, 4)).await;
+    let url = gw.url(json!({"key": "race.bin"})).await;
+    let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(64));
+    let tasks: Vec<_> = (0..64)
+        .map(|_| {
+            let (http, url, barrier) = (gw.http.clone(), url.clone(), barrier.clone());
+            tokio::spawn(async move {
+                barrier.wait().await;
+                let r = http.get(url).send().await.unwrap();
+                (r.status().as_u16(), r.bytes().await.unwrap().to_vec())
+            })
+        })
+        .collect();
+    let mut ok = 0;
+    let mut used = 0;
+    for t in tasks {
+        let (status, body) = t.await.unwrap();
+        match status {
+            200 => ok += 1,
+            403 if code(&body) == "link_already_used" => used += 1,
+            other => panic!("unexpected answer {other}: {}", code(&body)),
+        }
+    }
+    assert_eq!((ok, used), (1, 63));
+}
+
+/// Streams a 1 GiB object (a sparse file in the embedded origin's directory) and checks the
+/// gateway's peak RSS stays under a fixed ceiling: nothing is buffered whole.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_gib_download_streams_under_a_fixed_rss_ceiling() {
+    const SIZE: u64 = 1 << 30;
+    const CEILING_KB: u64 = 200 * 1024;
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("data");
+    let gw = Gateway::start(&dir, &Backend::File, 0, &[]);
+    let file = std::fs::File::create(dir.join("objects/oncelink/huge.bin")).unwrap();
+    file.set_len(SIZE).unwrap();
+    drop(file);
+    let url = gw.url(json!({"key": "huge.bin"})).await;
+    let mut r = gw.http.get(&url).send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    let mut total = 0u64;
+    while let Some(chunk) = r.chunk().await.unwrap() {
+        assert!(chunk.iter().all(|b| *b == 0));
+        total += chunk.len() as u64;
+    }
+    assert_eq!(total, SIZE);
+    let hwm = vm_hwm_kb(gw.pid());
+    eprintln!("gateway peak RSS after streaming 1 GiB: {} MiB", hwm / 1024);
+    assert!(hwm < CEILING_KB, "peak RSS {hwm} kB is over the {CEILING_KB} kB ceiling");
+    assert_eq!(gw.get(&url).await.0, 403);
+}
+
+fn vm_hwm_kb(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(Path::new("/proc").join(pid.to_string()).join("status")).unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .expect("VmHWM in /proc/<pid>/status")
+}
+
+/// SIGTERM lets a download that is already streaming finish, then the process exits 0.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_lets_in_flight_transfers_finish() {
+    const SIZE: u64 = 64 << 20;
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("data");
+    let mut gw = Gateway::start(&dir, &Backend::File, 0, &[]);
+    std::fs::File::create(dir.join("objects/oncelink/slow.bin")).unwrap().set_len(SIZE).unwrap();
+    let url = gw.url(json!({"key": "slow.bin"})).await;
+    let mut r = gw.http.get(&url).send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    let first = r.chunk().await.unwrap().map_or(0, |c| c.len() as u64);
+    // Keep reading while the gateway shuts down (it can only finish if we consume).
+    let reader = tokio::spawn(async move {
+        let mut total = first;
+        while let Some(chunk) = r.chunk().await.unwrap() {
+            total += chunk.len() as u64;
+        }
+        total
+    });
+    let pid = gw.pid();
+    let status = tokio::task::spawn_blocking(move || {
+        let status = gw.terminate();
+        (gw, status)
+    });
+    let (gw, status) = status.await.unwrap();
+    // The process has exited: everything must have been sent before it did.
+    assert_eq!(reader.await.unwrap(), SIZE, "pid {pid} cut the transfer short");
+    assert!(status.success(), "exit status {status}");
+    // And it no longer listens.
+    assert!(reqwest::get(format!("{}/_oncelink/healthz", gw.base)).await.is_err());
+}
+
+#[tokio::test]
+async fn own_endpoints() {
+    let tmp = tempfile::tempdir().unwrap();
+    let gw = Gateway::start(&tmp.path().join("data"), &Backend::File, 0, &[]);
+    let no_redirects = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let r = no_redirects.get(format!("{}/", gw.base)).send().await.unwrap();
+    assert_eq!((r.status().as_u16(), r.headers()["location"].to_str().unwrap()), (302, "/_oncelink/"));
+    let r = gw.http.get(format!("{}/_oncelink/", gw.base)).send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    assert!(r.text().await.unwrap().contains("<title>oncelink</title>"));
+    let r = gw.http.get(format!("{}/_oncelink/healthz", gw.base)).send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    gw.store("m.txt", b"m".to_vec()).await;
+    let url = gw.url(json!({"key": "m.txt"})).await;
+    gw.get(&url).await;
+    gw.get(&url).await;
+    let metrics = gw.http.get(format!("{}/_oncelink/metrics", gw.base)).send().await.unwrap().text().await.unwrap();
+    assert!(metrics.contains("oncelink_decisions_total{decision=\"deny\",reason=\"link_already_used\"} 1"), "{metrics}");
+    assert!(metrics.contains("oncelink_decisions_total{decision=\"forward\",reason=\"ok\"} 2"), "{metrics}");
+    // Access logs are JSON with decision and reason, and never hold the link's token.
+    let logs = std::fs::read_to_string(tmp.path().join("data.log")).unwrap();
+    let token = url.split_once('?').unwrap().1;
+    assert!(!logs.contains(token), "a link token leaked into the logs");
+    assert!(!logs.contains(&gw.token), "the API token leaked into the logs");
+    let denied = logs
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find(|v| v["fields"]["reason"] == "link_already_used")
+        .expect("an access log line for the denied request");
+    assert_eq!((denied["fields"]["decision"].as_str(), denied["fields"]["status"].as_u64()), (Some("deny"), Some(403)));
+}

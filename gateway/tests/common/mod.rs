@@ -1,0 +1,199 @@
+//! Starting the real `oncelink` binary on a loopback port, and talking to it over HTTP.
+
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_oncelink");
+
+/// Which ledger the gateway runs with.
+#[derive(Debug, Clone)]
+pub enum Backend {
+    File,
+    /// DynamoDB Local at this endpoint, with this table.
+    Dynamodb {
+        endpoint: String,
+        table: String,
+    },
+}
+
+pub struct Gateway {
+    pub child: Child,
+    pub base: String,
+    pub port: u16,
+    pub token: String,
+    pub dir: PathBuf,
+    pub backend: Backend,
+    pub http: reqwest::Client,
+}
+
+impl Gateway {
+    /// Starts `oncelink serve` with `dir` as data dir on `port` (0: any free port) and waits for
+    /// its "listening on" line.
+    pub fn start(dir: &Path, backend: &Backend, port: u16, extra: &[&str]) -> Self {
+        let mut cmd = Command::new(BIN);
+        cmd.arg("serve").arg("--data-dir").arg(dir).arg("--listen").arg(format!("127.0.0.1:{port}"));
+        if let Backend::Dynamodb { endpoint, table } = backend {
+            cmd.args(["--ledger", "dynamodb", "--table", table, "--dynamodb-endpoint", endpoint]);
+            cmd.env("AWS_ACCESS_KEY_ID", "testing").env("AWS_SECRET_ACCESS_KEY", "testing").env("AWS_EC2_METADATA_DISABLED", "true");
+        }
+        cmd.args(extra);
+        cmd.env_remove("ONCELINK_API_TOKEN").env_remove("ONCELINK_KEYS").env_remove("ONCELINK_CONFIG").env("RUST_LOG", "info");
+        let log = std::fs::OpenOptions::new().create(true).append(true).open(dir.with_extension("log")).expect("log file");
+        cmd.stdout(Stdio::piped()).stderr(Stdio::from(log));
+        let mut child = cmd.spawn().expect("start oncelink serve");
+        let stdout = child.stdout.take().expect("stdout");
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            // Keep draining stdout so the gateway never blocks on a full pipe.
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
+        let mut base = None;
+        let mut token = None;
+        while base.is_none() || token.is_none() {
+            match rx.recv_timeout(Duration::from_secs(30)) {
+                Ok(line) => {
+                    if let Some(url) = line.strip_prefix("listening on ") {
+                        base = Some(url.trim().to_owned());
+                    }
+                    if let Some(rest) = line.strip_prefix("api token: ") {
+                        token = rest.split_whitespace().next().map(str::to_owned);
+                    }
+                }
+                Err(_) => {
+                    let _ = child.kill();
+                    let logs = std::fs::read_to_string(dir.with_extension("log")).unwrap_or_default();
+                    panic!("oncelink serve did not start; its log:\n{logs}");
+                }
+            }
+        }
+        let base = base.unwrap();
+        let port = base.rsplit(':').next().and_then(|p| p.parse().ok()).expect("port in the URL");
+        let http = reqwest::Client::builder().user_agent("oncelink-blackbox/1").build().unwrap();
+        Self { child, base, port, token: token.unwrap(), dir: dir.to_owned(), backend: backend.clone(), http }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// `kill -9`.
+    pub fn kill9(&mut self) {
+        self.child.kill().expect("SIGKILL");
+        self.child.wait().expect("reap");
+    }
+
+    /// SIGTERM, then wait for the exit status.
+    pub fn terminate(&mut self) -> std::process::ExitStatus {
+        let status = Command::new("kill").arg("-TERM").arg(self.child.id().to_string()).status().expect("kill -TERM");
+        assert!(status.success());
+        self.child.wait().expect("wait")
+    }
+
+    /// Restarts on the same data dir and port (sealed links are bound to host:port).
+    pub fn restart(mut self) -> Self {
+        if self.child.try_wait().ok().flatten().is_none() {
+            self.kill9();
+        }
+        Self::start(&self.dir.clone(), &self.backend.clone(), self.port, &[])
+    }
+
+    /// `POST /_oncelink/links` with the token; returns (status, JSON).
+    pub async fn issue_raw(&self, body: &Value) -> (u16, Value) {
+        let r = self
+            .http
+            .post(format!("{}/_oncelink/links", self.base))
+            .header("authorization", format!("Bearer {}", self.token))
+            .header("content-type", "application/json")
+            .body(body.to_string())
+            .send()
+            .await
+            .expect("issue request");
+        let status = r.status().as_u16();
+        (status, serde_json::from_slice(&r.bytes().await.unwrap_or_default()).unwrap_or(Value::Null))
+    }
+
+    /// Issues a link; panics unless 201. Returns the JSON answer (url, link_id, …).
+    pub async fn issue(&self, body: Value) -> Value {
+        let (status, answer) = self.issue_raw(&body).await;
+        assert_eq!(status, 201, "issue {body}: {answer}");
+        answer
+    }
+
+    pub async fn url(&self, body: Value) -> String {
+        self.issue(body).await["url"].as_str().unwrap().to_owned()
+    }
+
+    /// Stores `bytes` at `key` through a one-time PUT link.
+    pub async fn store(&self, key: &str, bytes: Vec<u8>) {
+        let url = self.url(json!({"key": key, "method": "PUT"})).await;
+        let r = self.http.put(url).body(bytes).send().await.unwrap();
+        assert_eq!(r.status().as_u16(), 200, "PUT: {}", r.text().await.unwrap_or_default());
+    }
+
+    pub async fn get(&self, url: &str) -> (u16, Vec<u8>) {
+        let r = self.http.get(url).send().await.unwrap();
+        (r.status().as_u16(), r.bytes().await.unwrap().to_vec())
+    }
+}
+
+impl Drop for Gateway {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The `error` code of a JSON error body.
+pub fn code(body: &[u8]) -> String {
+    serde_json::from_slice::<Value>(body)
+        .ok()
+        .and_then(|v| v["error"].as_str().map(str::to_owned))
+        .unwrap_or_else(|| format!("<not a JSON error: {}>", String::from_utf8_lossy(&body[..body.len().min(200)])))
+}
+
+/// Deterministic pseudo-random bytes (xorshift).
+pub fn bytes(len: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed | 1;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x >> 24) as u8
+        })
+        .collect()
+}
+
+/// The DynamoDB backend when DynamoDB Local is up (`ONCELINK_TEST_DDB_LOCAL_URL`), with a fresh table.
+pub async fn dynamodb_backend(name: &str) -> Option<Backend> {
+    let endpoint = std::env::var("ONCELINK_TEST_DDB_LOCAL_URL").ok().filter(|v| !v.is_empty())?;
+    use aws_sdk_dynamodb::types::{AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType};
+    let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new("us-east-1"))
+        .endpoint_url(&endpoint)
+        .credentials_provider(aws_credential_types::Credentials::new("testing", "testing", None, None, "blackbox"))
+        .load()
+        .await;
+    let client = aws_sdk_dynamodb::Client::new(&sdk);
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
+    let table = format!("oncelink-gw-{name}-{nanos}");
+    client
+        .create_table()
+        .table_name(&table)
+        .attribute_definitions(AttributeDefinition::builder().attribute_name("pk").attribute_type(ScalarAttributeType::S).build().unwrap())
+        .key_schema(KeySchemaElement::builder().attribute_name("pk").key_type(KeyType::Hash).build().unwrap())
+        .billing_mode(BillingMode::PayPerRequest)
+        .send()
+        .await
+        .expect("create the DynamoDB Local table");
+    Some(Backend::Dynamodb { endpoint, table })
+}
