@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# tests/web/setup.sh — idempotent: Debian's chromium (only if missing) and playwright-core (npm ci).
+set -euo pipefail
+cd "$(dirname "$0")"
+if [[ ! -x /usr/bin/chromium ]]; then
+  SUDO=""; [[ $(id -u) -eq 0 ]] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium >/dev/null
+fi
+if [[ ! -d node_modules/playwright-core ]] || [[ package-lock.json -nt node_modules/.package-lock.json ]]; then
+  npm ci --no-audit --no-fund --loglevel=error
+fi
+/usr/bin/chromium --version
