@@ -313,4 +313,27 @@ mod tests {
         assert_eq!(format_duration(Duration::from_secs(900)), "15m");
         assert_eq!(format_duration(Duration::from_secs(61)), "61s");
     }
+
+    #[test]
+    fn flags_win_over_the_file_which_wins_over_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("oncelink.toml");
+        std::fs::write(&file, "listen = \"127.0.0.1:9000\"\nbucket = \"from-file\"\ndefault_expires = \"10m\"\nmode = \"presigned\"\n")
+            .unwrap();
+        let common = CommonArgs { data_dir: Some(dir.path().join("d")), config: Some(file.clone()) };
+        let args = ServeArgs { bucket: Some("from-flag".into()), ..Default::default() };
+        let s = Settings::resolve(&common, &args).unwrap();
+        assert_eq!(s.listen, "127.0.0.1:9000".parse().unwrap());
+        assert_eq!(s.bucket, "from-flag");
+        assert_eq!(s.default_expires, Duration::from_secs(600));
+        assert_eq!(s.mode, LinkMode::Presigned);
+        assert_eq!(s.shutdown_timeout, Duration::from_secs(30));
+        assert_eq!(s.config_file.as_deref(), Some(file.as_path()));
+
+        std::fs::write(&file, "listen = \"127.0.0.1:9000\"\nbukket = \"typo\"\n").unwrap();
+        let error = Settings::resolve(&common, &ServeArgs::default()).unwrap_err().to_string();
+        assert!(error.contains("bukket"), "{error}");
+        std::fs::write(&file, "default_expires = \"8d\"\n").unwrap();
+        assert!(Settings::resolve(&common, &ServeArgs::default()).is_err(), "default beyond max must be refused");
+    }
 }
