@@ -9,6 +9,8 @@
 #   2. build     every crate and test binary, while the network is still there; lint
 #   3. rust      all Rust tests (unit, integration, black-box) with the emulators up, inside a
 #                private network namespace (tests/with-emulators.sh explains why)
+#   4. infra     arm64 Lambda zips (cached under ~/.cache/oncelink/target-arm64), the edge shim,
+#                CDK synth with cdk-nag, cfn-lint, CDK assertions, Terraform parse/checkov/cross-check
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -16,6 +18,9 @@ phase() { printf '\n==== %s ====\n' "$*"; }
 
 phase "install: emulators"
 bash tests/setup.sh
+
+phase "install: infra test tools (CDK, cdk-nag, cfn-lint, checkov, python-hcl2, cargo-lambda)"
+bash tests/infra/setup.sh
 
 phase "build: workspace, tests and benches"
 cargo build --workspace --all-targets --locked
@@ -26,3 +31,6 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 
 phase "rust: unit, integration and end-to-end tests (emulators up, private netns)"
 ONCELINK_SKIP_SETUP=1 bash tests/with-emulators.sh cargo test --workspace --locked --offline
+
+phase "infra: Lambda packages, edge shim, CDK synth + cdk-nag + cfn-lint + assertions, Terraform"
+bash tests/infra/run.sh

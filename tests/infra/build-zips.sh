@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # tests/infra/build-zips.sh — build the deployable Lambda packages and print their sizes.
 #
-#   target/arm64/lambda/issue-url/bootstrap.zip       Rust, provided.al2023 arm64 (cargo lambda)
-#   target/arm64/lambda/viewer-request/bootstrap.zip  Rust, provided.al2023 arm64 (cargo lambda)
+#   $ONCELINK_CACHE/target-arm64/lambda/issue-url/bootstrap.zip       Rust, provided.al2023 arm64
+#   $ONCELINK_CACHE/target-arm64/lambda/viewer-request/bootstrap.zip  (cargo lambda)
 #   target/infra/edge-shim.zip                        Node.js Lambda@Edge shim (sample config)
 #
-# The Rust build uses its own CARGO_TARGET_DIR (target/arm64) so it never holds the cargo lock
-# of the main target dir. cargo-lambda (with zig, for cross-linking arm64) comes from PyPI into
+# The Rust build uses its own CARGO_TARGET_DIR, by default $ONCELINK_CACHE/target-arm64
+# (override: ONCELINK_ARM64_TARGET_DIR): it never holds the cargo lock of the main target dir,
+# and a cold cross build (~20 min on 2 cores) is paid once per machine, not once per clone. cargo-lambda (with zig, for cross-linking arm64) comes from PyPI into
 # the infra venv that tests/infra/setup.sh makes. Env: ONCELINK_CACHE, ONCELINK_SKIP_RUST=1 (shim only).
 set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -34,7 +35,7 @@ echo "edge-shim.zip           $shim_size bytes ($(mib "$shim_size")), limit 1 Mi
 # --- Rust functions -------------------------------------------------------------------------
 [ -x "$venv/bin/cargo-lambda" ] || { echo "build-zips.sh: $venv/bin/cargo-lambda missing; run tests/infra/setup.sh" >&2; exit 1; }
 export PATH="$venv/bin:$PATH"   # cargo finds the cargo-lambda subcommand, cargo-lambda finds zig
-export CARGO_TARGET_DIR="$repo/target/arm64"
+export CARGO_TARGET_DIR="${ONCELINK_ARM64_TARGET_DIR:-$cache/target-arm64}"
 cd "$repo"
 start=$(date +%s)
 cargo lambda build --release --arm64 --output-format zip --locked -p issue-url -p viewer-request

@@ -51,4 +51,14 @@ if [ "$(cat "$cdk/node_modules/.oncelink-ready" 2>/dev/null)" != "$want" ]; then
 else
   log "infra/cdk/node_modules ready"
 fi
+# --- the arm64 Rust target (cargo lambda cross-builds provided.al2023 arm64 zips) --------------
+if ! rustup target list --installed 2>/dev/null | grep -qx aarch64-unknown-linux-gnu; then
+  log "adding the aarch64-unknown-linux-gnu target (rust-std for cross builds)"
+  rustup target add aarch64-unknown-linux-gnu || {
+    log "error: cannot add the aarch64-unknown-linux-gnu target; the arm64 Lambda zips cannot be built here"
+    exit 1
+  }
+else
+  log "aarch64-unknown-linux-gnu target ready"
+fi
 log "done"

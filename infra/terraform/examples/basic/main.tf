@@ -1,7 +1,7 @@
 # Example root module: one oncelink deployment in eu-west-1 (edge pieces in us-east-1).
 #
 #   bash tests/infra/build-zips.sh
-#   terraform init && terraform apply -var artifacts_dir=$PWD/../../../../target/arm64/lambda
+#   terraform init && terraform apply -var artifacts_dir=$HOME/.cache/oncelink/target-arm64/lambda
 
 terraform {
   required_version = ">= 1.5.0"
