@@ -9,7 +9,8 @@
 #   2. build     every crate and test binary, while the network is still there; lint
 #   3. rust      all Rust tests (unit, integration, black-box) with the emulators up, inside a
 #                private network namespace (tests/with-emulators.sh explains why)
-#   4. infra     arm64 Lambda zips (cached under ~/.cache/oncelink/target-arm64), the edge shim,
+#   4. web       the gateway's web page driven in headless Chromium (playwright-core)
+#   5. infra     arm64 Lambda zips (cached under ~/.cache/oncelink/target-arm64), the edge shim,
 #                CDK synth with cdk-nag, cfn-lint, CDK assertions, Terraform parse/checkov/cross-check
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -22,6 +23,9 @@ bash tests/setup.sh
 phase "install: infra test tools (CDK, cdk-nag, cfn-lint, checkov, python-hcl2, cargo-lambda)"
 bash tests/infra/setup.sh
 
+phase "install: browser test tools (Debian chromium, playwright-core)"
+bash tests/web/setup.sh
+
 phase "build: workspace, tests and benches"
 cargo build --workspace --all-targets --locked
 
@@ -31,6 +35,9 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 
 phase "rust: unit, integration and end-to-end tests (emulators up, private netns)"
 ONCELINK_SKIP_SETUP=1 bash tests/with-emulators.sh cargo test --workspace --locked --offline
+
+phase "web: the gateway's page in headless Chromium"
+bash tests/web/run.sh
 
 phase "infra: Lambda packages, edge shim, CDK synth + cdk-nag + cfn-lint + assertions, Terraform"
 bash tests/infra/run.sh
