@@ -150,7 +150,7 @@ fn main() {
         ("retired-kid", sealed_retired_kid.clone()),
         ("tampered", sealed_tampered.clone()),
         ("padded", format!("{sealed_get}==")),
-        ("standard-alphabet", sealed_get.replace('-', "+").replace('_', "/")),
+        ("standard-alphabet", sealed_get_named.replace('-', "+").replace('_', "/")),
         ("truncated", sealed_get[..sealed_get.len() / 2].to_owned()),
         ("presigned-query", get_query.to_owned()),
     ];
@@ -174,11 +174,11 @@ fn main() {
         let data: Vec<u8> = (0..len).map(|_| next() as u8).collect();
         let Some(input) = viewer_input(&data) else { continue };
         let request = input.to_request();
-        for config in configs() {
-            let class = format!("{}-{}", config.mode.as_str(), oncelink_fuzz::outcome_class(&precheck(&request, &policy, &config, now())));
-            if seen.insert(class.clone()) {
-                fs::write(dir.join(format!("mined-{class}.bin")), &data).expect("write seed");
-            }
+        // One input, one file: named after its outcome in each mode.
+        let classes = configs().map(|config| oncelink_fuzz::outcome_class(&precheck(&request, &policy, &config, now())));
+        let new = classes.iter().zip(["presigned", "sealed"]).filter(|(class, mode)| seen.insert(format!("{mode}-{class}"))).count();
+        if new > 0 {
+            fs::write(dir.join(format!("mined-p.{}-s.{}.bin", classes[0], classes[1])), &data).expect("write seed");
         }
     }
     println!("edge_event: {} seeds; sealed_token: {} seeds; viewer_request: {} classes", events.len(), tokens.len(), seen.len());
