@@ -82,6 +82,7 @@ impl Claims {
     /// Checks every field's range (the same rules the decoder enforces).
     pub fn validate(&self) -> Result<(), TokenError> {
         let ok = valid_kid(&self.kid)
+            && self.expires_at <= crate::time::MAX_UNIX_SECS
             && (1..=MAX_USES).contains(&self.max_uses)
             && self.grace_seconds <= MAX_GRACE_SECONDS
             && self.filename.as_deref().is_none_or(valid_filename)

@@ -19,8 +19,14 @@ pub fn unix_secs(t: SystemTime) -> u64 {
     t.duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
 }
 
+/// The last second of the year 9999: every time we accept from outside stays at or below it,
+/// so adding a margin to it can never overflow.
+pub const MAX_UNIX_SECS: u64 = 253_402_300_799;
+
+/// The instant `secs` after the epoch, clamped to [`MAX_UNIX_SECS`] (input from a token or a
+/// database must never be able to overflow `SystemTime` arithmetic).
 pub fn from_unix_secs(secs: u64) -> SystemTime {
-    UNIX_EPOCH + Duration::from_secs(secs)
+    UNIX_EPOCH + Duration::from_secs(secs.min(MAX_UNIX_SECS))
 }
 
 /// `2026-11-22T17:42:31Z`.
@@ -32,6 +38,13 @@ pub fn rfc3339(t: SystemTime) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn huge_times_are_clamped_not_overflowed() {
+        let far = from_unix_secs(u64::MAX);
+        assert_eq!(unix_secs(far), MAX_UNIX_SECS);
+        let _ = far + Duration::from_secs(7 * 24 * 3600); // the retention margin still fits
+    }
 
     #[test]
     fn amz_dates() {

@@ -64,7 +64,7 @@ fn arb_claims() -> impl Strategy<Value = Claims> {
     (
         "[A-Za-z0-9._-]{1,32}",
         any::<bool>(),
-        any::<u64>(),
+        0u64..=253_402_300_799,
         1u16..=1000,
         0u32..=86_400,
         any::<[u8; 16]>(),
@@ -202,4 +202,24 @@ fn print_vectors() {
         }));
     }
     println!("{}", serde_json::to_string_pretty(&out).unwrap());
+}
+
+/// Found by fuzzing: an expiry near u64::MAX overflowed time arithmetic at the edge. Such
+/// tokens are now refused by the codec itself, signed or not.
+#[test]
+fn expiries_beyond_year_9999_are_refused() {
+    let claims = Claims {
+        kid: "k1".into(),
+        method: LinkMethod::Get,
+        expires_at: u64::MAX,
+        max_uses: 1,
+        grace_seconds: 0,
+        nonce: [0; 16],
+        filename: None,
+        content_type: None,
+    };
+    assert_eq!(sealed::seal(&claims, &[1; 32], "h", "/k"), Err(sealed::TokenError::Field));
+    let mut bytes = claims.encode_payload();
+    bytes.extend_from_slice(&[0; 32]);
+    assert_eq!(sealed::decode_unverified(&URL_SAFE_NO_PAD.encode(bytes)).unwrap_err(), sealed::TokenError::Field);
 }
