@@ -12,7 +12,6 @@ use std::time::{Duration, SystemTime};
 
 use oncelink::config::{EdgeConfig, LinkMode};
 use oncelink::decision::Forward;
-use oncelink::encoding::{KEY_PATH, decode_canonical};
 use oncelink::issue::{ApiRequest, ApiResponse, IssuerSettings, Signer};
 use oncelink::ledger::{Ledger, LedgerKey, is_link_id};
 use oncelink::presign::{S3Origin, sign_origin_request};
@@ -133,18 +132,14 @@ impl Edge {
         let origin = &self.issuer.origin;
         match self.issuer.mode {
             LinkMode::Sealed => {
-                let encoded = viewer.uri.strip_prefix('/').unwrap_or(&viewer.uri);
-                let key = decode_canonical(encoded, KEY_PATH).map_err(|e| format!("path: {e}"))?;
+                let key = &forward.path;
                 let creds = self.signing.credentials().await.map_err(|e| format!("{e:#}"))?;
                 let signed =
-                    sign_origin_request(origin, &creds, &viewer.method, &key, &forward.querystring, now).map_err(|e| e.to_string())?;
+                    sign_origin_request(origin, &creds, &viewer.method, key, &forward.querystring, now).map_err(|e| e.to_string())?;
                 Ok(OriginTarget { url: signed.url, headers: signed.headers })
             }
             LinkMode::Presigned => {
-                let base = match &origin.endpoint {
-                    Some(endpoint) => endpoint.trim_end_matches('/').to_owned(),
-                    None => format!("https://{}.s3.{}.amazonaws.com", origin.bucket, origin.region),
-                };
+                let base = origin.base_url();
                 let mut url = format!("{base}{}", viewer.uri);
                 if !forward.querystring.is_empty() {
                     url.push('?');

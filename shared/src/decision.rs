@@ -45,6 +45,8 @@ impl Default for EdgePolicy {
 /// What to send to the origin when a request goes through.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Forward {
+    /// The request path, decoded (in sealed mode: the object key).
+    pub path: String,
     /// The query string for the origin: unchanged in presigned mode; in sealed mode only the
     /// parameters the token covers (the token itself is stripped).
     pub querystring: String,
@@ -111,10 +113,10 @@ fn precheck_inner(request: &ViewerRequest, policy: &EdgePolicy, config: &EdgeCon
     };
 
     // Phase 2: the link. The path and every parameter must have exactly one reading.
-    check_path(&request.uri)?;
+    let path = check_path(&request.uri)?;
     let link = match config.mode {
-        LinkMode::Presigned => read_presigned(request, policy, now)?,
-        LinkMode::Sealed => read_sealed(request, config)?,
+        LinkMode::Presigned => read_presigned(request, policy, now, path)?,
+        LinkMode::Sealed => read_sealed(request, config, path)?,
     };
     // OPTIONS is a CORS preflight: any link method. Otherwise the method must be the link's
     // (HEAD is a GET without the body).
@@ -153,7 +155,7 @@ fn precheck_inner(request: &ViewerRequest, policy: &EdgePolicy, config: &EdgeCon
 }
 
 /// Presigned mode: the X-Amz-* shape, our `x-oncelink-*` policy parameters, and the window start.
-fn read_presigned(request: &ViewerRequest, policy: &EdgePolicy, now: SystemTime) -> Result<Link, DenyReason> {
+fn read_presigned(request: &ViewerRequest, policy: &EdgePolicy, now: SystemTime, path: String) -> Result<Link, DenyReason> {
     let query = Query::parse(&request.querystring).map_err(|e| DenyReason::MalformedLink(e.to_string()))?;
     let link = presigned::parse(&query).map_err(|e| match e {
         ShapeError::Missing => DenyReason::MissingSignature,
@@ -175,7 +177,7 @@ fn read_presigned(request: &ViewerRequest, policy: &EdgePolicy, now: SystemTime)
         expires_at: link.expires_at(),
         max_uses,
         grace: Duration::from_secs(grace.into()),
-        forward: Forward { querystring: request.querystring.clone() },
+        forward: Forward { path, querystring: request.querystring.clone() },
     })
 }
 
@@ -190,7 +192,7 @@ fn policy_number(query: &Query, name: &str, min: u32, max: u32) -> Result<Option
 }
 
 /// Sealed mode: the whole query is one token, bound to this host and this exact path.
-fn read_sealed(request: &ViewerRequest, config: &EdgeConfig) -> Result<Link, DenyReason> {
+fn read_sealed(request: &ViewerRequest, config: &EdgeConfig, path: String) -> Result<Link, DenyReason> {
     let token = request.querystring.as_str();
     if token.is_empty() {
         return Err(DenyReason::MissingSignature);
@@ -221,7 +223,7 @@ fn read_sealed(request: &ViewerRequest, config: &EdgeConfig) -> Result<Link, Den
         expires_at: from_unix_secs(claims.expires_at),
         max_uses: u32::from(claims.max_uses),
         grace: Duration::from_secs(claims.grace_seconds.into()),
-        forward: Forward { querystring },
+        forward: Forward { path, querystring },
     })
 }
 
@@ -232,8 +234,9 @@ pub fn content_disposition(filename: &str) -> String {
 }
 
 /// The path must be `/` + a canonically encoded object key with no empty, `.` or `..`
-/// segments: those are exactly what HTTP clients and CDNs "normalise" on the way.
-fn check_path(uri: &str) -> Result<(), DenyReason> {
+/// segments: those are exactly what HTTP clients and CDNs "normalise" on the way. Returns it
+/// decoded, without the leading `/`.
+fn check_path(uri: &str) -> Result<String, DenyReason> {
     let bad = |why: &str| DenyReason::BadPath(why.to_owned());
     let encoded = uri.strip_prefix('/').ok_or_else(|| bad("the path does not start with '/'"))?;
     if encoded.is_empty() {
@@ -243,7 +246,7 @@ fn check_path(uri: &str) -> Result<(), DenyReason> {
     if key.split('/').any(|segment| segment.is_empty() || segment == "." || segment == "..") {
         return Err(bad("empty, '.' or '..' path segment"));
     }
-    Ok(())
+    Ok(key)
 }
 
 fn is_preview_agent(request: &ViewerRequest, agents: &[String]) -> bool {

@@ -26,6 +26,11 @@ pub struct S3Origin {
 }
 
 impl S3Origin {
+    /// `scheme://authority` of the origin: where a request for a link's path goes.
+    pub fn base_url(&self) -> String {
+        self.base_and_prefix().0
+    }
+
     /// `scheme://authority` and the path prefix before the key.
     fn base_and_prefix(&self) -> (String, String) {
         match &self.endpoint {

@@ -73,7 +73,7 @@ fn a_valid_get_claims_with_the_signature_hash_as_key() {
 fn head_and_options_never_claim() {
     let mut request = link(LinkMethod::Get, "k", 600);
     request.method = "HEAD".into();
-    let unchanged = Precheck::ForwardWithoutUse(Forward { querystring: request.querystring.clone() });
+    let unchanged = Precheck::ForwardWithoutUse(Forward { path: "k".into(), querystring: request.querystring.clone() });
     assert_eq!(precheck(&request, &EdgePolicy::default(), &cfg(), at(1)), unchanged);
     request.method = "OPTIONS".into();
     assert_eq!(precheck(&request, &EdgePolicy::default(), &cfg(), at(1)), unchanged);
@@ -189,12 +189,12 @@ async fn first_use_forwards_then_reuse_is_refused_with_the_first_time() {
     let request = link(LinkMethod::Get, "k", 600);
     assert_eq!(
         decide(&request, &policy, &cfg(), &ledger, at(5)).await,
-        Decision::Forward(Forward { querystring: request.querystring.clone() })
+        Decision::Forward(Forward { path: "k".into(), querystring: request.querystring.clone() })
     );
     // The same request id again is an SDK retry of the same request: still allowed.
     assert_eq!(
         decide(&request, &policy, &cfg(), &ledger, at(6)).await,
-        Decision::Forward(Forward { querystring: request.querystring.clone() })
+        Decision::Forward(Forward { path: "k".into(), querystring: request.querystring.clone() })
     );
     let mut second = request.clone();
     second.request_id = "req-2".into();

@@ -121,7 +121,7 @@ async fn a_sealed_link_works_once_and_forwards_no_viewer_query() {
     let plain = link(get("a.txt"));
     assert_eq!(
         edge.decide(&viewer("GET", &plain.url, "r3")).await,
-        Decision::Forward(oncelink::decision::Forward { querystring: String::new() })
+        Decision::Forward(oncelink::decision::Forward { path: "a.txt".into(), querystring: String::new() })
     );
 }
 
