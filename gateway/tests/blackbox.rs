@@ -349,3 +349,36 @@ async fn own_endpoints() {
         .expect("an access log line for the denied request");
     assert_eq!((denied["fields"]["decision"].as_str(), denied["fields"]["status"].as_u64()), (Some("deny"), Some(403)));
 }
+
+/// `--origin-endpoint`: the same code path against an external S3-compatible store (the
+/// standalone s3s-fs that `tests/with-emulators.sh` runs, which verifies every signature), with
+/// credentials from the usual AWS chain (here: the environment).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn external_s3_compatible_origin() {
+    let (Ok(endpoint), Ok(bucket), Ok(access_key), Ok(secret_key), Ok(data_dir)) = (
+        std::env::var("ONCELINK_TEST_S3_URL"),
+        std::env::var("ONCELINK_TEST_S3_BUCKET"),
+        std::env::var("ONCELINK_TEST_S3_ACCESS_KEY"),
+        std::env::var("ONCELINK_TEST_S3_SECRET_KEY"),
+        std::env::var("ONCELINK_TEST_S3_DATA_DIR"),
+    ) else {
+        eprintln!("SKIPPED external_s3_compatible_origin: the s3s-fs stand-in is not up (run through tests/with-emulators.sh)");
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let args = ["--origin-endpoint", endpoint.as_str(), "--bucket", bucket.as_str(), "--region", "us-east-1"];
+    let env =
+        [("AWS_ACCESS_KEY_ID", access_key.as_str()), ("AWS_SECRET_ACCESS_KEY", secret_key.as_str()), ("AWS_EC2_METADATA_DISABLED", "true")];
+    let gw = Gateway::start_with_env(&tmp.path().join("data"), &Backend::File, 0, &args, &env);
+    let key = format!("external/{}.bin", std::process::id());
+    let data = bytes(200_000, 9);
+    gw.store(&key, data.clone()).await;
+    // The object went to the external store, not to an embedded one.
+    assert!(std::fs::read(Path::new(&data_dir).join(&bucket).join(&key)).unwrap() == data);
+    let url = gw.url(json!({"key": key})).await;
+    let (status, body) = gw.get(&url).await;
+    assert_eq!(status, 200);
+    assert!(body == data, "the download differs from what was stored");
+    let (status, body) = gw.get(&url).await;
+    assert_eq!((status, code(&body)), (403, "link_already_used".into()));
+}

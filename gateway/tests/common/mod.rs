@@ -37,6 +37,11 @@ impl Gateway {
     /// Starts `oncelink serve` with `dir` as data dir on `port` (0: any free port) and waits for
     /// its "listening on" line.
     pub fn start(dir: &Path, backend: &Backend, port: u16, extra: &[&str]) -> Self {
+        Self::start_with_env(dir, backend, port, extra, &[])
+    }
+
+    /// Same, with extra environment variables for the gateway process.
+    pub fn start_with_env(dir: &Path, backend: &Backend, port: u16, extra: &[&str], env: &[(&str, &str)]) -> Self {
         let mut cmd = Command::new(BIN);
         cmd.arg("serve").arg("--data-dir").arg(dir).arg("--listen").arg(format!("127.0.0.1:{port}"));
         if let Backend::Dynamodb { endpoint, table } = backend {
@@ -45,6 +50,7 @@ impl Gateway {
         }
         cmd.args(extra);
         cmd.env_remove("ONCELINK_API_TOKEN").env_remove("ONCELINK_KEYS").env_remove("ONCELINK_CONFIG").env("RUST_LOG", "info");
+        cmd.envs(env.iter().copied());
         let log = std::fs::OpenOptions::new().create(true).append(true).open(dir.with_extension("log")).expect("log file");
         cmd.stdout(Stdio::piped()).stderr(Stdio::from(log));
         let mut child = cmd.spawn().expect("start oncelink serve");
