@@ -13,7 +13,7 @@ use std::time::{Duration, SystemTime};
 use oncelink::config::{EdgeConfig, LinkMode};
 use oncelink::decision::Forward;
 use oncelink::issue::{ApiRequest, ApiResponse, IssuerSettings, Signer};
-use oncelink::ledger::{Ledger, LedgerKey, is_link_id};
+use oncelink::ledger::Ledger;
 use oncelink::presign::{S3Origin, sign_origin_request};
 use oncelink::sealed::KeySet;
 use oncelink::{Decision, EdgePolicy, ViewerRequest};
@@ -165,26 +165,6 @@ impl Edge {
         };
         let signer = Signer { credentials: creds.as_ref(), keys: config.keys.as_ref() };
         oncelink::issue::handle(&self.issuer, signer, Some(self.ledger.as_ref()), &request, now).await
-    }
-
-    /// What the ledger knows about a link, for the web page's list (`GET /_oncelink/links/{id}`).
-    pub async fn link_state(&self, link_id: &str) -> (u16, String) {
-        if !is_link_id(link_id) {
-            return (400, serde_json::json!({"error": "invalid_link_id", "message": "a link id is 22 base64url characters"}).to_string());
-        }
-        match self.ledger.lookup(&LedgerKey::for_link(link_id)).await {
-            Ok(state) => {
-                let state = state.unwrap_or_default();
-                let body = serde_json::json!({
-                    "link_id": link_id,
-                    "uses": state.uses,
-                    "first_used_at": state.first_used_at.map(oncelink::time::rfc3339),
-                    "revoked": state.revoked,
-                });
-                (200, body.to_string())
-            }
-            Err(e) => (503, serde_json::json!({"error": "ledger_unavailable", "message": e.to_string()}).to_string()),
-        }
     }
 
     /// Polls the key file every second.

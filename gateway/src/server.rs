@@ -350,12 +350,6 @@ impl App {
                 return r;
             }
         }
-        if method == "GET"
-            && let Some(id) = path.strip_prefix("/links/")
-        {
-            let (status, body) = self.edge.link_state(id).await;
-            return json_error_raw(status, body);
-        }
         let query = req.uri().query().unwrap_or("").to_owned();
         let origin = req.headers().get(header::ORIGIN).and_then(|v| v.to_str().ok()).map(str::to_owned);
         let limit = oncelink::issue::MAX_BODY_BYTES;
@@ -486,10 +480,6 @@ impl App {
         let body = Tracked::download(body.map_err(|e| Box::new(e) as BoxError), self.metrics.clone()).boxed();
         Response::from_parts(parts, body)
     }
-}
-
-fn json_error_raw(status: u16, body: String) -> Response<Body> {
-    full(StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR), "application/json", body)
 }
 
 /// A body that counts its bytes into the metrics; downloads also count as in flight until done.

@@ -8,6 +8,7 @@
 //! GET  /links?key=...&method=...&expires_in=...[&max_uses=..][&grace_seconds=..][&filename=..][&redirect=1]
 //!               → 200 (same JSON) or 302 Location: <url>  (Cache-Control: no-store, never 301)
 //! DELETE /links/{link_id} → 200 {"link_id", "revoked": true}
+//! GET  /links/{link_id} → 200 {"link_id", "uses", "first_used_at", "revoked"}
 //! OPTIONS *     → 204 CORS preflight
 //! errors        → 4xx/5xx {"error": code, "message": text}
 //! ```
@@ -392,6 +393,30 @@ pub async fn revoke(settings: &IssuerSettings, ledger: &dyn Ledger, link_id: &st
     })
 }
 
+/// What the ledger knows about a link: `{"link_id", "uses", "first_used_at", "revoked"}`.
+pub async fn link_state(ledger: &dyn Ledger, link_id: &str) -> Result<String, IssueError> {
+    if !is_link_id(link_id) {
+        return Err(IssueError { status: 400, code: "invalid_link_id", message: "a link id is 22 base64url characters".into() });
+    }
+    let state = ledger
+        .lookup(&LedgerKey::for_link(link_id))
+        .await
+        .map_err(|e| IssueError { status: 503, code: "ledger_unavailable", message: e.to_string() })?
+        .unwrap_or_default();
+    Ok(serde_json::json!({
+        "link_id": link_id,
+        "uses": state.uses,
+        "first_used_at": state.first_used_at.map(rfc3339),
+        "revoked": state.revoked,
+    })
+    .to_string())
+}
+
+/// Does this request need the ledger (revocation, link state)?
+pub fn needs_ledger(request: &ApiRequest<'_>) -> bool {
+    matches!(request.method, "GET" | "DELETE") && request.path.starts_with("/links/")
+}
+
 /// A request to the API, as plain data.
 #[derive(Debug, Clone, Default)]
 pub struct ApiRequest<'a> {
@@ -437,17 +462,17 @@ pub async fn handle(
     request: &ApiRequest<'_>,
     now: SystemTime,
 ) -> ApiResponse {
-    let mut response = match request.path.strip_prefix("/links/") {
-        Some(link_id) if request.method == "DELETE" => match ledger {
-            None => ApiResponse::error(&IssueError {
-                status: 503,
-                code: "revocation_unavailable",
-                message: "no ledger is configured for revocation".into(),
-            }),
-            Some(ledger) => match revoke(settings, ledger, link_id, now).await {
-                Ok(()) => ApiResponse::json(200, serde_json::json!({"link_id": link_id, "revoked": true}).to_string()),
-                Err(e) => ApiResponse::error(&e),
-            },
+    let mut response = match (request.method, request.path.strip_prefix("/links/"), ledger) {
+        ("DELETE" | "GET", Some(_), None) => {
+            ApiResponse::error(&IssueError { status: 503, code: "ledger_unavailable", message: "no ledger is configured".into() })
+        }
+        ("DELETE", Some(link_id), Some(ledger)) => match revoke(settings, ledger, link_id, now).await {
+            Ok(()) => ApiResponse::json(200, serde_json::json!({"link_id": link_id, "revoked": true}).to_string()),
+            Err(e) => ApiResponse::error(&e),
+        },
+        ("GET", Some(link_id), Some(ledger)) => match link_state(ledger, link_id).await {
+            Ok(body) => ApiResponse::json(200, body),
+            Err(e) => ApiResponse::error(&e),
         },
         _ => route(settings, signer, request, now),
     };

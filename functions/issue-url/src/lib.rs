@@ -6,7 +6,7 @@ use std::time::SystemTime;
 use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvider};
 use lambda_http::{Body, Request, RequestExt, Response};
 use oncelink::config::{ConfigCache, ConfigSource, EdgeConfig, LinkMode};
-use oncelink::issue::{ApiRequest, ApiResponse, IssueError, IssuerSettings, Signer, handle, signs_link};
+use oncelink::issue::{ApiRequest, ApiResponse, IssueError, IssuerSettings, Signer, handle, needs_ledger, signs_link};
 use oncelink::ledger::Ledger;
 
 /// Builds the ledger adapter for a loaded configuration (DynamoDB on its table, in production).
@@ -37,7 +37,7 @@ impl<C: ConfigSource> Issuer<C> {
             body: request.body().as_ref(),
         };
         let signs = signs_link(&api_request);
-        let revokes = api_request.method == "DELETE";
+        let uses_ledger = needs_ledger(&api_request);
 
         let credentials = if signs && self.settings.mode == LinkMode::Presigned {
             match self.credentials.provide_credentials().await {
@@ -50,7 +50,7 @@ impl<C: ConfigSource> Issuer<C> {
         } else {
             None
         };
-        let needs_config = revokes || (signs && self.settings.mode == LinkMode::Sealed);
+        let needs_config = uses_ledger || (signs && self.settings.mode == LinkMode::Sealed);
         let config = match (&self.config, needs_config) {
             (Some(cache), true) => match cache.get().await {
                 Ok(config) => Some(config),

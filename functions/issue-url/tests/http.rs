@@ -182,3 +182,15 @@ async fn sealed_links_by_default_with_policies_and_revocation() {
     let bad_id = issuer.respond(&event("DELETE", "/links/not-an-id", "", None, None)).await;
     assert_eq!(bad_id.status(), 400);
 }
+
+#[tokio::test]
+async fn link_state_by_id() {
+    let ledger = Arc::new(MemoryLedger::new());
+    let issuer = sealed_issuer(ledger.clone());
+    let link = json_body(&issuer.respond(&event("POST", "/links", "", Some(r#"{"key":"a.txt"}"#), None)).await);
+    let id = link["link_id"].as_str().unwrap().to_owned();
+    let state = issuer.respond(&event("GET", &format!("/links/{id}"), "", None, None)).await;
+    assert_eq!(state.status(), 200);
+    assert_eq!(json_body(&state), json!({"link_id": id, "uses": 0, "first_used_at": null, "revoked": false}));
+    assert_eq!(issuer.respond(&event("GET", "/links/short", "", None, None)).await.status(), 400);
+}
