@@ -101,8 +101,9 @@ def test_rust_functions_are_arm64_al2023(module):
     env = module["resource"]["aws_lambda_function"]["issue_url"]["environment"][0]["variables"]
     assert set(env) >= {
         "ONCELINK_BUCKET", "ONCELINK_REGION", "ONCELINK_CDN_DOMAIN", "ONCELINK_DEFAULT_EXPIRES_SECS", "ONCELINK_MAX_EXPIRES_SECS",
-        "ONCELINK_KEY_PREFIX", "ONCELINK_CORS_ORIGINS", "ONCELINK_MODE", "ONCELINK_SSM_PREFIX", "ONCELINK_TABLE",
+        "ONCELINK_KEY_PREFIX", "ONCELINK_CORS_ORIGINS", "ONCELINK_MODE", "ONCELINK_SSM_PREFIX",
     }
+    assert "ONCELINK_TABLE" not in env, "issue-url reads the table name from SSM, like the validator"
     env = module["resource"]["aws_lambda_function"]["viewer_request"]["environment"][0]["variables"]
     assert set(env) >= {"ONCELINK_SSM_PREFIX", "ONCELINK_HOME_REGION"}
 

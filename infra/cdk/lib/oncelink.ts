@@ -209,8 +209,7 @@ export class OnceLink extends Construct {
       ONCELINK_KEY_PREFIX: keyPrefix,
       ONCELINK_CORS_ORIGINS: corsOrigins.join(','),
       ONCELINK_MODE: mode,
-      ONCELINK_SSM_PREFIX: prefix,
-      ONCELINK_TABLE: this.table.tableName,
+      ONCELINK_SSM_PREFIX: prefix, // the table name is read from SSM there, like the validator does
     }, Duration.seconds(10), 256);
     if (mode === 'presigned') {
       // Presigned links are signed with this role's credentials: it may only read/write the prefix.

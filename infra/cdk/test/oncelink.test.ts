@@ -261,7 +261,7 @@ describe('functions', () => {
         Variables: Match.objectLike({
           ONCELINK_MODE: 'presigned', ONCELINK_KEY_PREFIX: 'shared/', ONCELINK_SSM_PREFIX: '/oncelink/demo', ONCELINK_REGION: REGION,
           ONCELINK_DEFAULT_EXPIRES_SECS: '900', ONCELINK_MAX_EXPIRES_SECS: '604800', ONCELINK_CORS_ORIGINS: '',
-          ONCELINK_BUCKET: Match.anyValue(), ONCELINK_TABLE: Match.anyValue(), ONCELINK_CDN_DOMAIN: Match.anyValue(),
+          ONCELINK_BUCKET: Match.anyValue(), ONCELINK_TABLE: Match.absent(), ONCELINK_CDN_DOMAIN: Match.anyValue(),
         }),
       },
     });

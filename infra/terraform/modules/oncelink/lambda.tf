@@ -74,8 +74,7 @@ resource "aws_lambda_function" "issue_url" {
       ONCELINK_KEY_PREFIX           = var.key_prefix
       ONCELINK_CORS_ORIGINS         = join(",", var.cors_origins)
       ONCELINK_MODE                 = var.mode
-      ONCELINK_SSM_PREFIX           = local.ssm_prefix
-      ONCELINK_TABLE                = aws_dynamodb_table.ledger.name
+      ONCELINK_SSM_PREFIX           = local.ssm_prefix # the table name is read from SSM there
     }
   }
   depends_on = [aws_cloudwatch_log_group.issue_url]
