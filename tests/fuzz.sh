@@ -10,14 +10,17 @@
 #
 # Environment:
 #   ONCELINK_CACHE   cache root (default ~/.cache/oncelink); cargo-fuzz goes to $ONCELINK_CACHE/cargo-fuzz
-#   FUZZ_TARGETS     space-separated targets (default: edge_event viewer_request sealed_token)
+#   FUZZ_TARGETS     space-separated targets (default: edge_event viewer_request sealed_token gateway_head)
+#   FUZZ_TARGET_DIR  cargo target dir of the instrumented build (default $ONCELINK_CACHE/target-fuzz,
+#                    so that fresh clones on one machine share it)
 #
 # Stable Rust only: `--sanitizer none` (AddressSanitizer needs nightly's -Zsanitizer; the core is
 # safe Rust, and a panic is what we look for). `--debug-assertions` turns on overflow checks, so an
 # arithmetic overflow is a crash too. The checked-in corpus is never modified: each target runs on
 # a temporary copy. Crash inputs land in fuzz/artifacts/<target>/ (git-ignored); to keep one as a
-# regression case, move it into fuzz/corpus/<target>/ once fixed. The first build is slow (about
-# 15 minutes on 2 cores: the AWS SDK is instrumented too); later runs reuse fuzz/target.
+# regression case, move it into fuzz/corpus/<target>/ once fixed (the crash input is also printed
+# in base64, so one found in CI can be reproduced from the log). The fuzz crate uses the core
+# without its AWS adapters, so the instrumented build is a few minutes; later runs reuse it.
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -25,8 +28,8 @@ fuzz_dir=$root/fuzz
 cache=${ONCELINK_CACHE:-$HOME/.cache/oncelink}
 tool_root=$cache/cargo-fuzz
 cargo_fuzz_version=0.13.2
-targets=(${FUZZ_TARGETS:-edge_event viewer_request sealed_token})
-build_flags=(--sanitizer none --release --debug-assertions)
+targets=(${FUZZ_TARGETS:-edge_event viewer_request sealed_token gateway_head})
+build_flags=(--sanitizer none --release --debug-assertions --target-dir "${FUZZ_TARGET_DIR:-$cache/target-fuzz}")
 
 install() {
     if "$tool_root/bin/cargo-fuzz" --version 2>/dev/null | grep -qF "$cargo_fuzz_version"; then
@@ -96,6 +99,7 @@ for target in "${targets[@]}"; do
         new=$(comm -13 <(echo "$before") <(find "artifacts/$target" -type f | sort) || true)
         for input in $new; do
             echo "fuzz: $target: crash input: $fuzz_dir/$input"
+            echo "fuzz: $target: base64 of it: $(head -c 65536 "$input" | base64 -w0)"
             echo "fuzz: $target: reproduce: (cd fuzz && cargo fuzz run ${build_flags[*]} $target $input)"
         done
     fi

@@ -9,8 +9,9 @@
 #   2. build     every crate and test binary, while the network is still there; lint
 #   3. rust      all Rust tests (unit, integration, black-box) with the emulators up, inside a
 #                private network namespace (tests/with-emulators.sh explains why)
-#   4. fuzz      the fuzz harnesses over the checked-in regression corpus (no libFuzzer; the
-#                bounded fuzzing run is the separate command `bash tests/fuzz.sh [SECONDS]`)
+#   4. fuzz      the fuzz harnesses over the checked-in regression corpus (plain cargo test), then
+#                libFuzzer on every target for ONCELINK_FUZZ_SECONDS (default 15) each; longer runs:
+#                `bash tests/fuzz.sh SECONDS`
 #   5. web       the gateway's web page driven in headless Chromium (playwright-core)
 #   6. infra     arm64 Lambda zips (cached under ~/.cache/oncelink/target-arm64), the edge shim,
 #                CDK synth with cdk-nag, cfn-lint, CDK assertions, Terraform parse/checkov/cross-check
@@ -38,8 +39,9 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 phase "rust: unit, integration and end-to-end tests (emulators up, private netns)"
 ONCELINK_SKIP_SETUP=1 bash tests/with-emulators.sh cargo test --workspace --locked --offline
 
-phase "fuzz: replay the checked-in corpus through the fuzz harnesses (fuzzing itself: tests/fuzz.sh)"
+phase "fuzz: replay the checked-in corpus, then fuzz every target for a bounded time"
 CARGO_TARGET_DIR="${ONCELINK_CACHE:-$HOME/.cache/oncelink}/target-fuzz-replay" bash tests/fuzz.sh --replay
+bash tests/fuzz.sh "${ONCELINK_FUZZ_SECONDS:-15}"
 
 phase "web: the gateway's page in headless Chromium"
 bash tests/web/run.sh

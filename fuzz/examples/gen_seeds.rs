@@ -158,6 +158,36 @@ fn main() {
         fs::write(dir.join(format!("{name}.tok")), token).expect("write seed");
     }
 
+    // --- gateway_head: raw HTTP/1.1 request heads, as the gateway's listener receives them ---
+    let dir = corpus("gateway_head");
+    let head = |method: &str, target: &str, extra: &str| format!("{method} {target} HTTP/1.1\r\nHost: {HOST}\r\n{extra}\r\n");
+    let heads: Vec<(&str, String)> = vec![
+        ("presigned-get", head("GET", &format!("{PATH}?{get_query}"), "User-Agent: curl/8.5.0\r\n")),
+        ("presigned-put", head("PUT", &format!("{PATH}?{put_query}"), "Content-Type: application/pdf\r\nContent-Length: 5\r\n")),
+        ("sealed-get-range", head("GET", &format!("{PATH}?{sealed_get_named}"), "Range: bytes=0-1023\r\n")),
+        ("sealed-put", head("PUT", &format!("{PATH}?{sealed_put}"), "Content-Type: application/pdf\r\nContent-Length: 5\r\n")),
+        ("sealed-head", head("HEAD", &format!("{PATH}?{sealed_get}"), "")),
+        ("sealed-preview-bot", head("GET", &format!("{PATH}?{sealed_get}"), "User-Agent: Slackbot-LinkExpanding 1.0\r\n")),
+        ("options", head("OPTIONS", &format!("{PATH}?{sealed_get}"), "Origin: https://example.com\r\n")),
+        ("put-no-length", head("PUT", &format!("{PATH}?{sealed_put}"), "Transfer-Encoding: chunked\r\n")),
+        ("put-plus-length", head("PUT", &format!("{PATH}?{sealed_put}"), "Content-Length: +5\r\n")),
+        ("put-two-lengths", head("PUT", &format!("{PATH}?{sealed_put}"), "Content-Length: 5\r\nContent-Length: 5\r\n")),
+        ("put-too-large", head("PUT", &format!("{PATH}?{sealed_put}"), "Content-Length: 1048577\r\n")),
+        ("latin1-user-agent", head("GET", &format!("{PATH}?{sealed_get}"), "User-Agent: caf\u{1}\r\n")),
+        ("absolute-form", head("GET", &format!("http://{HOST}{PATH}?{sealed_get}"), "")),
+        ("forwarded-for", head("GET", &format!("{PATH}?{sealed_get}"), "X-Forwarded-For: 6.6.6.6, 10.0.0.7\r\n")),
+        ("lowercase-method", head("get", &format!("{PATH}?{sealed_get}"), "")),
+    ];
+    for (name, text) in &heads {
+        let mut bytes = text.clone().into_bytes();
+        if *name == "latin1-user-agent" {
+            // obs-text: a byte hyper accepts in a header value but that is not UTF-8.
+            let at = bytes.iter().position(|b| *b == 1).expect("marker");
+            bytes[at] = 0xE9;
+        }
+        fs::write(dir.join(format!("{name}.http")), bytes).expect("write seed");
+    }
+
     // --- viewer_request: mined ---
     let dir = corpus("viewer_request");
     let policy = EdgePolicy::default();
@@ -181,7 +211,13 @@ fn main() {
             fs::write(dir.join(format!("mined-p.{}-s.{}.bin", classes[0], classes[1])), &data).expect("write seed");
         }
     }
-    println!("edge_event: {} seeds; sealed_token: {} seeds; viewer_request: {} classes", events.len(), tokens.len(), seen.len());
+    println!(
+        "edge_event: {} seeds; sealed_token: {} seeds; gateway_head: {} seeds; viewer_request: {} classes",
+        events.len(),
+        tokens.len(),
+        heads.len(),
+        seen.len()
+    );
     for class in &seen {
         println!("  {class}");
     }

@@ -222,9 +222,9 @@ pub enum KidIn {
 pub struct SealedIn {
     pub kid: KidIn,
     pub put: bool,
-    /// Expiry relative to the fuzzers' clock. Bounded on purpose: only our issuer can make a
-    /// token that verifies, and it never signs more than `MAX_EXPIRES_SECS` ahead.
-    pub expires_in: i32,
+    /// Expiry relative to the fuzzers' clock, over the whole range: the codec itself must refuse
+    /// an absurd expiry (the first fuzzing run found one that overflowed time arithmetic).
+    pub expires_in: i64,
     pub max_uses: u16,
     pub grace_seconds: u32,
     pub nonce: [u8; 16],
@@ -329,7 +329,7 @@ fn seal_input(spec: &SealedIn, host: &str, path: &str) -> String {
     let claims = Claims {
         kid,
         method: if spec.put { LinkMethod::Put } else { LinkMethod::Get },
-        expires_at: (NOW_SECS as i64 + i64::from(spec.expires_in)).max(0) as u64,
+        expires_at: (NOW_SECS as i64).saturating_add(spec.expires_in).max(0) as u64,
         max_uses: spec.max_uses,
         grace_seconds: spec.grace_seconds,
         nonce: spec.nonce,
@@ -487,4 +487,70 @@ pub fn sealed_token_str(token: &str) {
 
 pub fn sealed_token(data: &[u8]) {
     sealed_token_str(&String::from_utf8_lossy(data));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Target 4: gateway_head — raw HTTP/1.1 request head bytes → the gateway's head handling
+// (`oncelink::http_head`) → the decision, in both modes.
+// ---------------------------------------------------------------------------------------------
+
+/// The upload cap the gateway head harness runs with.
+pub const MAX_UPLOAD_BYTES: u64 = 1 << 20;
+
+/// The head as hyper hands it to the gateway: parsed by `httparse` (hyper's HTTP/1 parser), then
+/// method, target and headers turned into `http` types the way hyper does. A head hyper would
+/// refuse with 400 before the gateway sees it is not an input to the gateway.
+pub fn http_parts(data: &[u8]) -> Option<http::request::Parts> {
+    let mut headers = [httparse::EMPTY_HEADER; 64];
+    let mut parsed = httparse::Request::new(&mut headers);
+    let httparse::Status::Complete(_) = parsed.parse(data).ok()? else { return None };
+    let mut builder = http::Request::builder().method(http::Method::from_bytes(parsed.method?.as_bytes()).ok()?);
+    builder = builder.uri(http::Uri::try_from(parsed.path?).ok()?);
+    for header in parsed.headers.iter() {
+        let name = http::HeaderName::from_bytes(header.name.as_bytes()).ok()?;
+        builder = builder.header(name, http::HeaderValue::from_bytes(header.value).ok()?);
+    }
+    Some(builder.body(()).ok()?.into_parts().0)
+}
+
+pub fn gateway_head(data: &[u8]) {
+    let Some(parts) = http_parts(data) else { return };
+    let client_ip = std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST);
+    match oncelink::http_head::viewer_request(&parts, client_ip, "fuzz-request", MAX_UPLOAD_BYTES) {
+        Err(refusal) => {
+            assert!(matches!(refusal.status(), 400 | 405 | 411 | 413), "head refused with {}", refusal.status());
+            let body: Value = serde_json::from_str(&refusal.body()).expect("a refusal body is JSON");
+            assert_eq!(body["error"], refusal.code());
+            assert!(refusal.body().len() < 1024, "refusal body of {} bytes", refusal.body().len());
+        }
+        Ok(viewer) => {
+            // The decision sees the request exactly as it will be forwarded: nothing re-encoded.
+            assert_eq!(viewer.method, parts.method.as_str());
+            assert_eq!(viewer.uri, parts.uri.path());
+            assert_eq!(viewer.querystring, parts.uri.query().unwrap_or(""));
+            assert_eq!(viewer.headers.len(), parts.headers.len(), "a header was dropped or invented");
+            assert_ne!(parts.method, http::Method::OPTIONS, "OPTIONS reached the decision");
+            if parts.method == http::Method::PUT {
+                let lengths: Vec<_> = parts.headers.get_all(http::header::CONTENT_LENGTH).iter().collect();
+                assert_eq!(lengths.len(), 1, "an upload without exactly one Content-Length reached the decision");
+                let length: u64 = std::str::from_utf8(lengths[0].as_bytes()).expect("digits").parse().expect("a plain number");
+                assert!(length <= MAX_UPLOAD_BYTES, "an upload over the cap reached the decision");
+            }
+            for config in configs() {
+                let decision = runtime().block_on(service(config).decide(&viewer, now()));
+                match decision {
+                    oncelink::Decision::Forward(_) => {
+                        assert!(matches!(viewer.method.as_str(), "GET" | "PUT" | "HEAD"), "forwarded {:?}", viewer.method)
+                    }
+                    oncelink::Decision::Preview => {
+                        assert!(matches!(viewer.method.as_str(), "GET" | "PUT"), "a preview answer for {:?}", viewer.method)
+                    }
+                    oncelink::Decision::Deny(reason) => {
+                        assert!(matches!(reason.status(), 403 | 405), "an in-memory ledger never fails, yet {}", reason.status());
+                        serde_json::from_str::<Value>(&reason.body()).expect("a denial body is JSON");
+                    }
+                }
+            }
+        }
+    }
 }

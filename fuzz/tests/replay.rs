@@ -38,6 +38,11 @@ fn viewer_request_corpus() {
 }
 
 #[test]
+fn gateway_head_corpus() {
+    replay("gateway_head", oncelink_fuzz::gateway_head);
+}
+
+#[test]
 fn sealed_token_corpus() {
     replay("sealed_token", oncelink_fuzz::sealed_token);
 }
@@ -53,4 +58,22 @@ fn seeds_are_real_links() {
         let answer = runtime.block_on(service(config).handle_event(event, now()));
         assert!(matches!(answer, Answer::Continue(_)), "{file} was not forwarded: {answer:?}");
     }
+}
+
+/// The gateway seeds reach the deep end too: a real link's head is read and forwarded.
+#[test]
+fn gateway_head_seeds_are_real_requests() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("corpus/gateway_head");
+    let [presigned, sealed] = configs();
+    let runtime = tokio::runtime::Builder::new_current_thread().build().expect("runtime");
+    for (file, config) in [("presigned-get.http", presigned), ("sealed-get-range.http", sealed)] {
+        let parts = oncelink_fuzz::http_parts(&fs::read(dir.join(file)).expect("seed present")).expect("a complete head");
+        let client_ip = std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST);
+        let viewer = oncelink::http_head::viewer_request(&parts, client_ip, "r", oncelink_fuzz::MAX_UPLOAD_BYTES).expect("head accepted");
+        let decision = runtime.block_on(service(config).decide(&viewer, now()));
+        assert!(matches!(decision, oncelink::Decision::Forward(_)), "{file} was not forwarded: {decision:?}");
+    }
+    let refused = fs::read(dir.join("latin1-user-agent.http")).expect("seed present");
+    let parts = oncelink_fuzz::http_parts(&refused).expect("hyper accepts obs-text in values");
+    assert!(oncelink::http_head::viewer_request(&parts, "127.0.0.1".parse().unwrap(), "r", 1).is_err());
 }

@@ -92,6 +92,7 @@ pub fn log_decision(request: &ViewerRequest, decision: &Decision) {
     }
 }
 
+#[cfg(feature = "aws")]
 impl EdgeService<crate::config::SsmConfigSource> {
     /// The production wiring: configuration from SSM under `prefix`, ledger in DynamoDB, both
     /// through clients built from `sdk` (which must be for the home region).

@@ -17,6 +17,7 @@ pub mod config;
 pub mod decision;
 pub mod edge;
 pub mod encoding;
+pub mod http_head;
 pub mod issue;
 pub mod ledger;
 pub mod presign;

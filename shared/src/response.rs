@@ -100,14 +100,19 @@ impl DenyReason {
             Self::AlreadyUsed { first_used_at } => Some(rfc3339(*first_used_at)),
             _ => None,
         };
-        let body = Body { error: self.code(), message: self.message(), first_used_at };
-        serde_json::to_string(&body).unwrap_or_else(|_| format!("{{\"error\":\"{}\"}}", self.code()))
+        error_body(self.code(), &self.message(), first_used_at)
     }
+}
+
+/// `{"error": code, "message": text, "first_used_at"?: …}`: the one shape of every generated answer.
+pub(crate) fn error_body(code: &str, message: &str, first_used_at: Option<String>) -> String {
+    let body = Body { error: code, message: message.to_owned(), first_used_at };
+    serde_json::to_string(&body).unwrap_or_else(|_| format!("{{\"error\":\"{code}\"}}"))
 }
 
 /// Explanations may quote input (a serde error, a parameter name): keep answers small
 /// whatever the input was.
-fn clip(text: &str) -> String {
+pub(crate) fn clip(text: &str) -> String {
     const MAX_CHARS: usize = 200;
     if text.chars().count() <= MAX_CHARS {
         return text.to_owned();

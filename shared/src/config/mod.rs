@@ -8,9 +8,11 @@ use async_trait::async_trait;
 
 pub mod cache;
 pub mod naming;
+#[cfg(feature = "aws")]
 pub mod ssm;
 
 pub use cache::ConfigCache;
+#[cfg(feature = "aws")]
 pub use ssm::SsmConfigSource;
 
 use serde::{Deserialize, Serialize};

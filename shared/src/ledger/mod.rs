@@ -9,9 +9,11 @@ use std::time::SystemTime;
 use async_trait::async_trait;
 use sha2::{Digest, Sha256};
 
+#[cfg(feature = "aws")]
 pub mod dynamodb;
 pub mod memory;
 
+#[cfg(feature = "aws")]
 pub use dynamodb::DynamoDbLedger;
 pub use memory::MemoryLedger;
 

@@ -1,0 +1,178 @@
+//! Reading a viewer request from an HTTP request head: the self-hosted gateway's front door.
+//!
+//! CloudFront hands the Lambda an event; the gateway gets raw HTTP. Both must end up as the same
+//! [`ViewerRequest`], read the same strict way, so this lives in the core and the gateway only
+//! calls it. Before the decision runs, the head alone can already be refused:
+//!
+//! ```text
+//! head ─► header values readable? ─► OPTIONS? ─► PUT with one exact Content-Length under the cap?
+//!   │            │ 400                    │ 405          │ 411 / 400 / 413
+//!   └────────────┴────────────────────────┴──────────────┴──► ViewerRequest ─► decide
+//! ```
+//!
+//! Refusing an upload here matters: a PUT the gateway could not pass on must not spend the link.
+
+use std::net::IpAddr;
+
+use http::header::{CONTENT_LENGTH, HeaderMap};
+use http::{Method, request::Parts};
+
+use crate::ViewerRequest;
+
+/// A head refused before the decision (and so before the ledger).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum HeadRefusal {
+    #[error("header {0} is not valid UTF-8")]
+    UnreadableHeader(String),
+    #[error("OPTIONS is not served on links")]
+    OptionsOnLink,
+    #[error("uploads need a Content-Length")]
+    LengthRequired,
+    #[error("the Content-Length is not one plain decimal number")]
+    BadContentLength,
+    #[error("uploads are limited to {0} bytes")]
+    UploadTooLarge(u64),
+}
+
+impl HeadRefusal {
+    pub fn status(&self) -> u16 {
+        match self {
+            Self::UnreadableHeader(_) | Self::BadContentLength => 400,
+            Self::OptionsOnLink => 405,
+            Self::LengthRequired => 411,
+            Self::UploadTooLarge(_) => 413,
+        }
+    }
+
+    /// Stable, machine-readable code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::UnreadableHeader(_) => "malformed_request",
+            Self::OptionsOnLink => "method_not_allowed",
+            Self::LengthRequired => "length_required",
+            Self::BadContentLength => "bad_content_length",
+            Self::UploadTooLarge(_) => "upload_too_large",
+        }
+    }
+
+    /// The JSON body, in the same shape as every other generated answer.
+    pub fn body(&self) -> String {
+        crate::response::error_body(self.code(), &self.to_string(), None)
+    }
+}
+
+/// Reads one link request's head. `client_ip` comes from [`client_ip`]; `request_id` is unique per
+/// request; uploads larger than `max_upload_bytes` are refused.
+pub fn viewer_request(parts: &Parts, client_ip: IpAddr, request_id: &str, max_upload_bytes: u64) -> Result<ViewerRequest, HeadRefusal> {
+    let mut headers = Vec::with_capacity(parts.headers.len());
+    for (name, value) in &parts.headers {
+        // A value the decision and the origin could read differently (bytes that are not UTF-8
+        // and would be replaced here, but passed on as they are) is refused, not guessed at.
+        let value =
+            std::str::from_utf8(value.as_bytes()).map_err(|_| HeadRefusal::UnreadableHeader(crate::response::clip(name.as_str())))?;
+        headers.push((name.as_str().to_owned(), value.to_owned()));
+    }
+    if parts.method == Method::OPTIONS {
+        // Links are used from the page's own origin: no CORS preflight for objects.
+        return Err(HeadRefusal::OptionsOnLink);
+    }
+    if parts.method == Method::PUT {
+        let length = upload_length(&parts.headers)?;
+        if length > max_upload_bytes {
+            return Err(HeadRefusal::UploadTooLarge(max_upload_bytes));
+        }
+    }
+    Ok(ViewerRequest {
+        method: parts.method.as_str().to_owned(),
+        uri: parts.uri.path().to_owned(),
+        querystring: parts.uri.query().unwrap_or("").to_owned(),
+        headers,
+        client_ip: Some(client_ip.to_string()),
+        request_id: request_id.to_owned(),
+    })
+}
+
+/// Exactly one `Content-Length`, ASCII digits only (`+5`, `5, 5` or two headers are refused).
+fn upload_length(headers: &HeaderMap) -> Result<u64, HeadRefusal> {
+    let mut values = headers.get_all(CONTENT_LENGTH).iter();
+    let value = values.next().ok_or(HeadRefusal::LengthRequired)?;
+    if values.next().is_some() {
+        return Err(HeadRefusal::BadContentLength);
+    }
+    let digits = value.as_bytes();
+    if digits.is_empty() || digits.len() > 19 || !digits.iter().all(u8::is_ascii_digit) {
+        return Err(HeadRefusal::BadContentLength);
+    }
+    std::str::from_utf8(digits).ok().and_then(|d| d.parse().ok()).ok_or(HeadRefusal::BadContentLength)
+}
+
+/// The viewer's address: the TCP peer, or — behind a trusted proxy — the last `X-Forwarded-For`
+/// entry (the one that proxy added; earlier entries are the client's own claims).
+pub fn client_ip(headers: &HeaderMap, peer: IpAddr, trust_forwarded_for: bool) -> IpAddr {
+    if trust_forwarded_for
+        && let Some(last) = headers.get("x-forwarded-for").and_then(|v| v.to_str().ok()).and_then(|v| v.rsplit(',').next())
+        && let Ok(ip) = last.trim().parse::<IpAddr>()
+    {
+        return ip;
+    }
+    peer
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const PEER: IpAddr = IpAddr::V4(std::net::Ipv4Addr::LOCALHOST);
+    const MAX_UPLOAD: u64 = 1000;
+
+    fn parts(method: &str, uri: &str, headers: &[(&str, &[u8])]) -> Parts {
+        let mut builder = http::Request::builder().method(method).uri(uri);
+        for (name, value) in headers {
+            builder = builder.header(*name, http::HeaderValue::from_bytes(value).unwrap());
+        }
+        builder.body(()).unwrap().into_parts().0
+    }
+
+    #[test]
+    fn a_get_keeps_path_and_query_exactly_as_sent() {
+        let p = parts("GET", "/a%2Fb/c.txt?X-Amz-Signature=ab&x=%2B", &[("host", b"cdn.example"), ("range", b"bytes=0-1")]);
+        let v = viewer_request(&p, PEER, "r1", MAX_UPLOAD).unwrap();
+        assert_eq!((v.method.as_str(), v.uri.as_str(), v.querystring.as_str()), ("GET", "/a%2Fb/c.txt", "X-Amz-Signature=ab&x=%2B"));
+        assert_eq!(v.header("host"), Some("cdn.example"));
+        assert_eq!(v.header("range"), Some("bytes=0-1"));
+        assert_eq!((v.client_ip.as_deref(), v.request_id.as_str()), (Some("127.0.0.1"), "r1"));
+    }
+
+    #[test]
+    fn uploads_need_one_plain_content_length_under_the_cap() {
+        let put = |h: &[(&str, &[u8])]| viewer_request(&parts("PUT", "/k", h), PEER, "r", MAX_UPLOAD);
+        assert_eq!(put(&[]), Err(HeadRefusal::LengthRequired));
+        assert_eq!(put(&[("content-length", b"+5")]), Err(HeadRefusal::BadContentLength));
+        assert_eq!(put(&[("content-length", b"5, 5")]), Err(HeadRefusal::BadContentLength));
+        assert_eq!(put(&[("content-length", b"5"), ("content-length", b"5")]), Err(HeadRefusal::BadContentLength));
+        assert_eq!(put(&[("content-length", b"99999999999999999999")]), Err(HeadRefusal::BadContentLength));
+        assert_eq!(put(&[("content-length", b"1001")]), Err(HeadRefusal::UploadTooLarge(1000)));
+        assert!(put(&[("content-length", b"1000")]).is_ok());
+        // A GET's Content-Length is the origin's business, not a reason to refuse.
+        assert!(viewer_request(&parts("GET", "/k", &[("content-length", b"x")]), PEER, "r", MAX_UPLOAD).is_ok());
+    }
+
+    #[test]
+    fn options_and_unreadable_headers_are_refused_before_the_decision() {
+        let options = viewer_request(&parts("OPTIONS", "/k", &[]), PEER, "r", MAX_UPLOAD).unwrap_err();
+        assert_eq!((options.status(), options.code()), (405, "method_not_allowed"));
+        let latin1 = viewer_request(&parts("GET", "/k", &[("user-agent", b"caf\xe9")]), PEER, "r", MAX_UPLOAD).unwrap_err();
+        assert_eq!(latin1, HeadRefusal::UnreadableHeader("user-agent".into()));
+        let body: serde_json::Value = serde_json::from_str(&latin1.body()).unwrap();
+        assert_eq!(body["error"], "malformed_request");
+    }
+
+    #[test]
+    fn forwarded_for_counts_only_when_trusted_and_only_its_last_entry() {
+        let p = parts("GET", "/k", &[("x-forwarded-for", b"6.6.6.6, 10.0.0.7")]);
+        assert_eq!(client_ip(&p.headers, PEER, false), PEER);
+        assert_eq!(client_ip(&p.headers, PEER, true).to_string(), "10.0.0.7");
+        let junk = parts("GET", "/k", &[("x-forwarded-for", b"not-an-ip")]);
+        assert_eq!(client_ip(&junk.headers, PEER, true), PEER);
+    }
+}
