@@ -1,21 +1,63 @@
 //! Prometheus metrics, in the text exposition format.
+//!
+//! The decision and issue-API metrics come from the core's vocabulary (`oncelink::metrics`):
+//! the same names, labels and samples the Lambda functions write as CloudWatch EMF lines.
+//! Counts become counters; millisecond values become histograms in seconds. The rest (HTTP
+//! requests, bytes, transfers in flight) is the gateway's own.
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 
+use oncelink::metrics::{ALL, Metric, Sample, Unit};
+
+/// Upper bounds (seconds) of the latency histograms' buckets; `+Inf` is implied.
+const LATENCY_BUCKETS_SECONDS: [f64; 12] = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5];
+
 #[derive(Default)]
 pub struct Metrics {
     /// (route, status) → count
     requests: Mutex<BTreeMap<(&'static str, u16), u64>>,
-    /// (decision, reason) → count
-    decisions: Mutex<BTreeMap<(&'static str, &'static str), u64>>,
+    /// The core's metrics: (Prometheus name, label values) → counter or histogram.
+    series: Mutex<BTreeMap<(&'static str, Vec<&'static str>), Series>>,
     pub transfers_in_flight: AtomicI64,
     pub bytes_to_viewers: AtomicU64,
     pub bytes_from_viewers: AtomicU64,
     pub origin_errors: AtomicU64,
     pub ledger_records: AtomicU64,
+}
+
+enum Series {
+    Counter(f64),
+    /// Cumulative-on-render bucket counts (one per bound, then `+Inf`), sum in seconds, count.
+    Histogram {
+        buckets: [u64; LATENCY_BUCKETS_SECONDS.len() + 1],
+        sum: f64,
+        count: u64,
+    },
+}
+
+impl Series {
+    fn new(metric: &Metric) -> Self {
+        match metric.unit {
+            Unit::Count => Self::Counter(0.0),
+            Unit::Milliseconds => Self::Histogram { buckets: [0; LATENCY_BUCKETS_SECONDS.len() + 1], sum: 0.0, count: 0 },
+        }
+    }
+
+    fn add(&mut self, value: f64) {
+        match self {
+            Self::Counter(total) => *total += value,
+            Self::Histogram { buckets, sum, count } => {
+                let seconds = value / 1000.0;
+                let slot = LATENCY_BUCKETS_SECONDS.iter().position(|bound| seconds <= *bound).unwrap_or(LATENCY_BUCKETS_SECONDS.len());
+                buckets[slot] += 1;
+                *sum += seconds;
+                *count += 1;
+            }
+        }
+    }
 }
 
 impl Metrics {
@@ -25,9 +67,15 @@ impl Metrics {
         }
     }
 
-    pub fn decision(&self, decision: &'static str, reason: &'static str) {
-        if let Ok(mut m) = self.decisions.lock() {
-            *m.entry((decision, reason)).or_default() += 1;
+    /// Records samples built by the core (`DecisionOutcome::samples`, `ApiOutcome::samples`).
+    pub fn record(&self, samples: &[Sample]) {
+        if let Ok(mut series) = self.series.lock() {
+            for sample in samples {
+                series
+                    .entry((sample.metric.prometheus, sample.labels.clone()))
+                    .or_insert_with(|| Series::new(sample.metric))
+                    .add(sample.value);
+            }
         }
     }
 
@@ -39,10 +87,9 @@ impl Metrics {
                 let _ = writeln!(out, "oncelink_requests_total{{route=\"{route}\",status=\"{status}\"}} {n}");
             }
         }
-        out.push_str("# HELP oncelink_decisions_total Edge decisions on link requests.\n# TYPE oncelink_decisions_total counter\n");
-        if let Ok(m) = self.decisions.lock() {
-            for ((decision, reason), n) in m.iter() {
-                let _ = writeln!(out, "oncelink_decisions_total{{decision=\"{decision}\",reason=\"{reason}\"}} {n}");
+        if let Ok(series) = self.series.lock() {
+            for metric in ALL {
+                render_metric(&mut out, metric, &series);
             }
         }
         let gauges: [(&str, &str, &str, i64); 5] = [
@@ -66,5 +113,66 @@ impl Metrics {
             let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}");
         }
         out
+    }
+}
+
+/// HELP, TYPE and every series of one core metric. Counters without a labelled series yet show
+/// 0 when they have no labels, so that alerts on them have something to read from the start.
+fn render_metric(out: &mut String, metric: &Metric, series: &BTreeMap<(&'static str, Vec<&'static str>), Series>) {
+    let name = metric.prometheus;
+    let kind = if metric.unit == Unit::Count { "counter" } else { "histogram" };
+    let _ = writeln!(out, "# HELP {name} {}\n# TYPE {name} {kind}", metric.help);
+    let mut any = false;
+    for ((_, labels), value) in series.range((name, Vec::new())..).take_while(|((n, _), _)| *n == name) {
+        any = true;
+        let pairs: Vec<String> = metric.dimensions.iter().zip(labels).map(|(d, v)| format!("{}=\"{v}\"", d.prometheus)).collect();
+        match value {
+            Series::Counter(total) => {
+                let _ = writeln!(out, "{name}{} {total}", braces(&pairs));
+            }
+            Series::Histogram { buckets, sum, count } => {
+                let mut cumulative = 0;
+                for (i, n) in buckets.iter().enumerate() {
+                    cumulative += n;
+                    let le = LATENCY_BUCKETS_SECONDS.get(i).map_or("+Inf".to_owned(), |b| b.to_string());
+                    let mut with_le = pairs.clone();
+                    with_le.push(format!("le=\"{le}\""));
+                    let _ = writeln!(out, "{name}_bucket{} {cumulative}", braces(&with_le));
+                }
+                let _ = writeln!(out, "{name}_sum{} {sum}\n{name}_count{} {count}", braces(&pairs), braces(&pairs));
+            }
+        }
+    }
+    if !any && metric.dimensions.is_empty() && metric.unit == Unit::Count {
+        let _ = writeln!(out, "{name} 0");
+    }
+}
+
+fn braces(pairs: &[String]) -> String {
+    if pairs.is_empty() { String::new() } else { format!("{{{}}}", pairs.join(",")) }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use oncelink::metrics::DecisionOutcome;
+
+    use super::*;
+
+    #[test]
+    fn a_decision_is_a_counter_and_a_cumulative_histogram() {
+        let metrics = Metrics::default();
+        metrics.record(&DecisionOutcome::deny("link_expired").samples(Some(Duration::from_millis(3))));
+        metrics.record(&DecisionOutcome::FORWARD.samples(Some(Duration::from_secs(10))));
+        let text = metrics.render();
+        assert!(text.contains("oncelink_decisions_total{decision=\"deny\",reason=\"link_expired\"} 1\n"), "{text}");
+        assert!(text.contains("# TYPE oncelink_decision_duration_seconds histogram\n"), "{text}");
+        assert!(text.contains("oncelink_decision_duration_seconds_bucket{le=\"0.0025\"} 0\n"), "{text}");
+        assert!(text.contains("oncelink_decision_duration_seconds_bucket{le=\"0.005\"} 1\n"), "{text}");
+        assert!(text.contains("oncelink_decision_duration_seconds_bucket{le=\"2.5\"} 1\n"), "{text}");
+        assert!(text.contains("oncelink_decision_duration_seconds_bucket{le=\"+Inf\"} 2\n"), "{text}");
+        assert!(text.contains("oncelink_decision_duration_seconds_count 2\n"), "{text}");
+        assert!(text.contains("oncelink_ledger_errors_total 0\n"), "{text}");
     }
 }

@@ -19,13 +19,13 @@ use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::Context as _;
 use bytes::Bytes;
-use http::{HeaderMap, HeaderName, HeaderValue, Method, Request, Response, StatusCode, header};
+use http::{HeaderName, HeaderValue, Method, Request, Response, StatusCode, header};
 use http_body::{Body as HttpBody, Frame, SizeHint};
 use http_body_util::{BodyExt, Empty, Full, Limited};
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
-use oncelink::ViewerRequest;
 use oncelink::config::LinkMode;
+use oncelink::metrics::{ApiOutcome, DecisionOutcome};
 use oncelink::presign::S3Origin;
 use tokio::sync::oneshot;
 
@@ -233,6 +233,11 @@ fn full(status: StatusCode, content_type: &str, body: impl Into<Bytes>) -> Respo
     response
 }
 
+/// An issue API answer the gateway gives itself (before the core is asked), and its metric.
+fn api_error(status: u16, code: &'static str, message: &str) -> (Response<Body>, ApiOutcome) {
+    (json_error(status, code, message), ApiOutcome { code, issued: None })
+}
+
 fn json_error(status: u16, code: &str, message: &str) -> Response<Body> {
     let body = serde_json::json!({"error": code, "message": message}).to_string();
     full(StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR), "application/json", body)
@@ -261,11 +266,11 @@ impl App {
     async fn handle(self: Arc<Self>, req: Request<Incoming>, peer: SocketAddr) -> Response<Body> {
         let started = Instant::now();
         let request_id = random_token(12).unwrap_or_else(|_| "-".into());
-        let client_ip = self.client_ip(req.headers(), peer.ip());
+        let client_ip = oncelink::http_head::client_ip(req.headers(), peer.ip(), self.trust_forwarded_for);
         let method = req.method().clone();
         let path = req.uri().path().to_owned();
         let mut access = Access { route: "other", decision: None, reason: None };
-        let mut response = self.route(req, &client_ip, &request_id, &mut access).await;
+        let mut response = self.route(req, client_ip, &request_id, &mut access).await;
         let status = response.status().as_u16();
         self.metrics.request(access.route, status);
         if let Ok(v) = HeaderValue::from_str(&request_id) {
@@ -288,17 +293,7 @@ impl App {
         response
     }
 
-    fn client_ip(&self, headers: &HeaderMap, peer: IpAddr) -> String {
-        if self.trust_forwarded_for
-            && let Some(last) = headers.get("x-forwarded-for").and_then(|v| v.to_str().ok()).and_then(|v| v.rsplit(',').next())
-            && let Ok(ip) = last.trim().parse::<IpAddr>()
-        {
-            return ip.to_string();
-        }
-        peer.to_string()
-    }
-
-    async fn route(&self, req: Request<Incoming>, client_ip: &str, request_id: &str, access: &mut Access) -> Response<Body> {
+    async fn route(&self, req: Request<Incoming>, client_ip: IpAddr, request_id: &str, access: &mut Access) -> Response<Body> {
         let path = req.uri().path();
         if path == "/" {
             access.route = "page";
@@ -333,32 +328,36 @@ impl App {
             }
             (_, own) if own == "links" || own.starts_with("links/") => {
                 access.route = "api";
-                self.api(req, &format!("/{own}")).await
+                let started = Instant::now();
+                let (response, outcome) = self.api(req, &format!("/{own}")).await;
+                self.metrics.record(&outcome.samples(started.elapsed()));
+                response
             }
             _ => json_error(404, "not_found", "no such endpoint under /_oncelink/"),
         }
     }
 
-    async fn api(&self, req: Request<Incoming>, path: &str) -> Response<Body> {
+    /// The issue API, and what its answer counts as in the metrics.
+    async fn api(&self, req: Request<Incoming>, path: &str) -> (Response<Body>, ApiOutcome) {
         let method = req.method().as_str().to_owned();
         // CORS preflights carry no credentials; the core answers them.
         if method != "OPTIONS" {
             let given = req.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
             if !given.is_some_and(|t| token_matches(t.trim(), &self.api_token)) {
-                let mut r = json_error(401, "unauthorized", "send Authorization: Bearer <token> (printed by `oncelink serve`)");
+                let (mut r, outcome) = api_error(401, "unauthorized", "send Authorization: Bearer <token> (printed by `oncelink serve`)");
                 r.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
-                return r;
+                return (r, outcome);
             }
         }
         let query = req.uri().query().unwrap_or("").to_owned();
         let origin = req.headers().get(header::ORIGIN).and_then(|v| v.to_str().ok()).map(str::to_owned);
         let limit = oncelink::issue::MAX_BODY_BYTES;
         let body = match tokio::time::timeout(API_BODY_TIMEOUT, Limited::new(req.into_body(), limit).collect()).await {
-            Err(_) => return json_error(408, "timeout", "the request body took too long"),
+            Err(_) => return api_error(408, "timeout", "the request body took too long"),
             Ok(Err(e)) if e.is::<http_body_util::LengthLimitError>() => {
-                return json_error(413, "body_too_large", &format!("the body is larger than {limit} bytes"));
+                return api_error(413, "body_too_large", &format!("the body is larger than {limit} bytes"));
             }
-            Ok(Err(_)) => return json_error(400, "bad_body", "the request body could not be read"),
+            Ok(Err(_)) => return api_error(400, "bad_body", "the request body could not be read"),
             Ok(Ok(collected)) => collected.to_bytes(),
         };
         let answer = self.edge.api(&method, path, &query, origin.as_deref(), &body, SystemTime::now()).await;
@@ -371,51 +370,42 @@ impl App {
         if answer.status == 204 {
             r.headers_mut().remove(header::CONTENT_TYPE);
         }
-        r
+        (r, answer.outcome)
     }
 
     /// A link: the core decides; a forward is proxied to the origin with both bodies streamed.
-    async fn link(&self, req: Request<Incoming>, client_ip: &str, request_id: &str, access: &mut Access) -> Response<Body> {
-        let viewer = ViewerRequest {
-            method: req.method().as_str().to_owned(),
-            uri: req.uri().path().to_owned(),
-            querystring: req.uri().query().unwrap_or("").to_owned(),
-            headers: req
-                .headers()
-                .iter()
-                .map(|(n, v)| (n.as_str().to_owned(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
-                .collect(),
-            client_ip: Some(client_ip.to_owned()),
-            request_id: request_id.to_owned(),
-        };
-        // Refuse an upload we could not pass on before it can spend the link.
-        if req.method() == Method::PUT {
-            let length = req.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
-            match length {
-                None => return json_error(411, "length_required", "uploads need a Content-Length"),
-                Some(n) if n > self.max_upload_bytes => {
-                    return json_error(413, "upload_too_large", &format!("uploads are limited to {} bytes", self.max_upload_bytes));
-                }
-                Some(_) => {}
+    async fn link(&self, req: Request<Incoming>, client_ip: IpAddr, request_id: &str, access: &mut Access) -> Response<Body> {
+        // The head alone may already be refused (before the decision, so before the ledger): an
+        // upload we could not pass on must not spend the link.
+        let (parts, body) = req.into_parts();
+        let viewer = match oncelink::http_head::viewer_request(&parts, client_ip, request_id, self.max_upload_bytes) {
+            Ok(viewer) => viewer,
+            Err(refusal) => {
+                access.decision = Some("deny");
+                access.reason = Some(refusal.code());
+                // Refused on its head alone: a denial under its own code, with no decision latency.
+                self.metrics.record(&DecisionOutcome::deny(refusal.code()).samples(None));
+                let status = StatusCode::from_u16(refusal.status()).unwrap_or(StatusCode::BAD_REQUEST);
+                return full(status, "application/json", refusal.body());
             }
-        }
-        if req.method() == Method::OPTIONS {
-            // Links are used from the page's own origin; no CORS for objects.
-            access.decision = Some("deny");
-            access.reason = Some("method_not_allowed");
-            return json_error(405, "method_not_allowed", "OPTIONS is not served on links");
-        }
+        };
+        let req = Request::from_parts(parts, body);
+        let started = Instant::now();
         let verdict = self.edge.decide(&viewer, SystemTime::now()).await;
+        let outcome = match &verdict {
+            Verdict::Deny(reason) => DecisionOutcome::deny(reason.code()),
+            Verdict::Preview => DecisionOutcome::PREVIEW,
+            Verdict::Forward(_) | Verdict::OriginUnavailable(_) => DecisionOutcome::FORWARD,
+        };
+        self.metrics.record(&outcome.samples(Some(started.elapsed())));
         let target = match verdict {
             Verdict::Deny(reason) => {
                 access.decision = Some("deny");
                 access.reason = Some(reason.code());
-                self.metrics.decision("deny", reason.code());
                 return full(StatusCode::from_u16(reason.status()).unwrap_or(StatusCode::FORBIDDEN), "application/json", reason.body());
             }
             Verdict::Preview => {
                 access.decision = Some("preview");
-                self.metrics.decision("preview", "preview_agent");
                 let mut r = full(StatusCode::OK, "text/plain", "");
                 r.headers_mut().insert("x-robots-tag", HeaderValue::from_static("noindex"));
                 return r;
@@ -423,7 +413,6 @@ impl App {
             Verdict::OriginUnavailable(why) => {
                 access.decision = Some("forward");
                 access.reason = Some("origin_signing_failed");
-                self.metrics.decision("forward", "ok");
                 self.metrics.origin_errors.fetch_add(1, Ordering::Relaxed);
                 tracing::error!(error = %why, request_id, "cannot sign the origin request");
                 return json_error(502, "origin_unavailable", "the origin could not be reached");
@@ -431,7 +420,6 @@ impl App {
             Verdict::Forward(target) => target,
         };
         access.decision = Some("forward");
-        self.metrics.decision("forward", "ok");
 
         let (parts, body) = req.into_parts();
         let mut out = Request::builder().method(parts.method.clone()).uri(&target.url);

@@ -332,11 +332,23 @@ async fn own_endpoints() {
     assert_eq!(r.status().as_u16(), 200);
     gw.store("m.txt", b"m".to_vec()).await;
     let url = gw.url(json!({"key": "m.txt"})).await;
+    let scrape = || async { gw.http.get(format!("{}/_oncelink/metrics", gw.base)).send().await.unwrap().text().await.unwrap() };
+    let before = scrape().await;
     gw.get(&url).await;
     gw.get(&url).await;
-    let metrics = gw.http.get(format!("{}/_oncelink/metrics", gw.base)).send().await.unwrap().text().await.unwrap();
+    let metrics = scrape().await;
     assert!(metrics.contains("oncelink_decisions_total{decision=\"deny\",reason=\"link_already_used\"} 1"), "{metrics}");
     assert!(metrics.contains("oncelink_decisions_total{decision=\"forward\",reason=\"ok\"} 2"), "{metrics}");
+    // Both decisions were timed: the latency histogram counted two more, in its +Inf bucket too.
+    let count = "oncelink_decision_duration_seconds_count";
+    assert_eq!(metric_value(&metrics, count) - metric_value(&before, count), 2.0, "{metrics}");
+    let inf = "oncelink_decision_duration_seconds_bucket{le=\"+Inf\"}";
+    assert_eq!(metric_value(&metrics, inf), metric_value(&metrics, count), "{metrics}");
+    assert!(metric_value(&metrics, "oncelink_decision_duration_seconds_sum") > 0.0, "{metrics}");
+    assert_eq!(metric_value(&metrics, "oncelink_ledger_errors_total"), 0.0, "{metrics}");
+    // The issue API: the upload link and the download link, both answered `ok`.
+    assert!(metric_value(&metrics, "oncelink_api_answers_total{code=\"ok\"}") >= 2.0, "{metrics}");
+    assert!(metric_value(&metrics, "oncelink_links_issued_total{mode=\"sealed\",method=\"GET\"}") >= 1.0, "{metrics}");
     // Access logs are JSON with decision and reason, and never hold the link's token.
     let logs = std::fs::read_to_string(tmp.path().join("data.log")).unwrap();
     let token = url.split_once('?').unwrap().1;
@@ -348,6 +360,15 @@ async fn own_endpoints() {
         .find(|v| v["fields"]["reason"] == "link_already_used")
         .expect("an access log line for the denied request");
     assert_eq!((denied["fields"]["decision"].as_str(), denied["fields"]["status"].as_u64()), (Some("deny"), Some(403)));
+}
+
+/// The value of one series (name with its labels, exactly as rendered) in a Prometheus text page.
+fn metric_value(page: &str, series: &str) -> f64 {
+    page.lines()
+        .find_map(|line| line.strip_prefix(series).and_then(|rest| rest.strip_prefix(' ')))
+        .unwrap_or_else(|| panic!("no series {series} in\n{page}"))
+        .parse()
+        .unwrap()
 }
 
 /// `--origin-endpoint`: the same code path against an external S3-compatible store (the

@@ -280,7 +280,7 @@ pub fn settle(claim: &Claim, outcome: Result<ClaimOutcome, LedgerError>) -> Deci
         Ok(ClaimOutcome::Exhausted(used)) => Decision::Deny(DenyReason::AlreadyUsed { first_used_at: used.first_used_at }),
         Ok(ClaimOutcome::Revoked) => Decision::Deny(DenyReason::Revoked),
         Err(error) => {
-            tracing::error!(%error, "ledger failed; denying (fail closed)");
+            tracing::error!(%error, request_id = %claim.use_claim.request_id, "ledger failed; denying (fail closed)");
             Decision::Deny(DenyReason::LedgerUnavailable)
         }
     }

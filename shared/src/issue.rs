@@ -21,6 +21,7 @@ use serde::{Deserialize, Serialize};
 use crate::config::LinkMode;
 use crate::encoding::encode_key;
 use crate::ledger::{Ledger, LedgerKey, is_link_id, link_id_for_nonce, link_id_for_signature};
+use crate::metrics::ApiOutcome;
 use crate::presign::{LinkMethod, PresignRequest, S3Origin, presign};
 use crate::presigned::{GRACE_PARAM, MAX_EXPIRES_SECS, USES_PARAM};
 use crate::sealed::{self, Claims, KeySet, MAX_GRACE_SECONDS, MAX_USES};
@@ -436,15 +437,22 @@ pub struct ApiResponse {
     pub status: u16,
     pub headers: Vec<(&'static str, String)>,
     pub body: String,
+    /// For the metrics: the error code (`ok` on success) and the link issued, if any.
+    pub outcome: ApiOutcome,
 }
 
 impl ApiResponse {
     fn json(status: u16, body: String) -> Self {
-        Self { status, headers: vec![("content-type", "application/json".into()), ("cache-control", "no-store".into())], body }
+        Self {
+            status,
+            headers: vec![("content-type", "application/json".into()), ("cache-control", "no-store".into())],
+            body,
+            outcome: ApiOutcome { code: ApiOutcome::OK, issued: None },
+        }
     }
 
     pub fn error(error: &IssueError) -> Self {
-        Self::json(error.status, error.body())
+        Self { outcome: ApiOutcome { code: error.code, issued: None }, ..Self::json(error.status, error.body()) }
     }
 }
 
@@ -482,7 +490,12 @@ pub async fn handle(
 
 fn route(settings: &IssuerSettings, signer: Signer<'_>, request: &ApiRequest<'_>, now: SystemTime) -> ApiResponse {
     if request.method == "OPTIONS" {
-        return ApiResponse { status: 204, headers: vec![("cache-control", "no-store".into())], body: String::new() };
+        return ApiResponse {
+            status: 204,
+            headers: vec![("cache-control", "no-store".into())],
+            body: String::new(),
+            outcome: ApiOutcome { code: ApiOutcome::OK, issued: None },
+        };
     }
     if request.path != "/links" {
         return ApiResponse::error(&IssueError { status: 404, code: "not_found", message: "no such route; use /links".into() });
@@ -517,12 +530,19 @@ fn route(settings: &IssuerSettings, signer: Signer<'_>, request: &ApiRequest<'_>
     };
     match issue(settings, signer, &link_request, now) {
         Err(e) => ApiResponse::error(&e),
-        Ok(link) if redirect => {
-            ApiResponse { status: 302, headers: vec![("location", link.url), ("cache-control", "no-store".into())], body: String::new() }
-        }
+        Ok(link) if redirect => ApiResponse {
+            status: 302,
+            outcome: ApiOutcome { code: ApiOutcome::OK, issued: Some((link.mode, link.method)) },
+            headers: vec![("location", link.url), ("cache-control", "no-store".into())],
+            body: String::new(),
+        },
         Ok(link) => {
             let status = if request.method == "POST" { 201 } else { 200 };
-            ApiResponse::json(status, serde_json::to_string(&link).unwrap_or_default())
+            let issued = Some((link.mode, link.method));
+            ApiResponse {
+                outcome: ApiOutcome { code: ApiOutcome::OK, issued },
+                ..ApiResponse::json(status, serde_json::to_string(&link).unwrap_or_default())
+            }
         }
     }
 }

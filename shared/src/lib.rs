@@ -20,6 +20,8 @@ pub mod encoding;
 pub mod http_head;
 pub mod issue;
 pub mod ledger;
+pub mod metrics;
+pub mod metrics_emf;
 pub mod presign;
 pub mod presigned;
 pub mod query;

@@ -1,7 +1,7 @@
 //! HTTP adapter between `lambda_http` and [`oncelink::issue::handle`]; all rules live there.
 
 use std::sync::Arc;
-use std::time::SystemTime;
+use std::time::{Instant, SystemTime};
 
 use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvider};
 use lambda_http::{Body, Request, RequestExt, Response};
@@ -20,13 +20,26 @@ pub struct Issuer<C> {
     pub ledger_for: LedgerFor,
 }
 
-fn unavailable(code: &'static str, message: &str) -> Response<Body> {
-    to_http(ApiResponse::error(&IssueError { status: 503, code, message: message.into() }))
+/// The `Function` dimension of this function's metrics.
+const FUNCTION: &str = "issue-url";
+
+fn unavailable(code: &'static str, message: &str) -> ApiResponse {
+    ApiResponse::error(&IssueError { status: 503, code, message: message.into() })
 }
 
 impl<C: ConfigSource> Issuer<C> {
-    /// Answers one API request. Never fails: problems become 4xx/5xx JSON answers.
+    /// Answers one API request, logs it and emits its metrics line. Never fails: problems
+    /// become 4xx/5xx JSON answers.
     pub async fn respond(&self, request: &Request) -> Response<Body> {
+        let started = Instant::now();
+        // Lambda's id for this invocation: on every log line and on the metrics line.
+        let request_id = request.lambda_context_ref().map(|c| c.request_id.clone()).unwrap_or_else(|| "-".into());
+        let answer = self.answer(request, &request_id).await;
+        oncelink::metrics_emf::emit(FUNCTION, &request_id, &answer.outcome.samples(started.elapsed()));
+        to_http(answer)
+    }
+
+    async fn answer(&self, request: &Request, request_id: &str) -> ApiResponse {
         // Without the API Gateway stage (`/prod/links` → `/links`).
         let path = request.raw_http_path();
         let api_request = ApiRequest {
@@ -43,7 +56,7 @@ impl<C: ConfigSource> Issuer<C> {
             match self.credentials.provide_credentials().await {
                 Ok(credentials) => Some(credentials),
                 Err(error) => {
-                    tracing::error!(%error, "no signing credentials");
+                    tracing::error!(%error, request_id, "no signing credentials");
                     return unavailable("credentials_unavailable", "signing credentials are unavailable");
                 }
             }
@@ -55,7 +68,7 @@ impl<C: ConfigSource> Issuer<C> {
             (Some(cache), true) => match cache.get().await {
                 Ok(config) => Some(config),
                 Err(error) => {
-                    tracing::error!(%error, "configuration unavailable");
+                    tracing::error!(%error, request_id, "configuration unavailable");
                     return unavailable("config_unavailable", "the link configuration is unavailable; try again later");
                 }
             },
@@ -64,8 +77,15 @@ impl<C: ConfigSource> Issuer<C> {
         let ledger = config.as_deref().map(|c| (self.ledger_for)(c));
         let signer = Signer { credentials: credentials.as_ref(), keys: config.as_deref().and_then(|c| c.keys.as_ref()) };
         let response = handle(&self.settings, signer, ledger.as_deref(), &api_request, SystemTime::now()).await;
-        tracing::info!(method = api_request.method, path = api_request.path, status = response.status, "issue api");
-        to_http(response)
+        tracing::info!(
+            method = api_request.method,
+            path = api_request.path,
+            status = response.status,
+            code = response.outcome.code,
+            request_id,
+            "issue api"
+        );
+        response
     }
 }
 

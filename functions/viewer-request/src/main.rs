@@ -7,17 +7,21 @@
 //! * `ONCELINK_HOME_REGION` — region of SSM and DynamoDB (default: `AWS_REGION`).
 //! * `ONCELINK_CONFIG_REFRESH_SECS` — reload the configuration this often (default 300; 0 = never).
 //! * `ONCELINK_CLOCK_SKEW_SECS` — accepted clock skew for link start times (default 60).
+//!
+//! Output: JSON logs and one CloudWatch EMF metrics line per decision, on stdout (README, "Observability").
 
 use std::time::{Duration, SystemTime};
 
 use anyhow::Context;
-use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region};
 use lambda_runtime::{LambdaEvent, service_fn};
 use oncelink::EdgePolicy;
 use oncelink::config::naming::resolve_prefix;
 use oncelink::edge::EdgeService;
 use serde_json::Value;
+
+/// The `Function` dimension of this function's metrics.
+const FUNCTION: &str = "viewer-request";
 
 fn env(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.trim().is_empty())
@@ -32,12 +36,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     oncelink::telemetry::init_json_logs();
     let prefix = resolve_prefix(env).context("set ONCELINK_SSM_PREFIX (or run as a Lambda function)")?;
     // The edge shim waits about 3 s for this function: keep every AWS call well inside that.
-    let timeouts = TimeoutConfig::builder()
-        .connect_timeout(Duration::from_millis(500))
-        .operation_attempt_timeout(Duration::from_millis(1000))
-        .operation_timeout(Duration::from_millis(2000))
-        .build();
-    let mut loader = aws_config::defaults(BehaviorVersion::latest()).timeout_config(timeouts);
+    let mut loader = aws_config::defaults(BehaviorVersion::latest()).timeout_config(oncelink::edge::sdk_timeouts());
     if let Some(region) = env("ONCELINK_HOME_REGION") {
         loader = loader.region(Region::new(region));
     }
@@ -50,7 +49,10 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let service = EdgeService::on_aws(&sdk, prefix, policy, refresh);
     let service = &service;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
-        Ok::<_, std::convert::Infallible>(service.handle_event(event.payload, SystemTime::now()).await)
+        let (answer, measured) = service.handle_event_measured(event.payload, SystemTime::now()).await;
+        // One EMF line per decision on stdout: CloudWatch turns it into metrics.
+        oncelink::metrics_emf::emit(FUNCTION, &measured.request_id, &measured.samples());
+        Ok::<_, std::convert::Infallible>(answer)
     }))
     .await
 }
