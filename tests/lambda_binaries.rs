@@ -2,36 +2,28 @@
 //! stand-in, with SSM on moto and the ledger on DynamoDB Local: configuration from the
 //! environment and SSM, wiring, answers in the Lambda shapes.
 
+use oncelink::config::LinkMode;
+use oncelink::issue::{LinkRequest, Signer};
 use oncelink::sealed::KeySet;
-use oncelink_integration_tests::runtime_api::{RuntimeApi, workspace_binary};
-use oncelink_integration_tests::{Deployment, Emulators, emulators, unique, viewer_event};
+use oncelink_integration_tests::runtime_api::{RuntimeApi, function_command, workspace_binary};
+use oncelink_integration_tests::{Deployment, Emulators, emulators, issuer_settings, unique, viewer_event};
 use serde_json::{Value, json};
-use tokio::process::{Child, Command};
+use std::process::Stdio;
+use std::time::{Duration, SystemTime};
+
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::Child;
 
 /// Starts a function binary against a fresh Runtime API.
 async fn start(binary: &str, env: &[(&str, String)]) -> (RuntimeApi, Child) {
+    start_with(binary, env, Stdio::inherit()).await
+}
+
+/// Same, with the function's stdout (logs and EMF metric lines) going to `stdout`.
+async fn start_with(binary: &str, env: &[(&str, String)], stdout: Stdio) -> (RuntimeApi, Child) {
     let (api, addr) = RuntimeApi::start().await;
-    let e = emulators();
-    let mut command = Command::new(workspace_binary(binary));
-    command
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("AWS_LAMBDA_RUNTIME_API", addr.to_string())
-        .env("AWS_LAMBDA_FUNCTION_NAME", binary)
-        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
-        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
-        .env("AWS_LAMBDA_LOG_GROUP_NAME", "/aws/lambda/test")
-        .env("AWS_LAMBDA_LOG_STREAM_NAME", "test")
-        .env("AWS_REGION", "us-east-1")
-        .env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env("AWS_CONFIG_FILE", "/nonexistent")
-        .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
-        .env("AWS_ENDPOINT_URL_SSM", &e.moto)
-        .env("AWS_ENDPOINT_URL_DYNAMODB", &e.dynamodb_local)
-        .env("RUST_LOG", "warn")
-        .kill_on_drop(true);
+    let mut command = function_command(&workspace_binary(binary), addr, binary);
+    command.stdout(stdout);
     for (name, value) in env {
         command.env(name, value);
     }
@@ -139,4 +131,90 @@ async fn missing_ssm_configuration_is_503_and_bad_settings_fail_init() {
         start("issue-url", &[("ONCELINK_MODE", "presigned".to_owned()), ("ONCELINK_CDN_DOMAIN", "cdn".to_owned())]).await;
     let status = tokio::time::timeout(std::time::Duration::from_secs(20), issuer.wait()).await.expect("exits").unwrap();
     assert!(!status.success());
+}
+
+/// The EMF metrics line (a JSON object with `_aws`) that carries `request_id`, read from the
+/// function's stdout; other lines (JSON logs) are skipped.
+async fn emf_line_for(lines: &mut tokio::io::Lines<BufReader<tokio::process::ChildStdout>>, request_id: &str) -> Value {
+    let read = async {
+        while let Some(line) = lines.next_line().await.expect("read the function's stdout") {
+            let Ok(doc) = serde_json::from_str::<Value>(&line) else { continue };
+            if doc.get("_aws").is_some() && doc["request_id"] == request_id {
+                return doc;
+            }
+        }
+        panic!("the function's stdout ended without an EMF line for {request_id}");
+    };
+    tokio::time::timeout(Duration::from_secs(20), read).await.expect("an EMF line within 20 s")
+}
+
+/// Names of the metrics an EMF line declares, each checked to be a number member of the line.
+fn declared_metrics(doc: &Value) -> Vec<String> {
+    let aws = &doc["_aws"];
+    assert!(aws["Timestamp"].as_u64().is_some_and(|ms| ms > 1_600_000_000_000), "Timestamp in ms: {doc}");
+    let mut names = Vec::new();
+    for directive in aws["CloudWatchMetrics"].as_array().expect("CloudWatchMetrics") {
+        assert_eq!(directive["Namespace"], "oncelink");
+        for dimension in directive["Dimensions"][0].as_array().unwrap() {
+            assert!(doc[dimension.as_str().unwrap()].is_string(), "dimension {dimension} present: {doc}");
+        }
+        for metric in directive["Metrics"].as_array().unwrap() {
+            let name = metric["Name"].as_str().unwrap().to_owned();
+            assert!(doc[&name].is_number(), "metric {name} present: {doc}");
+            names.push(name);
+        }
+    }
+    names
+}
+
+/// The real viewer-request binary writes one EMF line per decision on stdout, with CloudFront's
+/// request id as a member, the decision and reason as dimensions, and no part of the link.
+#[tokio::test]
+async fn viewer_request_emits_one_emf_line_per_decision() {
+    let e = emulators();
+    let deployment = Deployment::new(&e.dynamodb_local, true).await;
+    let keys = KeySet::generate("k1").unwrap();
+    deployment.seal(&keys).await;
+    let settings = issuer_settings(LinkMode::Sealed, "cdn.example.com");
+    let request = LinkRequest { key: "obs/a.txt".into(), ..LinkRequest::default() };
+    let link = oncelink::issue::issue(&settings, Signer { credentials: None, keys: Some(&keys) }, &request, SystemTime::now()).unwrap();
+    let token = link.url.split_once('?').unwrap().1.to_owned();
+
+    let (edge, mut process) = start_with("viewer-request", &[("ONCELINK_SSM_PREFIX", deployment.prefix.clone())], Stdio::piped()).await;
+    let mut lines = BufReader::new(process.stdout.take().unwrap()).lines();
+
+    let answer = edge.invoke("e1", viewer_event("GET", &link.url, "cf-obs-forward", &[])).await.unwrap();
+    assert_eq!(answer["uri"], "/obs/a.txt", "{answer}");
+    let forward = emf_line_for(&mut lines, "cf-obs-forward").await;
+    assert_eq!(
+        (forward["Function"].as_str(), forward["Decision"].as_str(), forward["Reason"].as_str()),
+        (Some("viewer-request"), Some("forward"), Some("ok"))
+    );
+    assert_eq!(declared_metrics(&forward), ["Decisions", "DecisionLatency"]);
+    assert!(forward["DecisionLatency"].as_f64().unwrap() > 0.0, "{forward}");
+
+    let answer = edge.invoke("e2", viewer_event("GET", &link.url, "cf-obs-again", &[])).await.unwrap();
+    assert_eq!(answer["status"], "403", "{answer}");
+    let denied = emf_line_for(&mut lines, "cf-obs-again").await;
+    assert_eq!((denied["Decision"].as_str(), denied["Reason"].as_str()), (Some("deny"), Some("link_already_used")));
+    assert_eq!(declared_metrics(&denied), ["Decisions", "DecisionLatency"]);
+    for line in [&forward, &denied] {
+        let text = line.to_string();
+        assert!(!text.contains(&token) && !text.contains("obs/a.txt"), "no link or path in the metrics line: {text}");
+    }
+}
+
+/// A configuration outage is counted as such: `ConfigErrors` next to the 503 denial.
+#[tokio::test]
+async fn viewer_request_counts_configuration_errors() {
+    let prefix = format!("/oncelink/{}", unique("absent"));
+    let (edge, mut process) = start_with("viewer-request", &[("ONCELINK_SSM_PREFIX", prefix)], Stdio::piped()).await;
+    let mut lines = BufReader::new(process.stdout.take().unwrap()).lines();
+    let link = "https://cdn.example.com/k?AQJrMQEAAAAAav2GwAABAAAAAAABAgMEBQYHCAkKCwwNDg8AAHfbZZpJZ4GLsh1tKVUvtIsAuBkacAXTN18iPMtLbnsu";
+    let answer = edge.invoke("e1", viewer_event("GET", link, "cf-obs-503", &[])).await.unwrap();
+    assert_eq!(answer["status"], "503", "{answer}");
+    let line = emf_line_for(&mut lines, "cf-obs-503").await;
+    assert_eq!(line["Reason"], "config_unavailable");
+    assert_eq!(declared_metrics(&line), ["Decisions", "DecisionLatency", "ConfigErrors"]);
+    assert_eq!(line["ConfigErrors"], 1.0);
 }

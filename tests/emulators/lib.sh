@@ -31,7 +31,7 @@ emu_port() {
 # we never signal a pid from a stale pid file that now belongs to something else.
 emu_marker() {
   case "$1" in
-    moto) echo "moto_server" ;;
+    moto) echo "moto_serial.py" ;;
     ddb)  echo "DynamoDBLocal.jar" ;;
     s3)   echo "s3s-fs" ;;
   esac
@@ -87,8 +87,9 @@ emu_ready() {
 emu_exec() {
   case "$1" in
     moto)
-      # -H 127.0.0.1: loopback only (moto's default would be fine too, but be explicit).
-      exec "$EMU_MOTO_BIN" -H 127.0.0.1 -p "$EMU_MOTO_PORT" ;;
+      # Loopback only, one request at a time: moto_serial.py explains why (atomic
+      # conditional writes, as on DynamoDB). python is the venv's, next to moto_server.
+      exec "$(dirname "$EMU_MOTO_BIN")/python" "$(dirname "${BASH_SOURCE[0]}")/moto_serial.py" 127.0.0.1 "$EMU_MOTO_PORT" ;;
     ddb)
       # DynamoDB Local has no bind-address option: it listens on all interfaces. That is
       # why with-emulators.sh runs everything inside a private network namespace.

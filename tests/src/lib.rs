@@ -2,6 +2,7 @@
 //! unique names, CloudFront events. The tests need the emulators that
 //! `tests/with-emulators.sh` starts; without them they fail loudly rather than pass silently.
 
+pub mod fault_proxy;
 pub mod runtime_api;
 
 use std::sync::atomic::{AtomicU64, Ordering};

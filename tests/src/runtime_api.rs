@@ -34,6 +34,8 @@ pub struct RuntimeApi {
     state: Arc<Mutex<State>>,
     queued: Arc<Notify>,
     answered: Arc<Notify>,
+    /// When the function first asked for an invocation: the end of its init phase.
+    first_poll: Arc<std::sync::OnceLock<std::time::Instant>>,
 }
 
 impl RuntimeApi {
@@ -82,6 +84,11 @@ impl RuntimeApi {
         tokio::time::timeout(Duration::from_secs(30), wait).await.expect("the function answered within 30 s")
     }
 
+    /// When the function first polled `GET /runtime/invocation/next` (its init phase ended), if it has.
+    pub fn first_poll(&self) -> Option<std::time::Instant> {
+        self.first_poll.get().copied()
+    }
+
     async fn route(&self, request: Request<Incoming>) -> Response<Full<Bytes>> {
         let path = request.uri().path().to_owned();
         let method = request.method().clone();
@@ -90,6 +97,7 @@ impl RuntimeApi {
         let parts: Vec<&str> = path.trim_start_matches('/').split('/').collect();
         match (method.as_str(), parts.as_slice()) {
             ("GET", ["2018-06-01", "runtime", "invocation", "next"]) => {
+                let _ = self.first_poll.set(std::time::Instant::now());
                 let (id, event) = loop {
                     let queued = self.queued.notified();
                     if let Some(next) = self.state.lock().await.queue.pop_front() {
@@ -123,6 +131,35 @@ impl RuntimeApi {
 }
 
 /// The path of a binary built in this workspace (`cargo build --workspace` builds them all).
+/// A function process as the Lambda service starts it: a clean environment with the Runtime
+/// API's address and the function's identity, static test credentials (no files, no instance
+/// metadata), and SSM and DynamoDB pointed at the stand-ins. Callers add their own variables
+/// and decide where stdout and stderr go.
+pub fn function_command(binary: &std::path::Path, api: SocketAddr, function_name: &str) -> tokio::process::Command {
+    let e = crate::emulators();
+    let mut command = tokio::process::Command::new(binary);
+    command
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("AWS_LAMBDA_RUNTIME_API", api.to_string())
+        .env("AWS_LAMBDA_FUNCTION_NAME", function_name)
+        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
+        .env("AWS_LAMBDA_LOG_GROUP_NAME", format!("/aws/lambda/{function_name}"))
+        .env("AWS_LAMBDA_LOG_STREAM_NAME", "local")
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_CONFIG_FILE", "/nonexistent")
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
+        .env("AWS_ENDPOINT_URL_SSM", &e.moto)
+        .env("AWS_ENDPOINT_URL_DYNAMODB", &e.dynamodb_local)
+        .env("RUST_LOG", "warn")
+        .kill_on_drop(true);
+    command
+}
+
 pub fn workspace_binary(name: &str) -> std::path::PathBuf {
     let exe = std::env::current_exe().unwrap();
     let dir = exe.parent().unwrap().parent().unwrap(); // target/<profile>/deps/.. = target/<profile>
