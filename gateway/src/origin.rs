@@ -48,6 +48,9 @@ pub async fn start_embedded(objects_dir: &std::path::Path, bucket: &str, access_
     tokio::spawn(async move {
         loop {
             let Ok((socket, _)) = listener.accept().await else { continue };
+            // Without TCP_NODELAY, a response written as head then body waits for the gateway's
+            // delayed ACK (~40 ms on Linux) whenever the body is small: every first use paid it.
+            let _ = socket.set_nodelay(true);
             let service = service.clone();
             tokio::spawn(async move {
                 let _ = hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(socket), service).await;
