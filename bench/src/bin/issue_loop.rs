@@ -1,0 +1,26 @@
+//! A fixed number of presigned links through `oncelink::issue::issue`, nothing else: the
+//! workload `bench/run.sh` profiles with callgrind (deterministic instruction counts), so the
+//! report can show where the issuing time goes.
+//!
+//! usage: issue_loop [COUNT=2000]
+
+use std::time::SystemTime;
+
+use anyhow::Context;
+use oncelink::config::LinkMode;
+use oncelink::issue::{LinkRequest, Signer, issue};
+use oncelink_bench::inputs::{self, EXPIRES_SECS, KEY};
+
+fn main() -> anyhow::Result<()> {
+    let count: usize = std::env::args().nth(1).map(|n| n.parse()).transpose().context("COUNT")?.unwrap_or(2_000);
+    let credentials = inputs::credentials();
+    let settings = inputs::issuer_settings(LinkMode::Presigned);
+    let signer = Signer { credentials: Some(&credentials), keys: None };
+    let request = LinkRequest { key: KEY.into(), expires_in: Some(EXPIRES_SECS), ..LinkRequest::default() };
+    let mut bytes = 0usize;
+    for _ in 0..count {
+        bytes += issue(&settings, signer, &request, SystemTime::now())?.url.len();
+    }
+    println!("{count} links, {bytes} bytes of URLs");
+    Ok(())
+}
