@@ -18,7 +18,15 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-phase() { printf '\n==== %s ====\n' "$*"; }
+# Each banner carries the seconds since the start, so a slow phase shows in any log.
+phase() { printf '\n==== %s (at %ss) ====\n' "$*" "$SECONDS"; }
+
+# A CI run builds once from a clean clone: incremental compilation state would only take disk
+# (~1 GB). Developers keep it.
+if [ "${CI:-}" = true ]; then export CARGO_INCREMENTAL=0; fi
+# Say how much disk there is up front: when a build later dies with "No space left on device",
+# this line tells whether the machine was short from the start. A cold run needs about 8 GB.
+df -h . "${HOME}/.cache" 2>/dev/null | awk 'NR == 1 || !seen[$1]++' || true
 
 phase "install: emulators"
 bash tests/setup.sh
