@@ -28,6 +28,19 @@ if [ "${CI:-}" = true ]; then export CARGO_INCREMENTAL=0; fi
 # this line tells whether the machine was short from the start. A cold run needs about 8 GB.
 df -h . "${HOME}/.cache" 2>/dev/null | awk 'NR == 1 || !seen[$1]++' || true
 
+# The cached target dirs (arm64 zips, fuzzing, corpus replay) outlive dependency, profile and
+# toolchain changes, and cargo never deletes stale artifacts: on a long-lived CI machine they
+# would grow until the disk is full. One over 4 GB is dropped here and rebuilt (minutes).
+cache_root=${ONCELINK_CACHE:-$HOME/.cache/oncelink}
+for dir in "$cache_root"/target-*; do
+  [ -d "$dir" ] || continue
+  size_mb=$(( $(du -sk "$dir" | cut -f1) / 1024 ))
+  if [ "$size_mb" -gt 4096 ]; then
+    echo "cache: $dir holds ${size_mb} MB (cap 4096 MB): dropping it; this run rebuilds it"
+    rm -rf "$dir"
+  fi
+done
+
 phase "install: emulators"
 bash tests/setup.sh
 
