@@ -130,7 +130,6 @@ impl RuntimeApi {
     }
 }
 
-/// The path of a binary built in this workspace (`cargo build --workspace` builds them all).
 /// A function process as the Lambda service starts it: a clean environment with the Runtime
 /// API's address and the function's identity, static test credentials (no files, no instance
 /// metadata), and SSM and DynamoDB pointed at the stand-ins. Callers add their own variables
@@ -160,6 +159,7 @@ pub fn function_command(binary: &std::path::Path, api: SocketAddr, function_name
     command
 }
 
+/// The path of a binary built in this workspace (`cargo build --workspace` builds them all).
 pub fn workspace_binary(name: &str) -> std::path::PathBuf {
     let exe = std::env::current_exe().unwrap();
     let dir = exe.parent().unwrap().parent().unwrap(); // target/<profile>/deps/.. = target/<profile>
