@@ -146,61 +146,48 @@ fn write_batches(db: Arc<Database>, jobs: mpsc::Receiver<Job>) {
 /// every job with the commit's outcome. A record that cannot be decoded fails only its own job;
 /// a storage error fails the whole batch (nothing of it is committed).
 fn run_batch(db: &Database, jobs: Vec<Job>, commit: impl FnOnce(WriteTransaction) -> Result<(), String>) {
+    let mut jobs = jobs.into_iter();
     let mut finishers: Vec<Finish> = Vec::with_capacity(jobs.len());
-    let mut failure: Option<String> = None;
-    match db.begin_write() {
-        Err(e) => {
-            failure = Some(e.to_string());
-            finishers.extend(jobs.into_iter().map(|job| (job.run)(Err(unavailable(&e)))));
-        }
-        Ok(tx) => {
-            match tx.open_table(LINKS) {
-                Err(e) => {
-                    failure = Some(e.to_string());
-                    finishers.extend(jobs.into_iter().map(|job| (job.run)(Err(unavailable(&e)))));
-                }
-                Ok(mut table) => {
-                    for job in jobs {
-                        if let Some(why) = &failure {
-                            finishers.push((job.run)(Err(unavailable(why))));
-                            continue;
-                        }
-                        let record = match table.get(job.key.as_str()) {
-                            Ok(Some(raw)) => decode(raw.value()),
-                            Ok(None) => Ok(LinkRecord::default()),
-                            Err(e) => {
-                                failure = Some(e.to_string());
-                                Err(unavailable(e))
-                            }
-                        };
-                        let mut record = match record {
-                            Ok(record) => record,
-                            Err(error) => {
-                                finishers.push((job.run)(Err(error)));
-                                continue;
-                            }
-                        };
-                        finishers.push((job.run)(Ok(&mut record)));
-                        let written = serde_json::to_vec(&Stored::from(&record))
-                            .map_err(|e| e.to_string())
-                            .and_then(|bytes| table.insert(job.key.as_str(), bytes.as_slice()).map(drop).map_err(|e| e.to_string()));
-                        if let Err(why) = written {
-                            failure = Some(why);
-                        }
-                    }
-                }
-            }
-            // A failed batch is dropped uncommitted (redb aborts a transaction dropped unfinished).
-            if failure.is_none()
-                && let Err(why) = commit(tx)
-            {
-                failure = Some(why);
-            }
-        }
+    let failure = match db.begin_write() {
+        Err(e) => Some(e.to_string()),
+        // A failed batch is dropped uncommitted (redb aborts a transaction dropped unfinished).
+        Ok(tx) => apply(&tx, &mut jobs, &mut finishers).and_then(|()| commit(tx)).err(),
+    };
+    // Jobs the batch never reached (only after a storage error) share its fate.
+    if let Some(why) = &failure {
+        finishers.extend(jobs.map(|job| (job.run)(Err(unavailable(why)))));
     }
     for finish in finishers {
         finish(failure.as_deref());
     }
+}
+
+/// Runs `jobs` in order against the links table of `tx`, collecting how to answer each; stops
+/// at the first storage error (the jobs left in `jobs` are then unanswered).
+fn apply(tx: &WriteTransaction, jobs: &mut impl Iterator<Item = Job>, finishers: &mut Vec<Finish>) -> Result<(), String> {
+    let mut table = tx.open_table(LINKS).map_err(|e| e.to_string())?;
+    for job in jobs {
+        let record = match table.get(job.key.as_str()) {
+            Ok(Some(raw)) => decode(raw.value()),
+            Ok(None) => Ok(LinkRecord::default()),
+            Err(e) => {
+                let why = e.to_string();
+                finishers.push((job.run)(Err(unavailable(&why))));
+                return Err(why);
+            }
+        };
+        let mut record = match record {
+            Ok(record) => record,
+            Err(error) => {
+                finishers.push((job.run)(Err(error)));
+                continue;
+            }
+        };
+        finishers.push((job.run)(Ok(&mut record)));
+        let bytes = serde_json::to_vec(&Stored::from(&record)).map_err(|e| e.to_string())?;
+        table.insert(job.key.as_str(), bytes.as_slice()).map_err(|e| e.to_string())?;
+    }
+    Ok(())
 }
 
 fn unavailable(e: impl std::fmt::Display) -> LedgerError {
