@@ -14,6 +14,7 @@ use oncelink::config::{EdgeConfig, LinkMode};
 use oncelink::decision::Forward;
 use oncelink::issue::{ApiRequest, ApiResponse, IssuerSettings, Signer};
 use oncelink::ledger::Ledger;
+use oncelink::metrics::DecisionOutcome;
 use oncelink::presign::{S3Origin, sign_origin_request};
 use oncelink::sealed::KeySet;
 use oncelink::{Decision, EdgePolicy, ViewerRequest};
@@ -112,17 +113,22 @@ impl Edge {
         }
     }
 
-    /// Phases 1–5 of the core decision, then the origin request for a forward.
-    pub async fn decide(&self, viewer: &ViewerRequest, now: SystemTime) -> Verdict {
+    /// Phases 1–5 of the core decision, then the origin request for a forward; with the
+    /// decision's metric labels (a forward whose origin request cannot be built still counts as
+    /// a forward decision: the origin failure has its own counter).
+    pub async fn decide(&self, viewer: &ViewerRequest, now: SystemTime) -> (Verdict, DecisionOutcome) {
         let config = self.config();
-        match oncelink::decide(viewer, &self.policy, &config, self.ledger.as_ref(), now).await {
+        let decision = oncelink::decide(viewer, &self.policy, &config, self.ledger.as_ref(), now).await;
+        let outcome = DecisionOutcome::of(&decision);
+        let verdict = match decision {
             Decision::Forward(forward) => match self.origin_target(viewer, &forward, now).await {
                 Ok(target) => Verdict::Forward(target),
                 Err(why) => Verdict::OriginUnavailable(why),
             },
             Decision::Preview => Verdict::Preview,
             Decision::Deny(reason) => Verdict::Deny(reason),
-        }
+        };
+        (verdict, outcome)
     }
 
     /// Sealed: sign a fresh request for the object at the link's path (the token is already

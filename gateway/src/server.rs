@@ -391,12 +391,7 @@ impl App {
         };
         let req = Request::from_parts(parts, body);
         let started = Instant::now();
-        let verdict = self.edge.decide(&viewer, SystemTime::now()).await;
-        let outcome = match &verdict {
-            Verdict::Deny(reason) => DecisionOutcome::deny(reason.code()),
-            Verdict::Preview => DecisionOutcome::PREVIEW,
-            Verdict::Forward(_) | Verdict::OriginUnavailable(_) => DecisionOutcome::FORWARD,
-        };
+        let (verdict, outcome) = self.edge.decide(&viewer, SystemTime::now()).await;
         self.metrics.record(&outcome.samples(Some(started.elapsed())));
         let target = match verdict {
             Verdict::Deny(reason) => {
