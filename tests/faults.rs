@@ -11,13 +11,12 @@ use std::time::{Duration, Instant, SystemTime};
 
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_credential_types::Credentials;
-use oncelink::config::{LinkMode, SsmConfigSource};
+use oncelink::config::SsmConfigSource;
 use oncelink::edge::EdgeService;
-use oncelink::issue::{LinkRequest, Signer, issue};
 use oncelink_integration_tests::fault_proxy::{
     DYNAMODB_INTERNAL_ERROR, DYNAMODB_THROTTLED, Fault, FaultProxy, SERVICE_UNAVAILABLE, SSM_THROTTLED,
 };
-use oncelink_integration_tests::{Deployment, emulators, issuer_settings, unique, viewer_event};
+use oncelink_integration_tests::{Deployment, emulators, new_presigned_link, unique, viewer_event};
 use serde_json::Value;
 
 /// The edge shim gives the regional function about 3 s; a fault must be answered before that.
@@ -61,13 +60,6 @@ impl Rig {
     }
 }
 
-fn new_link() -> String {
-    let issuer = issuer_settings(LinkMode::Presigned, "cdn.oncelink.test");
-    let credentials = Credentials::new("AKIDEXAMPLE", "secret", None, None, "test");
-    let request = LinkRequest { key: unique("k"), ..Default::default() };
-    issue(&issuer, Signer { credentials: Some(&credentials), keys: None }, &request, SystemTime::now()).expect("issue").url
-}
-
 /// Runs one viewer request; returns its status (200 for a forward) and how long it took.
 async fn use_link(validator: &EdgeService<SsmConfigSource>, url: &str, request_id: &str) -> (u16, Duration) {
     let started = Instant::now();
@@ -94,18 +86,18 @@ async fn ledger_faults_are_503_within_the_shim_wait_and_recovery_is_immediate() 
     let rig = Rig::new().await;
     let validator = rig.validator().await;
     // Warm: configuration cached, so only the ledger is in play below.
-    assert_eq!(use_link(&validator, &new_link(), &unique("warm")).await.0, 200);
+    assert_eq!(use_link(&validator, &new_presigned_link(), &unique("warm")).await.0, 200);
 
     let mut faults = network_faults();
     faults.push(("throttled (400 ProvisionedThroughputExceeded)", DYNAMODB_THROTTLED));
     faults.push(("500 internal error", DYNAMODB_INTERNAL_ERROR));
     for (name, fault) in faults {
         rig.ledger.set(fault);
-        let (status, took) = use_link(&validator, &new_link(), &unique("faulty")).await;
+        let (status, took) = use_link(&validator, &new_presigned_link(), &unique("faulty")).await;
         assert_eq!(status, 503, "ledger fault {name:?}: must fail closed");
         assert!(took < SHIM_WAIT, "ledger fault {name:?}: answered after {took:?}");
         rig.ledger.set(Fault::None);
-        let (status, _) = use_link(&validator, &new_link(), &unique("after")).await;
+        let (status, _) = use_link(&validator, &new_presigned_link(), &unique("after")).await;
         assert_eq!(status, 200, "first request after the ledger fault {name:?} recovered");
     }
 }
@@ -119,13 +111,13 @@ async fn config_faults_on_a_cold_validator_are_503_and_not_cached() {
         let validator = rig.validator().await; // cold: must read SSM
         rig.ssm.set(fault);
         let before = rig.ledger.seen();
-        let (status, took) = use_link(&validator, &new_link(), &unique("faulty")).await;
+        let (status, took) = use_link(&validator, &new_presigned_link(), &unique("faulty")).await;
         assert_eq!(status, 503, "SSM fault {name:?}: must fail closed");
         assert!(took < SHIM_WAIT, "SSM fault {name:?}: answered after {took:?}");
         assert_eq!(rig.ledger.seen(), before, "SSM fault {name:?}: the ledger was touched without a configuration");
         rig.ssm.set(Fault::None);
         // The failure was not cached: the next request loads the configuration and goes through.
-        let (status, _) = use_link(&validator, &new_link(), &unique("after")).await;
+        let (status, _) = use_link(&validator, &new_presigned_link(), &unique("after")).await;
         assert_eq!(status, 200, "first request after the SSM fault {name:?} recovered");
     }
 }
@@ -134,10 +126,10 @@ async fn config_faults_on_a_cold_validator_are_503_and_not_cached() {
 async fn a_write_whose_answer_was_lost_is_retried_and_grants_exactly_one_use() {
     let rig = Rig::new().await;
     let validator = rig.validator().await;
-    assert_eq!(use_link(&validator, &new_link(), &unique("warm")).await.0, 200);
+    assert_eq!(use_link(&validator, &new_presigned_link(), &unique("warm")).await.0, 200);
     let items_before = rig.deployment.items().await;
 
-    let url = new_link();
+    let url = new_presigned_link();
     let forwarded_before = rig.ledger.forwarded();
     // The PutItem reaches DynamoDB Local and succeeds; its answer never comes back.
     rig.ledger.set_for_next(1, Fault::LoseAnswer);

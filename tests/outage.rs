@@ -3,11 +3,8 @@
 
 use std::time::{Duration, SystemTime};
 
-use aws_credential_types::Credentials;
-use oncelink::config::LinkMode;
 use oncelink::edge::EdgeService;
-use oncelink::issue::{LinkRequest, Signer, issue};
-use oncelink_integration_tests::{Deployment, ctl, emulators, issuer_settings, unique, viewer_event};
+use oncelink_integration_tests::{Deployment, ctl, emulators, new_presigned_link, viewer_event};
 use serde_json::Value;
 
 async fn decide<C: oncelink::config::ConfigSource>(service: &EdgeService<C>, url: String, id: &str) -> Value {
@@ -25,27 +22,14 @@ async fn stand_ins_down_means_503_and_stale_config_is_served() {
     // Refresh every second so the test sees a refresh fail.
     let service = deployment.edge(Some(Duration::from_secs(1)));
     let cold = deployment.edge(None);
-    let issuer = issuer_settings(LinkMode::Presigned, "cdn.oncelink.test");
-    let credentials = Credentials::new("AKIDEXAMPLE", "secret", None, None, "test");
-    let new_link = || {
-        issue(
-            &issuer,
-            Signer { credentials: Some(&credentials), keys: None },
-            &LinkRequest { key: unique("k"), ..Default::default() },
-            SystemTime::now(),
-        )
-        .unwrap()
-        .url
-    };
-
-    assert_eq!(status_of(&decide(&service, new_link(), "a").await), "forward");
+    assert_eq!(status_of(&decide(&service, new_presigned_link(), "a").await), "forward");
 
     // SSM (moto) down: the warm service serves its last good configuration...
     ctl("stop", "moto");
     tokio::time::sleep(Duration::from_millis(1100)).await;
-    let warm = decide(&service, new_link(), "b").await;
+    let warm = decide(&service, new_presigned_link(), "b").await;
     // ...while a cold one (never loaded) fails closed.
-    let cold_answer = decide(&cold, new_link(), "c").await;
+    let cold_answer = decide(&cold, new_presigned_link(), "c").await;
     ctl("start", "moto");
     assert_eq!(status_of(&warm), "forward", "{warm}");
     assert_eq!(status_of(&cold_answer), "503", "{cold_answer}");
@@ -53,7 +37,7 @@ async fn stand_ins_down_means_503_and_stale_config_is_served() {
 
     // Ledger (DynamoDB Local) down: fail closed.
     ctl("stop", "ddb");
-    let down = decide(&service, new_link(), "d").await;
+    let down = decide(&service, new_presigned_link(), "d").await;
     ctl("start", "ddb");
     assert_eq!(status_of(&down), "503", "{down}");
     assert!(down["body"].as_str().unwrap().contains("ledger_unavailable"));

@@ -176,6 +176,16 @@ pub fn issuer_settings(mode: oncelink::config::LinkMode, cdn: &str) -> oncelink:
     }
 }
 
+/// A fresh presigned one-time GET link (new key each call) on `cdn.oncelink.test`, signed with
+/// made-up credentials: for tests of the edge's decision, which never fetch the object.
+pub fn new_presigned_link() -> String {
+    let issuer = issuer_settings(oncelink::config::LinkMode::Presigned, "cdn.oncelink.test");
+    let credentials = Credentials::new("AKIDEXAMPLE", "secret", None, None, "test");
+    let request = oncelink::issue::LinkRequest { key: unique("k"), ..Default::default() };
+    let signer = oncelink::issue::Signer { credentials: Some(&credentials), keys: None };
+    oncelink::issue::issue(&issuer, signer, &request, SystemTime::now()).expect("issue a presigned link").url
+}
+
 /// Writes an object straight into s3s-fs's data directory.
 pub fn put_object(key: &str, bytes: &[u8]) {
     let dir = std::env::var("ONCELINK_TEST_S3_DATA_DIR").expect("ONCELINK_TEST_S3_DATA_DIR");
