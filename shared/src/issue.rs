@@ -447,7 +447,7 @@ impl ApiResponse {
             status,
             headers: vec![("content-type", "application/json".into()), ("cache-control", "no-store".into())],
             body,
-            outcome: ApiOutcome { code: ApiOutcome::OK, issued: None },
+            outcome: ApiOutcome::ok(None),
         }
     }
 
@@ -494,7 +494,7 @@ fn route(settings: &IssuerSettings, signer: Signer<'_>, request: &ApiRequest<'_>
             status: 204,
             headers: vec![("cache-control", "no-store".into())],
             body: String::new(),
-            outcome: ApiOutcome { code: ApiOutcome::OK, issued: None },
+            outcome: ApiOutcome::ok(None),
         };
     }
     if request.path != "/links" {
@@ -532,17 +532,14 @@ fn route(settings: &IssuerSettings, signer: Signer<'_>, request: &ApiRequest<'_>
         Err(e) => ApiResponse::error(&e),
         Ok(link) if redirect => ApiResponse {
             status: 302,
-            outcome: ApiOutcome { code: ApiOutcome::OK, issued: Some((link.mode, link.method)) },
+            outcome: ApiOutcome::ok(Some((link.mode, link.method))),
             headers: vec![("location", link.url), ("cache-control", "no-store".into())],
             body: String::new(),
         },
         Ok(link) => {
             let status = if request.method == "POST" { 201 } else { 200 };
-            let issued = Some((link.mode, link.method));
-            ApiResponse {
-                outcome: ApiOutcome { code: ApiOutcome::OK, issued },
-                ..ApiResponse::json(status, serde_json::to_string(&link).unwrap_or_default())
-            }
+            let outcome = ApiOutcome::ok(Some((link.mode, link.method)));
+            ApiResponse { outcome, ..ApiResponse::json(status, serde_json::to_string(&link).unwrap_or_default()) }
         }
     }
 }

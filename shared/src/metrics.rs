@@ -186,6 +186,11 @@ pub struct ApiOutcome {
 impl ApiOutcome {
     pub const OK: &'static str = "ok";
 
+    /// A successful answer; `issued` is the mode and method of the link it issued, if any.
+    pub fn ok(issued: Option<(LinkMode, LinkMethod)>) -> Self {
+        Self { code: Self::OK, issued }
+    }
+
     pub fn samples(self, elapsed: Duration) -> Vec<Sample> {
         let mut samples = vec![Sample::count(&API_ANSWERS, vec![self.code]), Sample::latency(&API_LATENCY, elapsed)];
         if let Some((mode, method)) = self.issued {
