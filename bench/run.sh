@@ -13,7 +13,7 @@
 #      profile    — callgrind instruction profile of the presigned issue path (issuing.profile.txt);
 #      validation — consuming request latency against DynamoDB Local + call counts  } under
 #      functions  — Lambda binaries: cold start, CPU per invocation, peak RSS, zips } tests/with-emulators.sh
-#      gateway    — bench/gateway/run.sh (if present): the gateway under load;
+#      gateway    — bench/gateway/run.sh: the gateway under load;
 #   4. report     — docs/benchmarks.md and docs/benchmarks-*.svg from all result files.
 # Everything listens on loopback only; every loop is bounded in count and time.
 set -euo pipefail
@@ -63,12 +63,13 @@ step "decision"
 "$bin/decision"
 
 # callgrind needs symbols; the release profile strips them. So issue_loop is built once more,
-# unstripped, into its own target dir, without the SDK-dependent parts (few dependencies).
+# unstripped, without the SDK-dependent parts (few dependencies), into target/profiling: the
+# same dir and settings bench/gateway/run.sh uses for the gateway, so shared crates build once.
 step "profile (callgrind)"
-CARGO_PROFILE_RELEASE_STRIP=false CARGO_PROFILE_RELEASE_DEBUG=line-tables-only CARGO_TARGET_DIR="$repo/target/bench-profiling" \
+CARGO_PROFILE_RELEASE_STRIP=false CARGO_PROFILE_RELEASE_DEBUG=line-tables-only CARGO_TARGET_DIR="$repo/target/profiling" \
   cargo build --release --locked -p oncelink-bench --no-default-features --bin issue_loop
 valgrind --tool=callgrind --callgrind-out-file="$BENCH_OUT/issue_loop.callgrind" \
-  "$repo/target/bench-profiling/release/issue_loop" 2000 2> "$BENCH_OUT/issue_loop.valgrind.log"
+  "$repo/target/profiling/release/issue_loop" 2000 2> "$BENCH_OUT/issue_loop.valgrind.log"
 {
   echo "callgrind: 2,000 presigned links through oncelink::issue::issue (bench/src/bin/issue_loop.rs)."
   echo "Instructions per function, inclusive (self + callees), from the issue path down. sha2 ran its portable"
@@ -87,10 +88,8 @@ fi
 step "validation + functions (under tests/with-emulators.sh)"
 bash tests/with-emulators.sh bash -c "'$bin/validation' && '$bin/functions'"
 
-if [ -f bench/gateway/run.sh ]; then
-  step "gateway (bench/gateway/run.sh)"
-  bash bench/gateway/run.sh
-fi
+step "gateway (bench/gateway/run.sh)"
+bash bench/gateway/run.sh
 
 # --- 4. report -----------------------------------------------------------------------------------
 step "report"
