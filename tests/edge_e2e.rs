@@ -6,10 +6,9 @@ use std::time::{Duration, SystemTime};
 
 use aws_credential_types::Credentials;
 use oncelink::cloudfront::Answer;
-use oncelink::config::LinkMode;
-use oncelink::config::SsmConfigSource;
-use oncelink::edge::EdgeService;
+use oncelink::edge::AwsEdge;
 use oncelink::issue::{IssuedLink, IssuerSettings, LinkRequest, Signer, issue};
+use oncelink::link::LinkMode;
 use oncelink_integration_tests::{Deployment, Emulators, emulators, issuer_settings, put_object, swap_host, unique, viewer_event};
 use serde_json::{Value, json};
 
@@ -18,7 +17,7 @@ const CDN: &str = "cdn.oncelink.test";
 struct Fixture {
     env: Emulators,
     deployment: Deployment,
-    service: EdgeService<SsmConfigSource>,
+    service: AwsEdge,
     issuer: IssuerSettings,
     credentials: Credentials,
     http: reqwest::Client,
@@ -46,7 +45,7 @@ impl Fixture {
     }
 
     async fn view(&self, method: &str, url: &str, request_id: &str, at: SystemTime) -> Value {
-        serde_json::to_value(self.service.handle_event(viewer_event(method, url, request_id, &[]), at).await).unwrap()
+        serde_json::to_value(self.service.handle_event(viewer_event(method, url, request_id, &[]), at).await.answer).unwrap()
     }
 
     async fn items(&self) -> usize {
@@ -197,7 +196,7 @@ async fn missing_config_is_503_and_the_error_is_not_cached() {
     let view = |id: &'static str| {
         let event = viewer_event("GET", &link.url, id, &[]);
         let service = &service;
-        async move { serde_json::to_value(service.handle_event(event, SystemTime::now()).await).unwrap() }
+        async move { serde_json::to_value(service.handle_event(event, SystemTime::now()).await.answer).unwrap() }
     };
     assert_eq!(denial(&view("r1").await), ("503".into(), "config_unavailable".into()));
     deployment.put("table-name", &deployment.table, aws_sdk_ssm::types::ParameterType::String).await;
@@ -208,13 +207,13 @@ async fn missing_config_is_503_and_the_error_is_not_cached() {
 async fn malformed_events_get_an_answer_not_a_panic() {
     let f = Fixture::new(&emulators().dynamodb_local).await;
     for event in [json!({}), json!({"Records": []}), json!({"Records": [{"cf": {}}]}), json!("text"), json!(null)] {
-        let answer = serde_json::to_value(f.service.handle_event(event.clone(), SystemTime::now()).await).unwrap();
+        let answer = serde_json::to_value(f.service.handle_event(event.clone(), SystemTime::now()).await.answer).unwrap();
         assert_eq!(denial(&answer), ("400".into(), "malformed_request".into()), "{event}");
     }
     let answer = serde_json::to_value(
-        f.service.handle_event(viewer_event("GET", "https://cdn/k?x-id=GetObject", "r", &[]), SystemTime::now()).await,
+        f.service.handle_event(viewer_event("GET", "https://cdn/k?x-id=GetObject", "r", &[]), SystemTime::now()).await.answer,
     )
     .unwrap();
     assert_eq!(denial(&answer), ("403".into(), "missing_signature".into()));
-    assert!(matches!(f.service.handle_event(json!({}), SystemTime::now()).await, Answer::Respond(_)));
+    assert!(matches!(f.service.handle_event(json!({}), SystemTime::now()).await.answer, Answer::Respond(_)));
 }

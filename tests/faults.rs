@@ -11,8 +11,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_credential_types::Credentials;
-use oncelink::config::SsmConfigSource;
-use oncelink::edge::EdgeService;
+use oncelink::edge::AwsEdge;
 use oncelink_integration_tests::fault_proxy::{
     DYNAMODB_INTERNAL_ERROR, DYNAMODB_THROTTLED, Fault, FaultProxy, SERVICE_UNAVAILABLE, SSM_THROTTLED,
 };
@@ -49,8 +48,8 @@ impl Rig {
     }
 
     /// A cold validator (its first request reads SSM) talking to the stand-ins through the proxies.
-    async fn validator(&self) -> EdgeService<SsmConfigSource> {
-        EdgeService::with_clients(
+    async fn validator(&self) -> AwsEdge {
+        AwsEdge::with_clients(
             aws_sdk_ssm::Client::new(&production_sdk(&self.ssm.url()).await),
             aws_sdk_dynamodb::Client::new(&production_sdk(&self.ledger.url()).await),
             self.deployment.prefix.clone(),
@@ -61,9 +60,10 @@ impl Rig {
 }
 
 /// Runs one viewer request; returns its status (200 for a forward) and how long it took.
-async fn use_link(validator: &EdgeService<SsmConfigSource>, url: &str, request_id: &str) -> (u16, Duration) {
+async fn use_link(validator: &AwsEdge, url: &str, request_id: &str) -> (u16, Duration) {
     let started = Instant::now();
-    let answer = serde_json::to_value(validator.handle_event(viewer_event("GET", url, request_id, &[]), SystemTime::now()).await).unwrap();
+    let answer =
+        serde_json::to_value(validator.handle_event(viewer_event("GET", url, request_id, &[]), SystemTime::now()).await.answer).unwrap();
     let status = match answer.get("status").and_then(Value::as_str) {
         None => 200, // the request goes on to the origin
         Some(status) => status.parse().expect("a numeric status"),

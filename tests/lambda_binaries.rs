@@ -2,8 +2,8 @@
 //! stand-in, with SSM on moto and the ledger on DynamoDB Local: configuration from the
 //! environment and SSM, wiring, answers in the Lambda shapes.
 
-use oncelink::config::LinkMode;
 use oncelink::issue::{LinkRequest, Signer};
+use oncelink::link::LinkMode;
 use oncelink::sealed::KeySet;
 use oncelink_integration_tests::runtime_api::{RuntimeApi, function_command, workspace_binary};
 use oncelink_integration_tests::{Deployment, Emulators, emulators, issuer_settings, unique, viewer_event};

@@ -3,13 +3,13 @@
 
 use std::time::{Duration, SystemTime};
 
-use oncelink::edge::EdgeService;
+use oncelink::edge::AwsEdge;
 use oncelink_integration_tests::{Deployment, ctl, emulators, new_presigned_link, viewer_event};
 use serde_json::Value;
 
-async fn decide<C: oncelink::config::ConfigSource>(service: &EdgeService<C>, url: String, id: &str) -> Value {
+async fn decide(service: &AwsEdge, url: String, id: &str) -> Value {
     let event = viewer_event("GET", &url, id, &[]);
-    serde_json::to_value(service.handle_event(event, SystemTime::now()).await).unwrap()
+    serde_json::to_value(service.handle_event(event, SystemTime::now()).await.answer).unwrap()
 }
 
 fn status_of(answer: &Value) -> String {

@@ -6,10 +6,12 @@ use std::time::SystemTime;
 
 use aws_credential_types::Credentials;
 use aws_sdk_ssm::types::ParameterType;
-use oncelink::config::{LinkMode, SsmConfigSource};
-use oncelink::edge::EdgeService;
-use oncelink::issue::{ApiRequest, IssuedLink, IssuerSettings, LinkRequest, Signer, handle, issue};
-use oncelink::ledger::DynamoDbLedger;
+use oncelink::config::{ConfigCache, SsmConfigSource};
+use oncelink::credentials::FixedCredentials;
+use oncelink::edge::AwsEdge;
+use oncelink::issue::{ApiRequest, IssueService, IssuedLink, IssuerSettings, LinkRequest, Signer, issue};
+use oncelink::ledger::DynamoDbTables;
+use oncelink::link::LinkMode;
 use oncelink::presign::sign_origin_request;
 use oncelink::sealed::KeySet;
 use oncelink_integration_tests::{Deployment, Emulators, emulators, issuer_settings, put_object, unique, viewer_event};
@@ -37,7 +39,7 @@ impl Fixture {
     }
 
     /// A fresh edge (a cold Lambda): reads SSM on first use.
-    fn edge(&self) -> EdgeService<SsmConfigSource> {
+    fn edge(&self) -> AwsEdge {
         self.deployment.edge(None)
     }
 
@@ -61,8 +63,8 @@ impl Fixture {
     }
 }
 
-async fn view(edge: &EdgeService<SsmConfigSource>, method: &str, url: &str, id: &str, headers: &[(&str, &str)]) -> Value {
-    serde_json::to_value(edge.handle_event(viewer_event(method, url, id, headers), SystemTime::now()).await).unwrap()
+async fn view(edge: &AwsEdge, method: &str, url: &str, id: &str, headers: &[(&str, &str)]) -> Value {
+    serde_json::to_value(edge.handle_event(viewer_event(method, url, id, headers), SystemTime::now()).await.answer).unwrap()
 }
 
 fn forwarded(answer: &Value) -> bool {
@@ -149,18 +151,17 @@ async fn n_uses_grace_and_revocation_on_dynamodb() {
     );
     assert_eq!(error_code(&view(&edge, "GET", &video.url, "v4", &[]).await), "403 link_already_used");
 
-    // Revocation through the issue API's DELETE, on the same DynamoDB table.
+    // Revocation through the issue API's DELETE, wired as issue-url is: the table from SSM.
     let doomed = f.link(&f.keys, LinkRequest { key: unique("r"), ..Default::default() });
-    let ledger = DynamoDbLedger::new(f.deployment.ddb.clone(), f.deployment.table.clone());
+    let config = SsmConfigSource::new(f.deployment.ssm.clone(), f.deployment.prefix.clone());
+    let api = IssueService::new(
+        f.issuer.clone(),
+        Some(std::sync::Arc::new(ConfigCache::new(config, None))),
+        DynamoDbTables(f.deployment.ddb.clone()),
+        FixedCredentials(aws_credential_types::Credentials::new("unused", "unused", None, None, "test")),
+    );
     let path = format!("/links/{}", doomed.link_id);
-    let response = handle(
-        &f.issuer,
-        Signer::default(),
-        Some(&ledger),
-        &ApiRequest { method: "DELETE", path: &path, ..Default::default() },
-        SystemTime::now(),
-    )
-    .await;
+    let response = api.handle(&ApiRequest { method: "DELETE", path: &path, ..Default::default() }, SystemTime::now()).await;
     assert_eq!(response.status, 200, "{}", response.body);
     assert_eq!(error_code(&view(&edge, "GET", &doomed.url, "x", &[]).await), "403 link_revoked");
 }

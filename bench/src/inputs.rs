@@ -4,8 +4,8 @@
 use std::time::Duration;
 
 use aws_credential_types::Credentials;
-use oncelink::config::LinkMode;
 use oncelink::issue::IssuerSettings;
+use oncelink::link::LinkMode;
 use oncelink::presign::S3Origin;
 
 pub const BUCKET: &str = "bench-bucket";

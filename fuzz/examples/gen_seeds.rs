@@ -16,7 +16,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use oncelink::decision::{EdgePolicy, precheck};
-use oncelink::presign::LinkMethod;
+use oncelink::link::LinkMethod;
 use oncelink::sealed::Claims;
 use oncelink_fuzz::{EXPIRES_IN, HOST, NOW_SECS, PATH, configs, issue_sealed_token, now, presigned_query, viewer_input};
 use serde_json::{Value, json};

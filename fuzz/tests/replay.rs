@@ -55,7 +55,7 @@ fn seeds_are_real_links() {
     for (file, config) in [("presigned-get-range.json", presigned), ("sealed-get-filename-range.json", sealed)] {
         let event = serde_json::from_slice(&fs::read(dir.join(file)).expect("seed present")).expect("seed is JSON");
         let runtime = tokio::runtime::Builder::new_current_thread().build().expect("runtime");
-        let answer = runtime.block_on(service(config).handle_event(event, now()));
+        let answer = runtime.block_on(service(config).handle_event(event, now())).answer;
         assert!(matches!(answer, Answer::Continue(_)), "{file} was not forwarded: {answer:?}");
     }
 }
@@ -70,7 +70,7 @@ fn gateway_head_seeds_are_real_requests() {
         let parts = oncelink_fuzz::http_parts(&fs::read(dir.join(file)).expect("seed present")).expect("a complete head");
         let client_ip = std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST);
         let viewer = oncelink::http_head::viewer_request(&parts, client_ip, "r", oncelink_fuzz::MAX_UPLOAD_BYTES).expect("head accepted");
-        let decision = runtime.block_on(service(config).decide(&viewer, now()));
+        let decision = runtime.block_on(service(config).decide(&viewer, now())).decision;
         assert!(matches!(decision, oncelink::Decision::Forward(_)), "{file} was not forwarded: {decision:?}");
     }
     let refused = fs::read(dir.join("latin1-user-agent.http")).expect("seed present");

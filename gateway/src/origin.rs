@@ -1,20 +1,16 @@
 //! The origin: the embedded S3-compatible server (s3s + s3s-fs, objects in the data dir) or any
-//! S3 endpoint, reached over real, signed S3 requests; the credentials that sign them; and the
-//! HTTP client that streams to and from it.
+//! S3 endpoint, reached over real, signed S3 requests (the credentials that sign them are the
+//! core's credentials port); and the HTTP client that streams to and from it.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use anyhow::Context;
-use aws_credential_types::Credentials;
-use aws_credential_types::provider::ProvideCredentials;
 use bytes::Bytes;
 use http_body_util::combinators::BoxBody;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioIo};
-use tokio::sync::Mutex;
 
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 pub type Body = BoxBody<Bytes, BoxError>;
@@ -58,34 +54,4 @@ pub async fn start_embedded(objects_dir: &std::path::Path, bucket: &str, access_
         }
     });
     Ok(format!("http://{addr}"))
-}
-
-/// The credentials that sign origin requests: fixed for the embedded origin, from the AWS chain
-/// (cached, refreshed before they expire) otherwise.
-pub enum Signing {
-    Fixed(Credentials),
-    Chain { provider: aws_credential_types::provider::SharedCredentialsProvider, cached: Mutex<Option<Credentials>> },
-}
-
-impl Signing {
-    pub async fn from_chain(region: &str) -> anyhow::Result<Arc<Self>> {
-        let sdk =
-            aws_config::defaults(aws_config::BehaviorVersion::latest()).region(aws_config::Region::new(region.to_owned())).load().await;
-        let provider = sdk.credentials_provider().context("no AWS credentials provider (set AWS_ACCESS_KEY_ID/AWS_PROFILE/…)")?;
-        Ok(Arc::new(Self::Chain { provider, cached: Mutex::new(None) }))
-    }
-
-    pub async fn credentials(&self) -> anyhow::Result<Credentials> {
-        match self {
-            Self::Fixed(c) => Ok(c.clone()),
-            Self::Chain { provider, cached } => {
-                let mut slot = cached.lock().await;
-                let fresh = slot.as_ref().is_some_and(|c| c.expiry().is_none_or(|e| e > SystemTime::now() + Duration::from_secs(300)));
-                if !fresh {
-                    *slot = Some(provider.provide_credentials().await.context("AWS credentials unavailable")?);
-                }
-                Ok(slot.clone().expect("just set"))
-            }
-        }
-    }
 }

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use clap::Args;
-use oncelink::config::LinkMode;
+use oncelink::link::LinkMode;
 use serde::Deserialize;
 
 /// Where the ledger lives.

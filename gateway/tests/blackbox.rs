@@ -18,7 +18,7 @@ where
     Fut: Future<Output = ()>,
 {
     let backend = if dynamodb {
-        match dynamodb_backend(name).await {
+        match dynamodb_backend().await {
             Some(b) => b,
             None => {
                 eprintln!("SKIPPED {name} on DynamoDB: ONCELINK_TEST_DDB_LOCAL_URL is not set (run through tests/with-emulators.sh)");

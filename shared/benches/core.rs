@@ -18,7 +18,8 @@ use oncelink::ViewerRequest;
 use oncelink::config::EdgeConfig;
 use oncelink::decision::{EdgePolicy, decide, precheck};
 use oncelink::ledger::MemoryLedger;
-use oncelink::presign::{LinkMethod, PresignRequest, S3Origin, presign};
+use oncelink::link::LinkMethod;
+use oncelink::presign::{PresignRequest, S3Origin, presign};
 use oncelink::query::Query;
 use oncelink::time::parse_amz_date;
 
@@ -82,7 +83,7 @@ fn bench_edge(c: &mut Criterion) {
         request_id: "r".into(),
     };
     let policy = EdgePolicy::default();
-    let config = EdgeConfig::presigned("table");
+    let config = EdgeConfig::presigned();
     let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
 
     let mut group = c.benchmark_group("edge");

@@ -8,8 +8,9 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use crate::DenyReason;
 use crate::ViewerRequest;
-use crate::response::{DenyReason, status_text};
+use crate::error::{Refusal, status_text};
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct Event {

@@ -5,12 +5,14 @@
 //! calls it. Before the decision runs, the head alone can already be refused:
 //!
 //! ```text
-//! head ─► header values readable? ─► OPTIONS? ─► PUT with one exact Content-Length under the cap?
-//!   │            │ 400                    │ 405          │ 411 / 400 / 413
-//!   └────────────┴────────────────────────┴──────────────┴──► ViewerRequest ─► decide
+//! head ─► header values readable? ─► PUT with one exact Content-Length under the cap?
+//!   │            │ 400                    │ 411 / 400 / 413
+//!   └────────────┴────────────────────────┴──► ViewerRequest ─► decide
 //! ```
 //!
 //! Refusing an upload here matters: a PUT the gateway could not pass on must not spend the link.
+//! OPTIONS (a CORS preflight) is read like any other method: the decision checks its link like a
+//! HEAD's and lets it through to the origin without spending a use, as at the CloudFront edge.
 
 use std::net::IpAddr;
 
@@ -18,14 +20,13 @@ use http::header::{CONTENT_LENGTH, HeaderMap};
 use http::{Method, request::Parts};
 
 use crate::ViewerRequest;
+use crate::error::{Refusal, clip};
 
 /// A head refused before the decision (and so before the ledger).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum HeadRefusal {
     #[error("header {0} is not valid UTF-8")]
     UnreadableHeader(String),
-    #[error("OPTIONS is not served on links")]
-    OptionsOnLink,
     #[error("uploads need a Content-Length")]
     LengthRequired,
     #[error("the Content-Length is not one plain decimal number")]
@@ -34,30 +35,26 @@ pub enum HeadRefusal {
     UploadTooLarge(u64),
 }
 
-impl HeadRefusal {
-    pub fn status(&self) -> u16 {
+impl Refusal for HeadRefusal {
+    fn status(&self) -> u16 {
         match self {
             Self::UnreadableHeader(_) | Self::BadContentLength => 400,
-            Self::OptionsOnLink => 405,
             Self::LengthRequired => 411,
             Self::UploadTooLarge(_) => 413,
         }
     }
 
-    /// Stable, machine-readable code.
-    pub fn code(&self) -> &'static str {
+    fn code(&self) -> &'static str {
         match self {
             Self::UnreadableHeader(_) => "malformed_request",
-            Self::OptionsOnLink => "method_not_allowed",
             Self::LengthRequired => "length_required",
             Self::BadContentLength => "bad_content_length",
             Self::UploadTooLarge(_) => "upload_too_large",
         }
     }
 
-    /// The JSON body, in the same shape as every other generated answer.
-    pub fn body(&self) -> String {
-        crate::response::error_body(self.code(), &self.to_string(), None)
+    fn message(&self) -> String {
+        self.to_string()
     }
 }
 
@@ -68,13 +65,8 @@ pub fn viewer_request(parts: &Parts, client_ip: IpAddr, request_id: &str, max_up
     for (name, value) in &parts.headers {
         // A value the decision and the origin could read differently (bytes that are not UTF-8
         // and would be replaced here, but passed on as they are) is refused, not guessed at.
-        let value =
-            std::str::from_utf8(value.as_bytes()).map_err(|_| HeadRefusal::UnreadableHeader(crate::response::clip(name.as_str())))?;
+        let value = std::str::from_utf8(value.as_bytes()).map_err(|_| HeadRefusal::UnreadableHeader(clip(name.as_str())))?;
         headers.push((name.as_str().to_owned(), value.to_owned()));
-    }
-    if parts.method == Method::OPTIONS {
-        // Links are used from the page's own origin: no CORS preflight for objects.
-        return Err(HeadRefusal::OptionsOnLink);
     }
     if parts.method == Method::PUT {
         let length = upload_length(&parts.headers)?;
@@ -158,9 +150,9 @@ mod tests {
     }
 
     #[test]
-    fn options_and_unreadable_headers_are_refused_before_the_decision() {
-        let options = viewer_request(&parts("OPTIONS", "/k", &[]), PEER, "r", MAX_UPLOAD).unwrap_err();
-        assert_eq!((options.status(), options.code()), (405, "method_not_allowed"));
+    fn unreadable_headers_are_refused_before_the_decision_and_options_is_read_like_any_method() {
+        let options = viewer_request(&parts("OPTIONS", "/k?t", &[]), PEER, "r", MAX_UPLOAD).unwrap();
+        assert_eq!((options.method.as_str(), options.querystring.as_str()), ("OPTIONS", "t"));
         let latin1 = viewer_request(&parts("GET", "/k", &[("user-agent", b"caf\xe9")]), PEER, "r", MAX_UPLOAD).unwrap_err();
         assert_eq!(latin1, HeadRefusal::UnreadableHeader("user-agent".into()));
         let body: serde_json::Value = serde_json::from_str(&latin1.body()).unwrap();

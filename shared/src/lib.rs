@@ -1,36 +1,69 @@
 //! # oncelink core
 //!
-//! One-time (and later N-time) links to S3 objects, enforced at the edge. This crate is the
-//! whole logic; the Lambda functions and the gateway are thin shells around it.
+//! One-time (or N-time) links to S3 objects, enforced at the edge. This crate is the whole
+//! logic; the Lambda functions and the gateway are thin shells around the same two services:
 //!
-//! * Issuing: [`issue`] validates a link request and [`presign`]s it for the S3 origin, then
-//!   swaps the host for the CDN's.
-//! * Deciding: [`decision`] is the edge's verdict as named phases (method → shape → window →
-//!   ledger); everything but the ledger call is pure.
-//! * Ports and adapters: the [`ledger::Ledger`] port (DynamoDB, in-memory) and the
-//!   [`config::ConfigSource`] port (SSM) with a per-process [`config::ConfigCache`].
-//! * The CloudFront event contract in [`cloudfront`], and [`edge::EdgeService`], which runs one
-//!   event through it all.
+//! ```text
+//!  viewer request ──► edge::EdgeService ──► decision (pure phases) ──► ledger port ──► Decided
+//!  API request    ──► issue::IssueService ─► router ─► policy ─► mint (pure) / ledger ─► ApiResponse
+//!                          ▲ ports: config::ConfigSource, ledger::Ledger, credentials::CredentialSource
+//! ```
+//!
+//! ## Layout
+//!
+//! | module | one idea |
+//! |---|---|
+//! | [`link`] | the link model: method, mode, [`link::LinkId`], the key rule, policy limits, retention |
+//! | [`decision`] | the edge's verdict as named phases (method → link → window → audience → ledger); pure but for the ledger call |
+//! | [`edge`] | [`edge::EdgeService`]: configuration + decision + ledger for one request, measured and logged; the CloudFront event shell and the AWS wiring |
+//! | [`issue`] | the issue API: settings, validation, minting, routing, [`issue::IssueService`] |
+//! | [`ledger`] | the ledger port, the record rule, the in-memory and DynamoDB adapters |
+//! | [`config`] | the configuration port, its per-process cache, the SSM adapter |
+//! | [`credentials`] | the credentials port: fixed keys, or the AWS chain behind a cache |
+//! | [`sealed`], [`presign`] | the two link encodings: our HMAC token; SigV4 presigning and origin-request signing |
+//! | [`presigned`], [`query`], [`encoding`] | strict reading of presigned links: one reading of every byte, or a refusal |
+//! | [`request`], [`cloudfront`], [`http_head`] | the viewer request, and its two sources: a CloudFront event, an HTTP head |
+//! | [`error`] | [`Refusal`] and the one error-body writer |
+//! | [`metrics`], [`metrics_emf`], [`telemetry`] | one metric vocabulary; EMF lines; JSON logs |
+//! | [`time`] | SigV4 and RFC 3339 time formats, clamped conversions |
+//!
+//! ## Errors
+//!
+//! * **Refusals are values, not errors.** What the caller is told is an enum implementing
+//!   [`Refusal`] — [`DenyReason`] at the edge, [`issue::IssueError`] in the API,
+//!   [`http_head::HeadRefusal`] for an unreadable request head — with a status, a stable code and
+//!   a sentence, written by one body writer: `{"error", "message", "first_used_at"?}`.
+//! * **Dependencies fail closed.** A port that cannot answer ([`ledger::LedgerError`],
+//!   [`config::ConfigError`], [`credentials::CredentialsError`]) becomes a 503 refusal, never a
+//!   grant: no ledger answer, no download. The detail goes to the log, with the request's id, and
+//!   never to the caller.
+//! * **Nothing panics on input.** Parsers return errors; times read from outside are clamped
+//!   ([`time::from_unix_secs`]); the fuzz targets hold every entry point to that.
+//! * Library errors are `thiserror` enums; `anyhow` appears only in the binaries' `main`s.
+//! * **Logs never carry a secret, a link, a token or a header value**: query strings are never
+//!   logged, messages that quote input are clipped ([`error::clip`]).
 
 pub mod cloudfront;
 pub mod config;
+pub mod credentials;
 pub mod decision;
 pub mod edge;
 pub mod encoding;
+pub mod error;
 pub mod http_head;
 pub mod issue;
 pub mod ledger;
+pub mod link;
 pub mod metrics;
 pub mod metrics_emf;
 pub mod presign;
 pub mod presigned;
 pub mod query;
 pub mod request;
-pub mod response;
 pub mod sealed;
 pub mod telemetry;
 pub mod time;
 
-pub use decision::{Decision, EdgePolicy, Precheck, decide, precheck, settle};
+pub use decision::{Decision, DenyReason, EdgePolicy, Precheck, decide, precheck, settle};
+pub use error::Refusal;
 pub use request::ViewerRequest;
-pub use response::DenyReason;

@@ -12,8 +12,8 @@
 
 use std::time::Duration;
 
-use crate::config::LinkMode;
-use crate::presign::LinkMethod;
+use crate::error::Refusal;
+use crate::link::{LinkMethod, LinkMode};
 use crate::{Decision, DenyReason};
 
 /// How a value is measured. Latencies are recorded in milliseconds; Prometheus shows them in

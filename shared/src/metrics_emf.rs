@@ -79,9 +79,9 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
-    use crate::config::LinkMode;
+    use crate::link::LinkMethod;
+    use crate::link::LinkMode;
     use crate::metrics::{ApiOutcome, DecisionOutcome};
-    use crate::presign::LinkMethod;
 
     fn parse(line: &str) -> Value {
         assert!(!line.contains('\n'), "one line");

@@ -14,6 +14,7 @@ use aws_sigv4::sign::v4;
 use aws_smithy_runtime_api::client::identity::Identity;
 
 use crate::encoding::{encode_key, encode_query};
+use crate::link::LinkMethod;
 
 /// Where the objects live.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,32 +37,6 @@ impl S3Origin {
         match &self.endpoint {
             None => (format!("https://{}.s3.{}.amazonaws.com", self.bucket, self.region), String::new()),
             Some(endpoint) => (endpoint.trim_end_matches('/').to_owned(), format!("/{}", encode_key(&self.bucket))),
-        }
-    }
-}
-
-/// The two operations a link can grant.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub enum LinkMethod {
-    #[serde(rename = "GET")]
-    Get,
-    #[serde(rename = "PUT")]
-    Put,
-}
-
-impl LinkMethod {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Get => "GET",
-            Self::Put => "PUT",
-        }
-    }
-
-    /// The S3 operation, as the SDK writes it into `x-id`.
-    pub fn operation(self) -> &'static str {
-        match self {
-            Self::Get => "GetObject",
-            Self::Put => "PutObject",
         }
     }
 }

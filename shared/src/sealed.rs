@@ -16,7 +16,8 @@ use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 
-use crate::presign::LinkMethod;
+use crate::link::LinkMethod;
+use crate::link::policy::{MAX_GRACE_SECONDS, MAX_USES, valid_content_type, valid_filename};
 
 /// The only token version this code reads and writes.
 pub const VERSION: u8 = 1;
@@ -25,10 +26,6 @@ pub const MAC_CONTEXT: &[u8] = b"oncelink-sealed-v1";
 pub const NONCE_LEN: usize = 16;
 pub const MAC_LEN: usize = 32;
 pub const MAX_KID_LEN: usize = 32;
-pub const MAX_USES: u16 = 1000;
-pub const MAX_GRACE_SECONDS: u32 = 86_400;
-pub const MAX_FILENAME_BYTES: usize = 200;
-pub const MAX_CONTENT_TYPE_BYTES: usize = 200;
 /// Secrets shorter than this are refused.
 pub const MIN_SECRET_LEN: usize = 32;
 
@@ -66,16 +63,6 @@ pub enum TokenError {
 
 fn valid_kid(kid: &str) -> bool {
     (1..=MAX_KID_LEN).contains(&kid.len()) && kid.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
-}
-
-/// A printable MIME type of at most 200 bytes.
-pub fn valid_content_type(ct: &str) -> bool {
-    !ct.is_empty() && ct.len() <= MAX_CONTENT_TYPE_BYTES && ct.bytes().all(|b| (0x20..0x7f).contains(&b))
-}
-
-/// A download name: 1..=200 bytes, no control characters, quotes, slashes or backslashes.
-pub fn valid_filename(name: &str) -> bool {
-    !name.is_empty() && name.len() <= MAX_FILENAME_BYTES && !name.chars().any(|c| c.is_control() || matches!(c, '"' | '\\' | '/'))
 }
 
 impl Claims {

@@ -3,6 +3,7 @@
 use std::time::SystemTime;
 
 use oncelink::DenyReason;
+use oncelink::Refusal;
 use oncelink::cloudfront::{Answer, MAX_GENERATED_RESPONSE_BYTES, deny_response, parse_event};
 use serde_json::{Value, json};
 

@@ -21,13 +21,27 @@ impl Scripted {
     }
 }
 
+/// What one load yields: a label that tells the loads apart, beside the edge's configuration.
+struct Labelled {
+    table_name: String,
+    edge: EdgeConfig,
+}
+
+impl AsRef<EdgeConfig> for Labelled {
+    fn as_ref(&self) -> &EdgeConfig {
+        &self.edge
+    }
+}
+
 #[async_trait]
 impl ConfigSource for Scripted {
-    async fn load(&self) -> Result<EdgeConfig, ConfigError> {
+    type Config = Labelled;
+
+    async fn load(&self) -> Result<Labelled, ConfigError> {
         self.calls.fetch_add(1, Ordering::SeqCst);
         tokio::time::sleep(Duration::from_millis(10)).await; // let concurrent callers pile up
         let answer = self.answers.lock().await.pop().expect("unexpected extra load");
-        answer.map(EdgeConfig::presigned)
+        answer.map(|table_name| Labelled { table_name, edge: EdgeConfig::presigned() })
     }
 }
 

@@ -6,16 +6,17 @@ use aws_credential_types::Credentials;
 use oncelink::config::EdgeConfig;
 use oncelink::decision::{Decision, EdgePolicy, Forward, Precheck, decide, precheck};
 use oncelink::ledger::{LedgerKey, MemoryLedger};
-use oncelink::presign::{LinkMethod, PresignRequest, S3Origin, presign};
+use oncelink::link::LinkMethod;
+use oncelink::presign::{PresignRequest, S3Origin, presign};
 use oncelink::time::parse_amz_date;
-use oncelink::{DenyReason, ViewerRequest};
+use oncelink::{DenyReason, Refusal, ViewerRequest};
 
 fn t0() -> SystemTime {
     parse_amz_date("20261122T120000Z").unwrap()
 }
 
 fn cfg() -> EdgeConfig {
-    EdgeConfig::presigned("table")
+    EdgeConfig::presigned()
 }
 
 fn origin() -> S3Origin {
@@ -62,10 +63,10 @@ fn a_valid_get_claims_with_the_signature_hash_as_key() {
     let request = link(LinkMethod::Get, "reports/a b.pdf", 600);
     let Precheck::Claim(claim) = precheck(&request, &EdgePolicy::default(), &cfg(), at(10)) else { panic!() };
     let signature = request.querystring.split("X-Amz-Signature=").nth(1).unwrap();
-    assert_eq!(claim.use_claim.key, LedgerKey::for_signature(signature));
+    assert_eq!(claim.use_claim.key, LedgerKey::for_link(&oncelink::link::LinkId::for_signature(signature)));
     assert_eq!(claim.use_claim.request_id, "req-1");
     assert_eq!(claim.use_claim.max_uses, 1);
-    assert_eq!(claim.use_claim.retain_until, at(600) + EdgePolicy::default().retention_margin);
+    assert_eq!(claim.use_claim.retain_until, at(600) + oncelink::link::RETENTION_MARGIN);
     assert_eq!(claim.forward.querystring, request.querystring, "presigned mode forwards the query unchanged");
 }
 

@@ -3,7 +3,7 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use oncelink::presign::LinkMethod;
+use oncelink::link::LinkMethod;
 use oncelink::sealed::{self, Claims, KeySet};
 use proptest::prelude::*;
 use serde::Deserialize;

@@ -5,7 +5,9 @@ use std::time::{Duration, SystemTime};
 use aws_credential_types::Credentials;
 use aws_sdk_s3::config::{BehaviorVersion, Region};
 use aws_sdk_s3::presigning::PresigningConfig;
-use oncelink::presign::{LinkMethod, PresignRequest, S3Origin, presign};
+use oncelink::Refusal;
+use oncelink::link::LinkMethod;
+use oncelink::presign::{PresignRequest, S3Origin, presign};
 use oncelink::time::parse_amz_date;
 
 fn sdk_client(creds: &Credentials, region: &str, endpoint: Option<&str>) -> aws_sdk_s3::Client {
@@ -80,8 +82,8 @@ fn host_swap_keeps_path_and_query() {
 /// A presigned URL dies with the credentials that signed it: the issuer never promises more.
 #[test]
 fn links_never_outlive_their_signing_credentials() {
-    use oncelink::config::LinkMode;
     use oncelink::issue::{IssuerSettings, LinkRequest, Signer, issue};
+    use oncelink::link::LinkMode;
     let now = parse_amz_date("20261122T174231Z").unwrap();
     let settings = IssuerSettings {
         origin: S3Origin { bucket: "b".into(), region: "eu-west-1".into(), endpoint: None },
@@ -103,5 +105,5 @@ fn links_never_outlive_their_signing_credentials() {
     );
     let expired = Credentials::new("ASIAEXAMPLE", "secret", None, Some(now - Duration::from_secs(1)), "sts");
     let error = issue(&settings, Signer { credentials: Some(&expired), keys: None }, &request, now).unwrap_err();
-    assert_eq!((error.status, error.code), (503, "credentials_unavailable"));
+    assert_eq!((error.status(), error.code()), (503, "credentials_unavailable"));
 }

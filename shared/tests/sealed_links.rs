@@ -6,14 +6,16 @@ use std::time::{Duration, SystemTime};
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use oncelink::config::{EdgeConfig, LinkMode};
+use oncelink::config::EdgeConfig;
 use oncelink::decision::{Decision, EdgePolicy, decide};
 use oncelink::issue::{IssuedLink, IssuerSettings, LinkRequest, Signer, issue};
 use oncelink::ledger::{LedgerKey, MemoryLedger};
+use oncelink::link::LinkMode;
 use oncelink::presign::S3Origin;
 use oncelink::sealed::{self, KeySet};
 use oncelink::time::unix_secs;
-use oncelink::{DenyReason, ViewerRequest};
+use oncelink::{DenyReason, Refusal, ViewerRequest};
+use oncelink_testkit::{denied, forwarded};
 
 const HOST: &str = "files.example.com";
 
@@ -47,17 +49,8 @@ fn get(key: &str) -> LinkRequest {
 
 /// The viewer request CloudFront would hand the edge for `url`.
 fn viewer(method: &str, url: &str, id: &str) -> ViewerRequest {
-    let rest = url.strip_prefix("https://").unwrap();
-    let (host, path_and_query) = rest.split_at(rest.find('/').unwrap());
-    let (uri, query) = path_and_query.split_once('?').unwrap_or((path_and_query, ""));
-    ViewerRequest {
-        method: method.into(),
-        uri: uri.into(),
-        querystring: query.into(),
-        headers: vec![("host".into(), host.into()), ("user-agent".into(), "Mozilla/5.0 (X11; Linux x86_64)".into())],
-        client_ip: Some("198.51.100.7".into()),
-        request_id: id.into(),
-    }
+    let request = ViewerRequest::from_url(method, url, id).with_header("user-agent", "Mozilla/5.0 (X11; Linux x86_64)");
+    ViewerRequest { client_ip: Some("198.51.100.7".into()), ..request }
 }
 
 struct Edge {
@@ -67,7 +60,7 @@ struct Edge {
 
 impl Edge {
     fn new(keys: KeySet) -> Self {
-        Self { config: EdgeConfig::sealed("t", keys), ledger: Arc::new(MemoryLedger::new()) }
+        Self { config: EdgeConfig::sealed(keys), ledger: Arc::new(MemoryLedger::new()) }
     }
 
     async fn decide_at(&self, request: &ViewerRequest, at: SystemTime) -> Decision {
@@ -92,17 +85,6 @@ fn forge(token: &str, change: impl FnOnce(&mut sealed::Claims)) -> String {
     URL_SAFE_NO_PAD.encode(bytes)
 }
 
-fn is_forward(d: &Decision) -> bool {
-    matches!(d, Decision::Forward(_))
-}
-
-fn reason(d: Decision) -> DenyReason {
-    match d {
-        Decision::Deny(r) => r,
-        other => panic!("expected a denial, got {other:?}"),
-    }
-}
-
 #[tokio::test]
 async fn a_sealed_link_works_once_and_forwards_no_viewer_query() {
     let edge = Edge::new(keys());
@@ -116,7 +98,7 @@ async fn a_sealed_link_works_once_and_forwards_no_viewer_query() {
         ),
         other => panic!("{other:?}"),
     }
-    assert!(matches!(reason(edge.decide(&viewer("GET", &issued.url, "r2")).await), DenyReason::AlreadyUsed { .. }));
+    assert!(matches!(denied(edge.decide(&viewer("GET", &issued.url, "r2")).await), DenyReason::AlreadyUsed { .. }));
     // Without a filename nothing at all reaches the origin's query.
     let plain = link(get("a.txt"));
     assert_eq!(
@@ -138,10 +120,7 @@ async fn tamper_matrix_is_refused_without_a_ledger_write() {
         ("expiry", viewer("GET", &url("/docs/report.pdf", &forge(&token, |c| c.expires_at += 3600)), "x")),
         ("max uses", viewer("GET", &url("/docs/report.pdf", &forge(&token, |c| c.max_uses = 1000)), "x")),
         ("grace", viewer("GET", &url("/docs/report.pdf", &forge(&token, |c| c.grace_seconds = 86_400)), "x")),
-        (
-            "method in token",
-            viewer("PUT", &url("/docs/report.pdf", &forge(&token, |c| c.method = oncelink::presign::LinkMethod::Put)), "x"),
-        ),
+        ("method in token", viewer("PUT", &url("/docs/report.pdf", &forge(&token, |c| c.method = oncelink::link::LinkMethod::Put)), "x")),
         ("kid", viewer("GET", &url("/docs/report.pdf", &forge(&token, |c| c.kid = "k0".into())), "x")),
         ("unknown kid", viewer("GET", &url("/docs/report.pdf", &forge(&token, |c| c.kid = "k9".into())), "x")),
         ("nonce", viewer("GET", &url("/docs/report.pdf", &forge(&token, |c| c.nonce[0] ^= 1)), "x")),
@@ -164,12 +143,12 @@ async fn tamper_matrix_is_refused_without_a_ledger_write() {
     cases.push(("host", host));
     for (what, request) in &cases {
         let decision = edge.decide(request).await;
-        let denied = reason(decision);
+        let denied = denied(decision);
         assert!(matches!(denied.status(), 403 | 405), "{what}: {denied:?}");
     }
     assert!(edge.ledger.is_empty(), "no tampered request may write to the ledger");
     // The untouched link still works.
-    assert!(is_forward(&edge.decide(&viewer("GET", &issued.url, "ok")).await));
+    assert!(forwarded(&edge.decide(&viewer("GET", &issued.url, "ok")).await));
 }
 
 #[tokio::test]
@@ -177,7 +156,7 @@ async fn expired_links_are_refused_before_the_ledger() {
     let edge = Edge::new(keys());
     let issued = link(LinkRequest { expires_in: Some(1), ..get("k") });
     assert_eq!(
-        reason(edge.decide_at(&viewer("GET", &issued.url, "r"), SystemTime::now() + Duration::from_secs(2)).await),
+        denied(edge.decide_at(&viewer("GET", &issued.url, "r"), SystemTime::now() + Duration::from_secs(2)).await),
         DenyReason::Expired
     );
     assert!(edge.ledger.is_empty());
@@ -191,8 +170,8 @@ async fn rotation_keeps_live_links_until_their_kid_is_removed() {
     let new = issue_with(&keys, get("k2"));
     assert!(sealed::decode_unverified(token_of(&new.url)).unwrap().0.kid == "2026-02");
     let edge = Edge::new(keys.clone());
-    assert!(is_forward(&edge.decide(&viewer("GET", &old.url, "r1")).await), "old kid still listed");
-    assert!(is_forward(&edge.decide(&viewer("GET", &new.url, "r2")).await));
+    assert!(forwarded(&edge.decide(&viewer("GET", &old.url, "r1")).await), "old kid still listed");
+    assert!(forwarded(&edge.decide(&viewer("GET", &new.url, "r2")).await));
 
     let unused_old = {
         let mut before = KeySet::generate("2026-01").unwrap();
@@ -202,7 +181,7 @@ async fn rotation_keeps_live_links_until_their_kid_is_removed() {
         (link, before)
     };
     let edge = Edge::new(unused_old.1);
-    assert_eq!(reason(edge.decide(&viewer("GET", &unused_old.0.url, "r3")).await), DenyReason::UnknownKey);
+    assert_eq!(denied(edge.decide(&viewer("GET", &unused_old.0.url, "r3")).await), DenyReason::UnknownKey);
     assert!(keys.remove(keys.active_kid().to_owned().as_str()).is_err(), "the active key cannot be removed");
 }
 
@@ -211,9 +190,9 @@ async fn n_use_links_allow_exactly_n() {
     let edge = Edge::new(keys());
     let issued = link(LinkRequest { max_uses: Some(3), ..get("k") });
     for i in 0..3 {
-        assert!(is_forward(&edge.decide(&viewer("GET", &issued.url, &format!("r{i}"))).await));
+        assert!(forwarded(&edge.decide(&viewer("GET", &issued.url, &format!("r{i}"))).await));
     }
-    assert!(matches!(reason(edge.decide(&viewer("GET", &issued.url, "r3")).await), DenyReason::AlreadyUsed { .. }));
+    assert!(matches!(denied(edge.decide(&viewer("GET", &issued.url, "r3")).await), DenyReason::AlreadyUsed { .. }));
 }
 
 #[tokio::test]
@@ -221,34 +200,34 @@ async fn range_grace_only_for_the_same_client_inside_the_window() {
     let edge = Edge::new(keys());
     let issued = link(LinkRequest { grace_seconds: Some(30), ..get("video.mp4") });
     let t0 = SystemTime::now();
-    assert!(is_forward(&edge.decide_at(&viewer("GET", &issued.url, "first"), t0).await));
+    assert!(forwarded(&edge.decide_at(&viewer("GET", &issued.url, "first"), t0).await));
     let mut resume = viewer("GET", &issued.url, "resume");
     resume.headers.push(("range".into(), "bytes=1000-".into()));
-    assert!(is_forward(&edge.decide_at(&resume, t0 + Duration::from_secs(10)).await), "same client, Range, inside the window");
+    assert!(forwarded(&edge.decide_at(&resume, t0 + Duration::from_secs(10)).await), "same client, Range, inside the window");
     let key = LedgerKey::for_link(&issued.link_id);
     assert_eq!(edge.ledger.record(&key).unwrap().uses, 1, "the resume did not consume");
 
     let mut other_client = resume.clone();
     other_client.client_ip = Some("203.0.113.66".into());
-    assert!(matches!(reason(edge.decide_at(&other_client, t0 + Duration::from_secs(10)).await), DenyReason::AlreadyUsed { .. }));
+    assert!(matches!(denied(edge.decide_at(&other_client, t0 + Duration::from_secs(10)).await), DenyReason::AlreadyUsed { .. }));
     let mut other_agent = resume.clone();
     other_agent.headers[1].1 = "curl/8".into();
-    assert!(matches!(reason(edge.decide_at(&other_agent, t0 + Duration::from_secs(10)).await), DenyReason::AlreadyUsed { .. }));
+    assert!(matches!(denied(edge.decide_at(&other_agent, t0 + Duration::from_secs(10)).await), DenyReason::AlreadyUsed { .. }));
     assert!(
-        matches!(reason(edge.decide_at(&resume, t0 + Duration::from_secs(31)).await), DenyReason::AlreadyUsed { .. }),
+        matches!(denied(edge.decide_at(&resume, t0 + Duration::from_secs(31)).await), DenyReason::AlreadyUsed { .. }),
         "outside the window"
     );
     assert!(matches!(
-        reason(edge.decide_at(&viewer("GET", &issued.url, "no-range"), t0 + Duration::from_secs(5)).await),
+        denied(edge.decide_at(&viewer("GET", &issued.url, "no-range"), t0 + Duration::from_secs(5)).await),
         DenyReason::AlreadyUsed { .. }
     ));
 
     // Links without grace never resume.
     let strict = link(get("strict.mp4"));
-    assert!(is_forward(&edge.decide(&viewer("GET", &strict.url, "s1")).await));
+    assert!(forwarded(&edge.decide(&viewer("GET", &strict.url, "s1")).await));
     let mut strict_resume = viewer("GET", &strict.url, "s2");
     strict_resume.headers.push(("range".into(), "bytes=10-".into()));
-    assert!(matches!(reason(edge.decide(&strict_resume).await), DenyReason::AlreadyUsed { .. }));
+    assert!(matches!(denied(edge.decide(&strict_resume).await), DenyReason::AlreadyUsed { .. }));
 }
 
 #[tokio::test]
@@ -265,18 +244,18 @@ async fn preview_bots_and_head_leave_the_ledger_untouched() {
         bot.headers[1].1 = agent.into();
         assert_eq!(edge.decide(&bot).await, Decision::Preview, "{agent}");
     }
-    assert!(is_forward(&edge.decide(&viewer("HEAD", &issued.url, "head")).await));
-    assert!(is_forward(&edge.decide(&viewer("OPTIONS", &issued.url, "opt")).await));
+    assert!(forwarded(&edge.decide(&viewer("HEAD", &issued.url, "head")).await));
+    assert!(forwarded(&edge.decide(&viewer("OPTIONS", &issued.url, "opt")).await));
     assert!(edge.ledger.is_empty());
-    assert!(is_forward(&edge.decide(&viewer("GET", &issued.url, "person")).await));
+    assert!(forwarded(&edge.decide(&viewer("GET", &issued.url, "person")).await));
 }
 
 #[tokio::test]
 async fn revoked_links_are_refused() {
     let edge = Edge::new(keys());
     let issued = link(get("k"));
-    oncelink::issue::revoke(&settings(), edge.ledger.as_ref(), &issued.link_id, SystemTime::now()).await.unwrap();
-    assert_eq!(reason(edge.decide(&viewer("GET", &issued.url, "r")).await), DenyReason::Revoked);
+    oncelink::issue::links::revoke(&settings(), edge.ledger.as_ref(), &issued.link_id, SystemTime::now(), "test").await.unwrap();
+    assert_eq!(denied(edge.decide(&viewer("GET", &issued.url, "r")).await), DenyReason::Revoked);
 }
 
 #[tokio::test]
@@ -285,11 +264,11 @@ async fn put_links_require_their_content_type() {
     let issued = link(LinkRequest { method: Some("PUT".into()), content_type: Some("image/png".into()), ..get("up/a.png") });
     let mut wrong = viewer("PUT", &issued.url, "r1");
     wrong.headers.push(("content-type".into(), "text/html".into()));
-    assert_eq!(reason(edge.decide(&wrong).await), DenyReason::WrongContentType);
+    assert_eq!(denied(edge.decide(&wrong).await), DenyReason::WrongContentType);
     let mut right = viewer("PUT", &issued.url, "r2");
     right.headers.push(("content-type".into(), "image/png".into()));
-    assert!(is_forward(&edge.decide(&right).await));
-    assert_eq!(reason(edge.decide(&viewer("GET", &issued.url, "r3")).await), DenyReason::WrongMethod);
+    assert!(forwarded(&edge.decide(&right).await));
+    assert_eq!(denied(edge.decide(&viewer("GET", &issued.url, "r3")).await), DenyReason::WrongMethod);
 }
 
 #[test]

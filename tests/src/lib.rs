@@ -5,13 +5,10 @@
 pub mod fault_proxy;
 pub mod runtime_api;
 
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 
-use aws_config::timeout::TimeoutConfig;
-use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_credential_types::Credentials;
-use aws_sdk_dynamodb::types::{AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType};
+pub use oncelink_testkit::{create_ledger_table, sdk, unique};
 use serde_json::{Value, json};
 
 /// Endpoints of the running stand-ins.
@@ -42,39 +39,6 @@ pub fn emulators() -> Emulators {
     }
 }
 
-/// SDK configuration for one stand-in: static test credentials, short timeouts.
-pub async fn sdk(endpoint: &str) -> SdkConfig {
-    aws_config::defaults(BehaviorVersion::latest())
-        .region(Region::new("us-east-1"))
-        .endpoint_url(endpoint)
-        .credentials_provider(Credentials::new("testing", "testing", None, None, "integration-tests"))
-        .timeout_config(TimeoutConfig::builder().connect_timeout(Duration::from_secs(2)).operation_timeout(Duration::from_secs(10)).build())
-        .load()
-        .await
-}
-
-/// A name no other test (or earlier run) uses.
-pub fn unique(prefix: &str) -> String {
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_nanos();
-    format!("{prefix}-{}-{nanos}-{}", std::process::id(), COUNTER.fetch_add(1, Ordering::Relaxed))
-}
-
-/// Creates a ledger table (`pk` string key, on demand) and returns its name.
-pub async fn create_ledger_table(client: &aws_sdk_dynamodb::Client) -> String {
-    let name = unique("ledger");
-    client
-        .create_table()
-        .table_name(&name)
-        .attribute_definitions(AttributeDefinition::builder().attribute_name("pk").attribute_type(ScalarAttributeType::S).build().unwrap())
-        .key_schema(KeySchemaElement::builder().attribute_name("pk").key_type(KeyType::Hash).build().unwrap())
-        .billing_mode(BillingMode::PayPerRequest)
-        .send()
-        .await
-        .expect("create table");
-    name
-}
-
 /// Number of items in a table (a full scan; test tables are tiny).
 pub async fn item_count(client: &aws_sdk_dynamodb::Client, table: &str) -> usize {
     client.scan().table_name(table).send().await.expect("scan").items().len()
@@ -88,9 +52,8 @@ pub fn ctl(action: &str, which: &str) {
 
 /// A Lambda@Edge viewer-request event for `url` (scheme://host/path?query).
 pub fn viewer_event(method: &str, url: &str, request_id: &str, extra_headers: &[(&str, &str)]) -> Value {
-    let rest = url.split_once("://").map(|(_, r)| r).unwrap_or(url);
-    let (host, path_and_query) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
-    let (uri, querystring) = path_and_query.split_once('?').unwrap_or((path_and_query, ""));
+    let request = oncelink::ViewerRequest::from_url(method, url, request_id);
+    let (host, uri, querystring) = (request.header("host").unwrap_or(""), request.uri.as_str(), request.querystring.as_str());
     let mut headers = serde_json::Map::new();
     headers.insert("host".into(), json!([{"key": "Host", "value": host}]));
     headers.insert("user-agent".into(), json!([{"key": "User-Agent", "value": "integration-test/1.0"}]));
@@ -147,7 +110,7 @@ impl Deployment {
     }
 
     /// A cold edge (the first request reads SSM), without periodic refresh unless asked.
-    pub fn edge(&self, refresh: Option<Duration>) -> oncelink::edge::EdgeService<oncelink::config::SsmConfigSource> {
+    pub fn edge(&self, refresh: Option<Duration>) -> oncelink::edge::AwsEdge {
         oncelink::edge::EdgeService::with_clients(
             self.ssm.clone(),
             self.ddb.clone(),
@@ -163,7 +126,7 @@ impl Deployment {
 }
 
 /// Issuer settings for links to s3s-fs behind `cdn`.
-pub fn issuer_settings(mode: oncelink::config::LinkMode, cdn: &str) -> oncelink::issue::IssuerSettings {
+pub fn issuer_settings(mode: oncelink::link::LinkMode, cdn: &str) -> oncelink::issue::IssuerSettings {
     let env = emulators();
     oncelink::issue::IssuerSettings {
         origin: oncelink::presign::S3Origin { bucket: env.s3_bucket, region: "us-east-1".into(), endpoint: Some(env.s3) },
@@ -179,7 +142,7 @@ pub fn issuer_settings(mode: oncelink::config::LinkMode, cdn: &str) -> oncelink:
 /// A fresh presigned one-time GET link (new key each call) on `cdn.oncelink.test`, signed with
 /// made-up credentials: for tests of the edge's decision, which never fetch the object.
 pub fn new_presigned_link() -> String {
-    let issuer = issuer_settings(oncelink::config::LinkMode::Presigned, "cdn.oncelink.test");
+    let issuer = issuer_settings(oncelink::link::LinkMode::Presigned, "cdn.oncelink.test");
     let credentials = Credentials::new("AKIDEXAMPLE", "secret", None, None, "test");
     let request = oncelink::issue::LinkRequest { key: unique("k"), ..Default::default() };
     let signer = oncelink::issue::Signer { credentials: Some(&credentials), keys: None };

@@ -7,10 +7,11 @@
 
 use std::time::{Duration, Instant, SystemTime};
 
-use anyhow::{Context, bail};
-use oncelink::config::{EdgeConfig, LinkMode};
+use anyhow::{Context, bail, ensure};
+use oncelink::config::EdgeConfig;
 use oncelink::issue::{LinkRequest, Signer, issue};
 use oncelink::ledger::MemoryLedger;
+use oncelink::link::LinkMode;
 use oncelink::sealed::KeySet;
 use oncelink::{Decision, EdgePolicy, Precheck, ViewerRequest, decide, precheck};
 use oncelink_bench::inputs::{self, CDN, EXPIRES_SECS, KEY};
@@ -31,16 +32,9 @@ fn requests(mode: LinkMode, keys: &KeySet, count: usize) -> anyhow::Result<Vec<V
         .map(|i| {
             // A distinct expiry per link makes every presigned link distinct (sealed ones differ by nonce).
             let url = issue(&settings, signer, &LinkRequest { expires_in: Some(EXPIRES_SECS + i as u64), ..request.clone() }, now)?.url;
-            let path_and_query = url.strip_prefix(&format!("https://{CDN}")).context("a CDN URL")?;
-            let (uri, querystring) = path_and_query.split_once('?').context("a query")?;
-            Ok(ViewerRequest {
-                method: "GET".into(),
-                uri: uri.into(),
-                querystring: querystring.into(),
-                headers: vec![("host".into(), CDN.into()), ("user-agent".into(), "bench/1.0".into())],
-                client_ip: Some("203.0.113.7".into()),
-                request_id: format!("r{i}"),
-            })
+            ensure!(url.starts_with(&format!("https://{CDN}/")), "a CDN URL");
+            let request = ViewerRequest::from_url("GET", &url, &format!("r{i}")).with_header("user-agent", "bench/1.0");
+            Ok(ViewerRequest { client_ip: Some("203.0.113.7".into()), ..request })
         })
         .collect()
 }
@@ -54,8 +48,8 @@ struct ModeResult {
 fn measure(mode_name: &'static str, mode: LinkMode, samples: usize) -> anyhow::Result<ModeResult> {
     let keys = KeySet::generate("k1").context("key set")?;
     let config = match mode {
-        LinkMode::Sealed => EdgeConfig::sealed("table", keys.clone()),
-        LinkMode::Presigned => EdgeConfig::presigned("table"),
+        LinkMode::Sealed => EdgeConfig::sealed(keys.clone()),
+        LinkMode::Presigned => EdgeConfig::presigned(),
     };
     let policy = EdgePolicy::default();
     let warm = requests(mode, &keys, 2_000)?;

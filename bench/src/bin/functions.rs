@@ -18,8 +18,8 @@ use std::process::Stdio;
 use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::{Context, bail, ensure};
-use oncelink::config::LinkMode;
 use oncelink::issue::{LinkRequest, Signer, issue};
+use oncelink::link::LinkMode;
 use oncelink::sealed::KeySet;
 use oncelink_bench::result::{Bar, Chart, PartResult, Row, Target, out_dir};
 use oncelink_bench::stats::millis;

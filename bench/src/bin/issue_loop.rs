@@ -7,8 +7,8 @@
 use std::time::SystemTime;
 
 use anyhow::Context;
-use oncelink::config::LinkMode;
 use oncelink::issue::{LinkRequest, Signer, issue};
+use oncelink::link::LinkMode;
 use oncelink_bench::inputs::{self, EXPIRES_SECS, KEY};
 
 fn main() -> anyhow::Result<()> {

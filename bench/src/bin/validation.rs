@@ -11,9 +11,9 @@ use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::{Context, bail, ensure};
 use oncelink::cloudfront::Answer;
-use oncelink::config::LinkMode;
 use oncelink::edge::EdgeService;
 use oncelink::issue::{LinkRequest, Signer, issue};
+use oncelink::link::LinkMode;
 use oncelink::sealed::KeySet;
 use oncelink_bench::counting::CallCounter;
 use oncelink_bench::result::{PartResult, Row, out_dir};
@@ -64,7 +64,7 @@ async fn run(requests: usize) -> anyhow::Result<()> {
         let event = viewer_event("GET", &url, &format!("cf-{i}"), &[]);
         let (ssm_before, ledger_before) = (ssm_calls.sent(), ledger_calls.sent());
         let started = Instant::now();
-        let answer = edge.handle_event(event, SystemTime::now()).await;
+        let answer = edge.handle_event(event, SystemTime::now()).await.answer;
         let elapsed = started.elapsed();
         let (ssm_sent, ledger_sent) = (ssm_calls.sent() - ssm_before, ledger_calls.sent() - ledger_before);
         match &answer {

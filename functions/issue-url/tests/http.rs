@@ -1,19 +1,33 @@
 //! The HTTP contract of issue-url, through lambda_http's own API Gateway v2 event parsing.
 
-use aws_credential_types::Credentials;
-use aws_credential_types::provider::SharedCredentialsProvider;
 use std::sync::Arc;
 
-use issue_url::Issuer;
-use lambda_http::Body;
+use aws_credential_types::Credentials;
+use lambda_http::{Body, Response};
 use oncelink::config::{ConfigCache, EdgeConfig, StaticConfig};
-use oncelink::issue::IssuerSettings;
-use oncelink::ledger::{Ledger, MemoryLedger};
+use oncelink::credentials::FixedCredentials;
+use oncelink::issue::{IssueService, IssuerSettings};
+use oncelink::ledger::MemoryLedger;
+use oncelink::link::LinkId;
 use oncelink::sealed::KeySet;
 use serde_json::{Value, json};
 
-fn issuer() -> Issuer<StaticConfig> {
-    let env = [
+/// The function's handler around a service on in-memory ports.
+struct Issuer(IssueService<StaticConfig, Arc<MemoryLedger>, FixedCredentials>);
+
+impl Issuer {
+    async fn respond(&self, request: &lambda_http::Request) -> Response<Body> {
+        issue_url::respond(&self.0, request).await
+    }
+}
+
+fn settings(env: &[(&str, &str)]) -> IssuerSettings {
+    IssuerSettings::from_lookup(|k| env.iter().find(|(n, _)| *n == k).map(|(_, v)| v.to_string())).unwrap()
+}
+
+/// A presigned-mode issuer without shared configuration (no SSM prefix: no ledger either).
+fn issuer() -> Issuer {
+    let settings = settings(&[
         ("ONCELINK_MODE", "presigned"),
         ("ONCELINK_BUCKET", "media"),
         ("ONCELINK_REGION", "eu-west-1"),
@@ -21,27 +35,18 @@ fn issuer() -> Issuer<StaticConfig> {
         ("ONCELINK_KEY_PREFIX", "shared/"),
         ("ONCELINK_MAX_EXPIRES_SECS", "3600"),
         ("ONCELINK_CORS_ORIGINS", "https://app.example.com"),
-    ];
-    let settings = IssuerSettings::from_lookup(|k| env.iter().find(|(n, _)| *n == k).map(|(_, v)| v.to_string())).unwrap();
-    Issuer {
-        settings,
-        credentials: SharedCredentialsProvider::new(Credentials::new("AKIDEXAMPLE", "secret", None, None, "test")),
-        config: None,
-        ledger_for: Box::new(|_| Arc::new(MemoryLedger::new()) as Arc<dyn Ledger>),
-    }
+    ]);
+    let credentials = FixedCredentials(Credentials::new("AKIDEXAMPLE", "secret", None, None, "test"));
+    Issuer(IssueService::new(settings, None, Arc::new(MemoryLedger::new()), credentials))
 }
 
 /// A sealed-mode issuer whose configuration (key set, ledger) is known up front.
-fn sealed_issuer(ledger: Arc<MemoryLedger>) -> Issuer<StaticConfig> {
-    let env = [("ONCELINK_BUCKET", "media"), ("ONCELINK_REGION", "eu-west-1"), ("ONCELINK_CDN_DOMAIN", "files.example.com")];
-    let settings = IssuerSettings::from_lookup(|k| env.iter().find(|(n, _)| *n == k).map(|(_, v)| v.to_string())).unwrap();
-    let config = EdgeConfig::sealed("table", KeySet::generate("k1").unwrap());
-    Issuer {
-        settings,
-        credentials: SharedCredentialsProvider::new(Credentials::new("unused", "unused", None, None, "test")),
-        config: Some(ConfigCache::new(StaticConfig(config), None)),
-        ledger_for: Box::new(move |_| ledger.clone() as Arc<dyn Ledger>),
-    }
+fn sealed_issuer(ledger: Arc<MemoryLedger>) -> Issuer {
+    let settings =
+        settings(&[("ONCELINK_BUCKET", "media"), ("ONCELINK_REGION", "eu-west-1"), ("ONCELINK_CDN_DOMAIN", "files.example.com")]);
+    let config = Arc::new(ConfigCache::new(StaticConfig(EdgeConfig::sealed(KeySet::generate("k1").unwrap())), None));
+    let credentials = FixedCredentials(Credentials::new("unused", "unused", None, None, "test"));
+    Issuer(IssueService::new(settings, Some(config), ledger, credentials))
 }
 
 /// An API Gateway HTTP API (payload v2) event.
@@ -67,7 +72,7 @@ fn event(method: &str, path: &str, query: &str, body: Option<&str>, origin: Opti
     lambda_http::request::from_str(&raw.to_string()).expect("valid API Gateway event")
 }
 
-fn json_body(response: &lambda_http::Response<Body>) -> Value {
+fn json_body(response: &Response<Body>) -> Value {
     match response.body() {
         Body::Text(text) => serde_json::from_str(text).unwrap(),
         other => panic!("expected a text body, got {other:?}"),
@@ -178,7 +183,7 @@ async fn sealed_links_by_default_with_policies_and_revocation() {
     let revoked = issuer.respond(&event("DELETE", &format!("/links/{link_id}"), "", None, None)).await;
     assert_eq!(revoked.status(), 200);
     assert_eq!(json_body(&revoked), json!({"link_id": link_id, "revoked": true}));
-    assert!(ledger.record(&oncelink::ledger::LedgerKey::for_link(&link_id)).unwrap().revoked);
+    assert!(ledger.record(&oncelink::ledger::LedgerKey::for_link(&LinkId::parse(&link_id).unwrap())).unwrap().revoked);
     let bad_id = issuer.respond(&event("DELETE", "/links/not-an-id", "", None, None)).await;
     assert_eq!(bad_id.status(), 400);
 }

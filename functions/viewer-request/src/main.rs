@@ -45,14 +45,14 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         0 => None,
         secs => Some(Duration::from_secs(secs)),
     };
-    let policy = EdgePolicy { clock_skew: Duration::from_secs(env_secs("ONCELINK_CLOCK_SKEW_SECS", 60)?), ..EdgePolicy::default() };
+    let policy = EdgePolicy { clock_skew: Duration::from_secs(env_secs("ONCELINK_CLOCK_SKEW_SECS", 60)?) };
     let service = EdgeService::on_aws(&sdk, prefix, policy, refresh);
     let service = &service;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
-        let (answer, measured) = service.handle_event_measured(event.payload, SystemTime::now()).await;
+        let handled = service.handle_event(event.payload, SystemTime::now()).await;
         // One EMF line per decision on stdout: CloudWatch turns it into metrics.
-        oncelink::metrics_emf::emit(FUNCTION, &measured.request_id, &measured.samples());
-        Ok::<_, std::convert::Infallible>(answer)
+        oncelink::metrics_emf::emit(FUNCTION, &handled.request_id, &handled.measured.samples());
+        Ok::<_, std::convert::Infallible>(handled.answer)
     }))
     .await
 }

@@ -180,26 +180,9 @@ pub fn bytes(len: usize, seed: u64) -> Vec<u8> {
 }
 
 /// The DynamoDB backend when DynamoDB Local is up (`ONCELINK_TEST_DDB_LOCAL_URL`), with a fresh table.
-pub async fn dynamodb_backend(name: &str) -> Option<Backend> {
+pub async fn dynamodb_backend() -> Option<Backend> {
     let endpoint = std::env::var("ONCELINK_TEST_DDB_LOCAL_URL").ok().filter(|v| !v.is_empty())?;
-    use aws_sdk_dynamodb::types::{AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType};
-    let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .region(aws_config::Region::new("us-east-1"))
-        .endpoint_url(&endpoint)
-        .credentials_provider(aws_credential_types::Credentials::new("testing", "testing", None, None, "blackbox"))
-        .load()
-        .await;
-    let client = aws_sdk_dynamodb::Client::new(&sdk);
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
-    let table = format!("oncelink-gw-{name}-{nanos}");
-    client
-        .create_table()
-        .table_name(&table)
-        .attribute_definitions(AttributeDefinition::builder().attribute_name("pk").attribute_type(ScalarAttributeType::S).build().unwrap())
-        .key_schema(KeySchemaElement::builder().attribute_name("pk").key_type(KeyType::Hash).build().unwrap())
-        .billing_mode(BillingMode::PayPerRequest)
-        .send()
-        .await
-        .expect("create the DynamoDB Local table");
+    let client = aws_sdk_dynamodb::Client::new(&oncelink_testkit::sdk(&endpoint).await);
+    let table = oncelink_testkit::create_ledger_table(&client).await;
     Some(Backend::Dynamodb { endpoint, table })
 }

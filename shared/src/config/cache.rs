@@ -12,22 +12,22 @@ use std::time::Duration;
 use tokio::sync::Mutex;
 use tokio::time::Instant;
 
-use super::{ConfigError, ConfigSource, EdgeConfig};
+use super::{ConfigError, ConfigSource};
 
 /// After a failed refresh, serve stale for this long before asking the source again.
 const RETRY_AFTER_FAILED_REFRESH: Duration = Duration::from_secs(5);
 
 #[derive(Debug)]
-struct Loaded {
-    config: Arc<EdgeConfig>,
+struct Loaded<T> {
+    config: Arc<T>,
     /// When to ask the source again (`None`: never).
     refresh_at: Option<Instant>,
 }
 
-pub struct ConfigCache<S> {
+pub struct ConfigCache<S: ConfigSource> {
     source: S,
     refresh_every: Option<Duration>,
-    current: RwLock<Option<Loaded>>,
+    current: RwLock<Option<Loaded<S::Config>>>,
     loading: Mutex<()>,
 }
 
@@ -38,7 +38,7 @@ impl<S: ConfigSource> ConfigCache<S> {
     }
 
     /// The cached value if it needs no refresh now.
-    fn fresh(&self) -> Option<Arc<EdgeConfig>> {
+    fn fresh(&self) -> Option<Arc<S::Config>> {
         let current = self.current.read().ok()?;
         let loaded = current.as_ref()?;
         match loaded.refresh_at {
@@ -47,17 +47,17 @@ impl<S: ConfigSource> ConfigCache<S> {
         }
     }
 
-    fn stale(&self) -> Option<Arc<EdgeConfig>> {
+    fn stale(&self) -> Option<Arc<S::Config>> {
         self.current.read().ok()?.as_ref().map(|l| l.config.clone())
     }
 
-    fn store(&self, config: Arc<EdgeConfig>, refresh_in: Option<Duration>) {
+    fn store(&self, config: Arc<S::Config>, refresh_in: Option<Duration>) {
         if let Ok(mut current) = self.current.write() {
             *current = Some(Loaded { config, refresh_at: refresh_in.map(|d| Instant::now() + d) });
         }
     }
 
-    pub async fn get(&self) -> Result<Arc<EdgeConfig>, ConfigError> {
+    pub async fn get(&self) -> Result<Arc<S::Config>, ConfigError> {
         if let Some(config) = self.fresh() {
             return Ok(config);
         }

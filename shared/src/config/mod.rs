@@ -1,5 +1,15 @@
 //! The edge's configuration: what it is, where it comes from, and how it is cached.
 //!
+//! [`EdgeConfig`] is everything the decision reads besides the request: the link mode, the
+//! sealed-link keys and the preview agents. It comes from a [`ConfigSource`] (a port) through a
+//! per-process [`ConfigCache`]:
+//!
+//! | source | used by | yields |
+//! |---|---|---|
+//! | [`SsmConfigSource`] | the Lambda functions | [`AwsDeployment`]: the edge config and the ledger table's name |
+//! | the gateway's key file | `oncelink serve` | an [`EdgeConfig`] whose keys follow `keys.json` |
+//! | [`StaticConfig`] | the gateway with `ONCELINK_KEYS` or presigned mode, tests | a fixed value |
+//!
 //! Lambda@Edge functions cannot have environment variables, so the validator reads its
 //! configuration from SSM Parameter Store in the home region, under a prefix derived from its
 //! own function name (see [`naming`]).
@@ -13,45 +23,14 @@ pub mod ssm;
 
 pub use cache::ConfigCache;
 #[cfg(feature = "aws")]
-pub use ssm::SsmConfigSource;
+pub use ssm::{AwsDeployment, SsmConfigSource};
 
-use serde::{Deserialize, Serialize};
-
+use crate::link::LinkMode;
 use crate::sealed::KeySet;
-
-/// How links are made, per deployment (a CloudFront distribution is one or the other: OAC and
-/// presigned query auth exclude each other at S3).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum LinkMode {
-    /// Our HMAC token, verified and stripped at the edge; S3 reached only through OAC.
-    Sealed,
-    /// SigV4 presigned S3 URLs with the host swapped; S3 verifies them (and can be called directly).
-    Presigned,
-}
-
-impl LinkMode {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Sealed => "sealed",
-            Self::Presigned => "presigned",
-        }
-    }
-
-    pub fn parse(raw: &str) -> Option<Self> {
-        match raw.trim() {
-            "sealed" => Some(Self::Sealed),
-            "presigned" => Some(Self::Presigned),
-            _ => None,
-        }
-    }
-}
 
 /// Everything the edge decision needs beyond the request itself.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EdgeConfig {
-    /// The DynamoDB ledger table.
-    pub table_name: String,
     pub mode: LinkMode,
     /// Sealed mode: the keys that verify tokens.
     pub keys: Option<KeySet>,
@@ -62,13 +41,19 @@ pub struct EdgeConfig {
 
 impl EdgeConfig {
     /// A presigned-mode configuration with the default preview agents.
-    pub fn presigned(table_name: impl Into<String>) -> Self {
-        Self { table_name: table_name.into(), mode: LinkMode::Presigned, keys: None, preview_agents: default_preview_agents() }
+    pub fn presigned() -> Self {
+        Self { mode: LinkMode::Presigned, keys: None, preview_agents: default_preview_agents() }
     }
 
     /// A sealed-mode configuration with the default preview agents.
-    pub fn sealed(table_name: impl Into<String>, keys: KeySet) -> Self {
-        Self { table_name: table_name.into(), mode: LinkMode::Sealed, keys: Some(keys), preview_agents: default_preview_agents() }
+    pub fn sealed(keys: KeySet) -> Self {
+        Self { mode: LinkMode::Sealed, keys: Some(keys), preview_agents: default_preview_agents() }
+    }
+}
+
+impl AsRef<EdgeConfig> for EdgeConfig {
+    fn as_ref(&self) -> &EdgeConfig {
+        self
     }
 }
 
@@ -120,26 +105,33 @@ pub enum ConfigError {
     Unavailable(String),
 }
 
-/// Where configuration comes from (SSM in production; anything in tests).
+/// Where configuration comes from: the port. `Config` is what one load yields; it always holds
+/// the decision's [`EdgeConfig`] (`AsRef`), and may hold more (on AWS: the ledger table's name).
 #[async_trait]
 pub trait ConfigSource: Send + Sync {
-    async fn load(&self) -> Result<EdgeConfig, ConfigError>;
+    type Config: AsRef<EdgeConfig> + Send + Sync + 'static;
+
+    async fn load(&self) -> Result<Self::Config, ConfigError>;
 }
 
 #[async_trait]
 impl<S: ConfigSource + ?Sized> ConfigSource for std::sync::Arc<S> {
-    async fn load(&self) -> Result<EdgeConfig, ConfigError> {
+    type Config = S::Config;
+
+    async fn load(&self) -> Result<S::Config, ConfigError> {
         (**self).load().await
     }
 }
 
-/// A configuration known up front (the gateway's, or a test's).
+/// A configuration known up front (presigned mode, keys from the environment, tests).
 #[derive(Debug, Clone)]
-pub struct StaticConfig(pub EdgeConfig);
+pub struct StaticConfig<T = EdgeConfig>(pub T);
 
 #[async_trait]
-impl ConfigSource for StaticConfig {
-    async fn load(&self) -> Result<EdgeConfig, ConfigError> {
+impl<T: AsRef<EdgeConfig> + Clone + Send + Sync + 'static> ConfigSource for StaticConfig<T> {
+    type Config = T;
+
+    async fn load(&self) -> Result<T, ConfigError> {
         Ok(self.0.clone())
     }
 }

@@ -1,5 +1,6 @@
-//! Reads [`EdgeConfig`] from SSM Parameter Store with one `GetParameters` call
-//! (`WithDecryption`, for the SecureString key set).
+//! Reads an [`AwsDeployment`] from SSM Parameter Store with one `GetParameters` call
+//! (`WithDecryption`, for the SecureString key set): the edge's configuration and the name of the
+//! ledger table (see [`super::naming`] for the parameters).
 
 use async_trait::async_trait;
 use aws_sdk_ssm::Client;
@@ -7,8 +8,24 @@ use aws_sdk_ssm::error::DisplayErrorContext;
 use serde::Deserialize;
 
 use super::naming::{EDGE_CONFIG, KEYS, TABLE_NAME, parameter};
-use super::{ConfigError, ConfigSource, EdgeConfig, LinkMode, default_preview_agents};
+use super::{ConfigError, ConfigSource, EdgeConfig, default_preview_agents};
+use crate::link::LinkMode;
 use crate::sealed::KeySet;
+
+/// What SSM says about a deployment on AWS.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AwsDeployment {
+    /// What the decision reads.
+    pub edge: EdgeConfig,
+    /// The DynamoDB ledger table (`<prefix>/table-name`).
+    pub table_name: String,
+}
+
+impl AsRef<EdgeConfig> for AwsDeployment {
+    fn as_ref(&self) -> &EdgeConfig {
+        &self.edge
+    }
+}
 
 #[derive(Debug, Clone)]
 pub struct SsmConfigSource {
@@ -36,7 +53,9 @@ struct EdgeConfigJson {
 
 #[async_trait]
 impl ConfigSource for SsmConfigSource {
-    async fn load(&self) -> Result<EdgeConfig, ConfigError> {
+    type Config = AwsDeployment;
+
+    async fn load(&self) -> Result<AwsDeployment, ConfigError> {
         let names = [TABLE_NAME, EDGE_CONFIG, KEYS].map(|n| parameter(&self.prefix, n));
         let output = self
             .client
@@ -56,7 +75,7 @@ impl ConfigSource for SsmConfigSource {
         if !valid {
             return Err(ConfigError::Invalid { name: table_param.clone(), problem: "not a DynamoDB table name".into() });
         }
-        let mut config = EdgeConfig::presigned(table_name);
+        let mut config = EdgeConfig::presigned();
         if let Some(raw) = value(edge_param) {
             let parsed: EdgeConfigJson =
                 serde_json::from_str(&raw).map_err(|e| ConfigError::Invalid { name: edge_param.clone(), problem: e.to_string() })?;
@@ -72,6 +91,6 @@ impl ConfigSource for SsmConfigSource {
             config.keys =
                 Some(KeySet::parse_json(&raw).map_err(|e| ConfigError::Invalid { name: keys_param.clone(), problem: e.to_string() })?);
         }
-        Ok(config)
+        Ok(AwsDeployment { edge: config, table_name })
     }
 }

@@ -14,7 +14,8 @@
 //! | `expires_at`    | N    | TTL: link expiry plus a margin; DynamoDB deletes it later  |
 //!
 //! One-time links use `PutItem` with `attribute_not_exists(pk)`; N-use links use `UpdateItem`
-//! with `ADD uses :one` under `uses < :max`. Both ask for
+//! with `ADD uses :one` under `uses < :max`. Revocation is one `UpdateItem`. The retention rule is
+//! the one of [`super::record`]: the first write sets `expires_at`, later writes keep it. Both ask for
 //! `ReturnValuesOnConditionCheckFailure=ALL_OLD`, so a losing racer learns in the same round trip
 //! why it lost (spent, revoked, or its own earlier write): no read-then-write window.
 
@@ -26,7 +27,8 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, ReturnValuesOnConditionCheckFailure};
 
-use super::{ClaimOutcome, Ledger, LedgerError, LedgerKey, LinkState, UseClaim, UsedLink};
+use super::{ClaimOutcome, Ledger, LedgerError, LedgerFor, LedgerKey, LinkState, UseClaim, UsedLink};
+use crate::config::AwsDeployment;
 use crate::time::{from_unix_secs, unix_secs};
 
 pub const PK: &str = "pk";
@@ -87,7 +89,7 @@ impl DynamoDbLedger {
 
     /// N-use link: a single `UpdateItem` that adds one use while fewer than `max` are spent.
     async fn claim_counted(&self, claim: &UseClaim) -> Result<ClaimOutcome, LedgerError> {
-        let mut set = String::from("#first = if_not_exists(#first, :now), #ttl = :ttl");
+        let mut set = String::from("#first = if_not_exists(#first, :now), #ttl = if_not_exists(#ttl, :ttl)");
         if claim.fingerprint.is_some() {
             set.push_str(", #fp = if_not_exists(#fp, :fp)");
         }
@@ -175,7 +177,20 @@ impl Ledger for DynamoDbLedger {
                 _ => None,
             },
             revoked: matches!(item.get(REVOKED), Some(AttributeValue::Bool(true))),
+            retain_until: number(item, TTL_ATTRIBUTE).map(from_unix_secs),
         }))
+    }
+}
+
+/// The ledger of an AWS deployment: the DynamoDB table its configuration (SSM) names.
+#[derive(Debug, Clone)]
+pub struct DynamoDbTables(pub Client);
+
+impl LedgerFor<AwsDeployment> for DynamoDbTables {
+    type Ledger = DynamoDbLedger;
+
+    fn ledger_for(&self, config: &AwsDeployment) -> DynamoDbLedger {
+        DynamoDbLedger::new(self.0.clone(), config.table_name.clone())
     }
 }
 

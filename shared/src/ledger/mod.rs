@@ -1,64 +1,49 @@
-//! The ledger port: where the first use of every link is recorded, atomically.
+//! The ledger port: where every use of every link is recorded, atomically.
 //!
 //! One question, asked once per consuming request: "record that this link is being used now,
-//! unless it already was". Adapters answer it with a single conditional write, so two viewers
-//! racing for the same link can never both win.
+//! unless its uses are spent". Adapters answer it with a single conditional write, so viewers
+//! racing for the same link can never get more than its uses between them.
+//!
+//! | adapter | where | how a claim is decided |
+//! |---|---|---|
+//! | [`MemoryLedger`] | this process | a mutex around the [`record`] rule |
+//! | [`DynamoDbLedger`] | a DynamoDB table, shared by a fleet | one conditional `PutItem`/`UpdateItem` |
+//! | the gateway's file ledger | a redb file | the [`record`] rule in one durable write transaction |
+//!
+//! Every adapter passes the same contract suite (`testkit::ledger_contract`), which is where the
+//! semantics below are pinned down: first use, retried request ids, N uses, revocation, the
+//! record's retention, and races.
 
+use std::sync::Arc;
 use std::time::SystemTime;
 
 use async_trait::async_trait;
-use sha2::{Digest, Sha256};
 
 #[cfg(feature = "aws")]
 pub mod dynamodb;
 pub mod memory;
+pub mod record;
 
 #[cfg(feature = "aws")]
-pub use dynamodb::DynamoDbLedger;
+pub use dynamodb::{DynamoDbLedger, DynamoDbTables};
 pub use memory::MemoryLedger;
+pub use record::LinkRecord;
 
-/// The ledger's primary key for one link.
+use crate::link::LinkId;
+
+/// The ledger's primary key for one link: `link:<link id>`.
 ///
-/// It is derived from something the viewer cannot vary without breaking the link (the SigV4
-/// signature), and hashed so the table never holds a usable credential.
+/// It is derived from something the viewer cannot vary without breaking the link (see
+/// [`LinkId`]), and hashed, so the ledger never holds a usable credential.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct LedgerKey(String);
 
-/// A link's public id: base64url of the first 16 bytes of SHA-256 over a domain tag and the
-/// link's secret part. It names the link (for revocation, in logs) without being able to use it.
-fn link_id(domain: &[u8], secret_part: &[u8]) -> String {
-    use base64::Engine;
-    let digest = Sha256::new().chain_update(domain).chain_update([0u8]).chain_update(secret_part).finalize();
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&digest[..16])
-}
-
-/// The id of a SigV4 presigned link (from its `X-Amz-Signature`).
-pub fn link_id_for_signature(signature: &str) -> String {
-    link_id(b"sigv4", signature.as_bytes())
-}
-
-/// The id of a sealed link (from its nonce).
-pub fn link_id_for_nonce(nonce: &[u8]) -> String {
-    link_id(b"sealed", nonce)
-}
-
-/// Is `raw` shaped like a link id (22 base64url characters)?
-pub fn is_link_id(raw: &str) -> bool {
-    raw.len() == 22 && raw.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-}
-
 impl LedgerKey {
-    /// Key for a link id: `link:<id>`.
-    pub fn for_link(link_id: &str) -> Self {
-        Self(format!("link:{link_id}"))
+    pub fn for_link(id: &LinkId) -> Self {
+        Self(format!("link:{id}"))
     }
 
-    /// Key for a SigV4 presigned link.
-    pub fn for_signature(signature: &str) -> Self {
-        Self::for_link(&link_id_for_signature(signature))
-    }
-
-    /// Rebuilds a key from its string form (as stored, or from a link id).
+    /// Rebuilds a key from its stored string form.
     pub fn from_stored(raw: impl Into<String>) -> Self {
         Self(raw.into())
     }
@@ -77,7 +62,7 @@ pub struct UseClaim {
     pub request_id: String,
     /// When the use happens.
     pub at: SystemTime,
-    /// When the record may be deleted (link expiry plus a margin): the ledger's TTL.
+    /// When the record may be deleted ([`crate::link::retain_until`] of the link's expiry).
     pub retain_until: SystemTime,
     /// How many uses the link grants in all (1 for a one-time link).
     pub max_uses: u32,
@@ -99,6 +84,12 @@ pub enum ClaimOutcome {
     Revoked,
 }
 
+impl ClaimOutcome {
+    pub fn is_allowed(&self) -> bool {
+        matches!(self, Self::Granted { .. } | Self::Retried)
+    }
+}
+
 /// What the ledger knows about a link whose uses are spent.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UsedLink {
@@ -107,19 +98,15 @@ pub struct UsedLink {
     pub fingerprint: Option<String>,
 }
 
-/// What the ledger knows about a link (for the Range grace window).
+/// What the ledger knows about a link (for the grace window and `GET /links/{id}`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct LinkState {
     pub first_used_at: Option<SystemTime>,
     pub uses: u32,
     pub fingerprint: Option<String>,
     pub revoked: bool,
-}
-
-impl ClaimOutcome {
-    pub fn is_allowed(&self) -> bool {
-        matches!(self, Self::Granted { .. } | Self::Retried)
-    }
+    /// When the record may be deleted (the ledger's TTL).
+    pub retain_until: Option<SystemTime>,
 }
 
 /// The ledger could not answer. The edge fails closed on this: no answer, no download.
@@ -133,14 +120,15 @@ pub enum LedgerError {
 
 #[async_trait]
 pub trait Ledger: Send + Sync {
-    /// Records the use atomically if it is the first; otherwise says when the first one was.
+    /// Records the use atomically if the link has uses left; otherwise says why not.
     ///
     /// One atomic conditional write: concurrent claims on one link never grant more than
-    /// `max_uses` in total.
+    /// `max_uses` in total, and a claim whose request id is already recorded is `Retried`.
     async fn claim(&self, claim: &UseClaim) -> Result<ClaimOutcome, LedgerError>;
 
     /// Marks a link revoked (creating its record if it was never used); later claims get
-    /// [`ClaimOutcome::Revoked`]. Idempotent.
+    /// [`ClaimOutcome::Revoked`]. Idempotent. A new record is kept until `retain_until`; an
+    /// existing one keeps its retention (it already outlives its link).
     async fn revoke(&self, key: &LedgerKey, at: SystemTime, retain_until: SystemTime) -> Result<(), LedgerError>;
 
     /// Reads a link's record (strongly consistent), without changing it.
@@ -148,7 +136,7 @@ pub trait Ledger: Send + Sync {
 }
 
 #[async_trait]
-impl<L: Ledger + ?Sized> Ledger for std::sync::Arc<L> {
+impl<L: Ledger + ?Sized> Ledger for Arc<L> {
     async fn claim(&self, claim: &UseClaim) -> Result<ClaimOutcome, LedgerError> {
         (**self).claim(claim).await
     }
@@ -159,5 +147,24 @@ impl<L: Ledger + ?Sized> Ledger for std::sync::Arc<L> {
 
     async fn lookup(&self, key: &LedgerKey) -> Result<Option<LinkState>, LedgerError> {
         (**self).lookup(key).await
+    }
+}
+
+/// Which ledger records the uses, once the configuration is loaded.
+///
+/// A process with one ledger (the gateway, tests) passes it as it is: every `Ledger + Clone` is
+/// its own `LedgerFor`. On AWS the table is named by the configuration in SSM, so
+/// [`DynamoDbTables`] picks the table per loaded configuration.
+pub trait LedgerFor<Config>: Send + Sync {
+    type Ledger: Ledger;
+
+    fn ledger_for(&self, config: &Config) -> Self::Ledger;
+}
+
+impl<Config, L: Ledger + Clone> LedgerFor<Config> for L {
+    type Ledger = L;
+
+    fn ledger_for(&self, _config: &Config) -> L {
+        self.clone()
     }
 }

@@ -1,0 +1,64 @@
+//! A body that counts its bytes into the metrics; a download also counts as a transfer in flight
+//! until it is dropped (finished, or cut off).
+
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use http_body::{Body as HttpBody, Frame, SizeHint};
+
+use crate::metrics::Metrics;
+use crate::origin::BoxError;
+
+pub struct Tracked<B> {
+    inner: B,
+    metrics: Arc<Metrics>,
+    download: bool,
+}
+
+impl<B> Tracked<B> {
+    /// A response body on its way to a viewer.
+    pub fn download(inner: B, metrics: Arc<Metrics>) -> Self {
+        metrics.transfers_in_flight.fetch_add(1, Ordering::Relaxed);
+        Self { inner, metrics, download: true }
+    }
+
+    /// An upload on its way to the origin.
+    pub fn upload(inner: B, metrics: Arc<Metrics>) -> Self {
+        Self { inner, metrics, download: false }
+    }
+}
+
+impl<B> Drop for Tracked<B> {
+    fn drop(&mut self) {
+        if self.download {
+            self.metrics.transfers_in_flight.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+}
+
+impl<B: HttpBody<Data = Bytes, Error = BoxError> + Unpin> HttpBody for Tracked<B> {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        let polled = Pin::new(&mut self.inner).poll_frame(cx);
+        if let Poll::Ready(Some(Ok(frame))) = &polled
+            && let Some(data) = frame.data_ref()
+        {
+            let counter = if self.download { &self.metrics.bytes_to_viewers } else { &self.metrics.bytes_from_viewers };
+            counter.fetch_add(data.len() as u64, Ordering::Relaxed);
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}

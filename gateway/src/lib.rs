@@ -1,0 +1,55 @@
+//! # The oncelink gateway
+//!
+//! The whole system on one machine: the core's edge decision as a streaming HTTP reverse proxy,
+//! the core's issue API, a web page, an embedded durable ledger and an embedded S3-compatible
+//! origin. Every rule lives in the core (`oncelink`); this crate is I/O: sockets, files, the CLI.
+//!
+//! ```text
+//! socket ─► server (accept, HTTP/1.1, graceful shutdown) ─► app (request id, routing, access line)
+//!              ├─ /<key>?<link>     ─► proxy: request filter ─► decision ─► upstream ─► response filter
+//!              ├─ /_oncelink/links  ─► api: bearer token ─► body ─► core IssueService
+//!              └─ /_oncelink/{,healthz,metrics}
+//! ```
+//!
+//! ## Layout
+//!
+//! | module | one idea |
+//! |---|---|
+//! | [`cli`] | the `oncelink` command line: serve, issue, revoke, put, keys, demo |
+//! | [`settings`] | `oncelink serve`'s configuration: flags > environment > file > defaults |
+//! | [`wiring`] | builds a gateway from its settings: data dir, origin, credentials, ledger, key set, services |
+//! | [`server`] | the accept loop, connection limits, graceful shutdown |
+//! | [`app`] | one request's context, routing, and its access line |
+//! | [`proxy`] | a link request's life as named phases, with its explicit context |
+//! | [`api`] | the issue API's HTTP side: bearer token, body limits, the core's service |
+//! | [`answer`] | building responses: generated JSON answers, the core's API answers |
+//! | [`body`] | the body that counts bytes and transfers in flight |
+//! | [`origin`] | the embedded S3 origin and the HTTP client to any origin |
+//! | [`keys`] | the key file as a configuration source |
+//! | [`file_ledger`] | the embedded ledger (redb, group commit) |
+//! | [`datadir`] | the data directory and its secrets |
+//! | [`metrics`] | Prometheus text from the core's metric vocabulary |
+//! | [`client`] | the CLI's HTTP client of the API |
+//!
+//! ## Errors
+//!
+//! What a viewer or API caller is told is one of the core's refusals (or the proxy's own
+//! [`proxy::ProxyError`]), written by the core's one body writer. `anyhow` is used only where the
+//! process starts or the CLI talks to a person: a start-up error is one line and exit code 1.
+
+pub mod answer;
+pub mod api;
+pub mod app;
+pub mod body;
+pub mod cli;
+pub mod client;
+pub mod datadir;
+pub mod demo;
+pub mod file_ledger;
+pub mod keys;
+pub mod metrics;
+pub mod origin;
+pub mod proxy;
+pub mod server;
+pub mod settings;
+pub mod wiring;
