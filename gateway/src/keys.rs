@@ -65,3 +65,30 @@ pub fn config_cache(source: GatewayConfig, refreshes: bool) -> Arc<ConfigCache<G
 pub fn fixed(config: EdgeConfig) -> GatewayConfig {
     Arc::new(StaticConfig(config))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn a_rotated_key_file_is_picked_up_and_a_broken_one_leaves_the_last_good_keys() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("keys.json");
+        let mut keys = KeySet::generate("k1").unwrap();
+        std::fs::write(&path, keys.to_json()).unwrap();
+        let cache = config_cache(Arc::new(KeyFile::new(path.clone())), true);
+        let active = |config: Arc<EdgeConfig>| config.keys.as_ref().unwrap().active_kid().to_owned();
+        assert_eq!(active(cache.get().await.unwrap()), "k1");
+
+        keys.rotate("k2").unwrap();
+        std::fs::write(&path, keys.to_json()).unwrap();
+        assert_eq!(active(cache.get().await.unwrap()), "k1", "cached until the next refresh");
+        tokio::time::advance(KEY_FILE_REFRESH).await;
+        assert_eq!(active(cache.get().await.unwrap()), "k2");
+
+        std::fs::write(&path, "{half a file").unwrap();
+        tokio::time::advance(KEY_FILE_REFRESH).await;
+        assert_eq!(active(cache.get().await.unwrap()), "k2", "a broken file does not stop the links");
+        assert!(KeyFile::new(path).load().await.is_err());
+    }
+}

@@ -51,6 +51,7 @@ both_ledgers!(
     put_upload_then_one_time_download,
     range_resume_within_the_grace_window,
     head_does_not_consume,
+    options_is_checked_and_forwarded_without_spending,
     n_use_link_and_revocation,
     unauthorised_issue_is_401,
     bad_json_is_400,
@@ -122,6 +123,31 @@ async fn head_does_not_consume(gw: Gateway) {
         assert_eq!(r.headers()["content-length"], "12");
     }
     assert_eq!(gw.get(&url).await, (200, b"twelve bytes".to_vec()));
+    assert_eq!(gw.get(&url).await.0, 403);
+}
+
+/// OPTIONS (a CORS preflight) is read as at the CloudFront edge: the link is checked like a
+/// HEAD's, then the request goes to the origin (the embedded one has no CORS configuration and
+/// says 501), and no use is spent.
+async fn options_is_checked_and_forwarded_without_spending(gw: Gateway) {
+    gw.store("o.txt", b"preflight".to_vec()).await;
+    let url = gw.url(json!({"key": "o.txt"})).await;
+    let preflight = || {
+        gw.http
+            .request(reqwest::Method::OPTIONS, &url)
+            .header("origin", "https://app.example.com")
+            .header("access-control-request-method", "GET")
+            .send()
+    };
+    for _ in 0..2 {
+        let r = preflight().await.unwrap();
+        assert_eq!(r.status().as_u16(), 501, "the origin's own answer");
+        assert!(r.text().await.unwrap().contains("NotImplemented"), "an S3 error document, not one of ours");
+    }
+    let tampered = format!("{}A", &url[..url.len() - 1]);
+    let r = gw.http.request(reqwest::Method::OPTIONS, &tampered).send().await.unwrap();
+    assert_eq!((r.status().as_u16(), code(&r.bytes().await.unwrap())), (403, "invalid_token".into()));
+    assert_eq!(gw.get(&url).await, (200, b"preflight".to_vec()));
     assert_eq!(gw.get(&url).await.0, 403);
 }
 
@@ -360,6 +386,15 @@ async fn own_endpoints() {
         .find(|v| v["fields"]["reason"] == "link_already_used")
         .expect("an access log line for the denied request");
     assert_eq!((denied["fields"]["decision"].as_str(), denied["fields"]["status"].as_u64()), (Some("deny"), Some(403)));
+    // The decision itself is logged by the core, as in the Lambda, and joins the access line on
+    // the request id.
+    let lines: Vec<serde_json::Value> = logs.lines().filter_map(|l| serde_json::from_str(l).ok()).collect();
+    let decided = |target: &str| {
+        lines.iter().find(|v| v["target"] == target && v["fields"]["reason"] == "link_already_used").cloned().unwrap_or_default()
+    };
+    let (decision, access) = (decided("decision"), decided("access"));
+    assert_eq!(decision["fields"]["status"].as_u64(), Some(403), "{decision}");
+    assert!(decision["fields"]["request_id"].is_string() && decision["fields"]["request_id"] == access["fields"]["request_id"]);
 }
 
 /// The value of one series (name with its labels, exactly as rendered) in a Prometheus text page.
