@@ -9,7 +9,9 @@ use oncelink::cloudfront::Answer;
 use oncelink::edge::AwsEdge;
 use oncelink::issue::{IssuedLink, IssuerSettings, LinkRequest, Signer, issue};
 use oncelink::link::LinkMode;
-use oncelink_integration_tests::{Deployment, Emulators, emulators, issuer_settings, put_object, swap_host, unique, viewer_event};
+use oncelink_integration_tests::{
+    Deployment, Emulators, answer, emulators, forwarded, issuer_settings, put_object, refusal, swap_host, unique, viewer_event,
+};
 use serde_json::{Value, json};
 
 const CDN: &str = "cdn.oncelink.test";
@@ -53,14 +55,9 @@ impl Fixture {
     }
 }
 
-fn is_forwarded(answer: &Value) -> bool {
-    answer.get("status").is_none() && answer.get("uri").is_some()
-}
-
 fn denial(answer: &Value) -> (String, String) {
     assert_eq!(answer["headers"]["cache-control"][0]["value"], "no-store", "{answer}");
-    let body: Value = serde_json::from_str(answer["body"].as_str().unwrap()).unwrap();
-    (answer["status"].as_str().unwrap().to_owned(), body["error"].as_str().unwrap().to_owned())
+    refusal(answer)
 }
 
 #[tokio::test]
@@ -75,7 +72,7 @@ async fn download_once_on_both_ledgers() {
         assert!(link.url.starts_with(&format!("https://{CDN}/")), "{}", link.url);
 
         let first = f.view("GET", &link.url, "req-1", SystemTime::now()).await;
-        assert!(is_forwarded(&first), "{first}");
+        assert!(forwarded(&first), "{first}");
         let origin = f.http.get(swap_host(&link.url, &f.env.s3)).send().await.unwrap();
         assert_eq!(origin.status(), 200);
         assert_eq!(origin.bytes().await.unwrap().as_ref(), bytes.as_slice());
@@ -120,7 +117,7 @@ async fn upload_once_then_download_the_same_bytes() {
     let key = format!("{}/upload.bin", unique("up"));
     let bytes: Vec<u8> = (0..200_000u32).map(|i| (i * 7 % 256) as u8).collect();
     let put = f.link("PUT", &key, Some(120), Some("application/octet-stream"));
-    assert!(is_forwarded(&f.view("PUT", &put.url, "put-1", SystemTime::now()).await));
+    assert!(forwarded(&f.view("PUT", &put.url, "put-1", SystemTime::now()).await));
     let uploaded = f
         .http
         .put(swap_host(&put.url, &f.env.s3))
@@ -136,7 +133,7 @@ async fn upload_once_then_download_the_same_bytes() {
     assert_eq!(wrong_type.status(), 403);
 
     let get = f.link("GET", &key, None, None);
-    assert!(is_forwarded(&f.view("GET", &get.url, "get-1", SystemTime::now()).await));
+    assert!(forwarded(&f.view("GET", &get.url, "get-1", SystemTime::now()).await));
     let downloaded = f.http.get(swap_host(&get.url, &f.env.s3)).send().await.unwrap();
     assert_eq!(downloaded.bytes().await.unwrap().as_ref(), bytes.as_slice());
 }
@@ -157,10 +154,10 @@ async fn head_and_options_do_not_consume() {
     let f = Fixture::new(&emulators().dynamodb_local).await;
     let link = f.link("GET", &format!("{}/k", unique("head")), None, None);
     for (i, method) in ["HEAD", "HEAD", "OPTIONS"].iter().enumerate() {
-        assert!(is_forwarded(&f.view(method, &link.url, &format!("probe-{i}"), SystemTime::now()).await));
+        assert!(forwarded(&f.view(method, &link.url, &format!("probe-{i}"), SystemTime::now()).await));
     }
     assert_eq!(f.items().await, 0);
-    assert!(is_forwarded(&f.view("GET", &link.url, "get-1", SystemTime::now()).await));
+    assert!(forwarded(&f.view("GET", &link.url, "get-1", SystemTime::now()).await));
     assert_eq!(f.items().await, 1);
 }
 
@@ -174,16 +171,16 @@ async fn sixty_four_concurrent_first_uses_one_winner_fifty_times() {
             let (f, url) = (f.clone(), link.url.clone());
             tasks.spawn(async move { f.view("GET", &url, &format!("r{round}-v{viewer}"), SystemTime::now()).await });
         }
-        let mut forwarded = 0;
+        let mut winners = 0;
         while let Some(answer) = tasks.join_next().await {
             let answer = answer.unwrap();
-            if is_forwarded(&answer) {
-                forwarded += 1;
+            if forwarded(&answer) {
+                winners += 1;
             } else {
                 assert_eq!(denial(&answer), ("403".into(), "link_already_used".into()));
             }
         }
-        assert_eq!(forwarded, 1, "round {round}");
+        assert_eq!(winners, 1, "round {round}");
     }
 }
 
@@ -196,24 +193,20 @@ async fn missing_config_is_503_and_the_error_is_not_cached() {
     let view = |id: &'static str| {
         let event = viewer_event("GET", &link.url, id, &[]);
         let service = &service;
-        async move { serde_json::to_value(service.handle_event(event, SystemTime::now()).await.answer).unwrap() }
+        async move { answer(service, event).await }
     };
     assert_eq!(denial(&view("r1").await), ("503".into(), "config_unavailable".into()));
     deployment.put("table-name", &deployment.table, aws_sdk_ssm::types::ParameterType::String).await;
-    assert!(is_forwarded(&view("r2").await));
+    assert!(forwarded(&view("r2").await));
 }
 
 #[tokio::test]
 async fn malformed_events_get_an_answer_not_a_panic() {
     let f = Fixture::new(&emulators().dynamodb_local).await;
     for event in [json!({}), json!({"Records": []}), json!({"Records": [{"cf": {}}]}), json!("text"), json!(null)] {
-        let answer = serde_json::to_value(f.service.handle_event(event.clone(), SystemTime::now()).await.answer).unwrap();
-        assert_eq!(denial(&answer), ("400".into(), "malformed_request".into()), "{event}");
+        assert_eq!(denial(&answer(&f.service, event.clone()).await), ("400".into(), "malformed_request".into()), "{event}");
     }
-    let answer = serde_json::to_value(
-        f.service.handle_event(viewer_event("GET", "https://cdn/k?x-id=GetObject", "r", &[]), SystemTime::now()).await.answer,
-    )
-    .unwrap();
-    assert_eq!(denial(&answer), ("403".into(), "missing_signature".into()));
+    let unsigned = answer(&f.service, viewer_event("GET", "https://cdn/k?x-id=GetObject", "r", &[])).await;
+    assert_eq!(denial(&unsigned), ("403".into(), "missing_signature".into()));
     assert!(matches!(f.service.handle_event(json!({}), SystemTime::now()).await.answer, Answer::Respond(_)));
 }

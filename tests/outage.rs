@@ -1,19 +1,18 @@
 //! Fail closed: when the ledger or the configuration store is down, no link works (503), and
 //! once they are back, links work again. One sequential test: it stops shared stand-ins.
 
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use oncelink::edge::AwsEdge;
-use oncelink_integration_tests::{Deployment, ctl, emulators, new_presigned_link, viewer_event};
+use oncelink_integration_tests::{Deployment, answer, ctl, emulators, new_presigned_link, refusal, viewer_event};
 use serde_json::Value;
 
 async fn decide(service: &AwsEdge, url: String, id: &str) -> Value {
-    let event = viewer_event("GET", &url, id, &[]);
-    serde_json::to_value(service.handle_event(event, SystemTime::now()).await.answer).unwrap()
+    answer(service, viewer_event("GET", &url, id, &[])).await
 }
 
 fn status_of(answer: &Value) -> String {
-    answer.get("status").and_then(Value::as_str).unwrap_or("forward").to_owned()
+    refusal(answer).0
 }
 
 #[tokio::test]

@@ -14,7 +14,9 @@ use oncelink::ledger::DynamoDbTables;
 use oncelink::link::LinkMode;
 use oncelink::presign::sign_origin_request;
 use oncelink::sealed::KeySet;
-use oncelink_integration_tests::{Deployment, Emulators, emulators, issuer_settings, put_object, unique, viewer_event};
+use oncelink_integration_tests::{
+    Deployment, Emulators, answer, emulators, forwarded, issuer_settings, put_object, refusal, unique, viewer_event,
+};
 use serde_json::Value;
 
 const CDN: &str = "files.oncelink.test";
@@ -64,16 +66,12 @@ impl Fixture {
 }
 
 async fn view(edge: &AwsEdge, method: &str, url: &str, id: &str, headers: &[(&str, &str)]) -> Value {
-    serde_json::to_value(edge.handle_event(viewer_event(method, url, id, headers), SystemTime::now()).await.answer).unwrap()
-}
-
-fn forwarded(answer: &Value) -> bool {
-    answer.get("status").is_none() && answer.get("uri").is_some()
+    answer(edge, viewer_event(method, url, id, headers)).await
 }
 
 fn error_code(answer: &Value) -> String {
-    let body: Value = serde_json::from_str(answer["body"].as_str().unwrap_or("{}")).unwrap_or_default();
-    format!("{} {}", answer["status"].as_str().unwrap_or("?"), body["error"].as_str().unwrap_or("?"))
+    let (status, code) = refusal(answer);
+    format!("{status} {code}")
 }
 
 #[tokio::test]

@@ -156,3 +156,22 @@ pub fn put_object(key: &str, bytes: &[u8]) {
     std::fs::create_dir_all(path.parent().unwrap()).unwrap();
     std::fs::write(path, bytes).unwrap();
 }
+
+/// The edge's answer to `event`, as the JSON CloudFront receives.
+pub async fn answer(edge: &oncelink::edge::AwsEdge, event: Value) -> Value {
+    serde_json::to_value(edge.handle_event(event, SystemTime::now()).await.answer).expect("an answer serialises")
+}
+
+/// Did the edge let the request continue (CloudFront gets the request back, not a response)?
+pub fn forwarded(answer: &Value) -> bool {
+    answer.get("status").is_none() && answer.get("uri").is_some()
+}
+
+/// A generated answer's status and error code (`forward` / `-` when the request continued).
+pub fn refusal(answer: &Value) -> (String, String) {
+    if forwarded(answer) {
+        return ("forward".into(), "-".into());
+    }
+    let body: Value = serde_json::from_str(answer["body"].as_str().unwrap_or("{}")).unwrap_or_default();
+    (answer["status"].as_str().unwrap_or("?").to_owned(), body["error"].as_str().unwrap_or("?").to_owned())
+}
