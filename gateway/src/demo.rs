@@ -32,6 +32,7 @@ pub async fn run() -> anyhow::Result<ExitCode> {
         max_upload_bytes: 1 << 20,
         shutdown_timeout: Duration::from_secs(5),
         trust_forwarded_for: false,
+        inline_active_content: false,
         api_token: None,
         config_file: None,
     };

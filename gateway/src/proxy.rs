@@ -20,6 +20,7 @@ use http::request::Parts;
 use http::{HeaderValue, Method, Request, Response, StatusCode, header};
 use http_body_util::{BodyExt, Empty};
 use hyper::body::Incoming;
+use oncelink::content;
 use oncelink::credentials::CredentialSource;
 use oncelink::decision::Forward;
 use oncelink::edge::{EdgeService, log_refusal};
@@ -122,6 +123,8 @@ pub struct Proxy {
     pub credentials: Arc<dyn CredentialSource>,
     pub metrics: Arc<Metrics>,
     pub max_upload_bytes: u64,
+    /// Serve active content types inline (still sandboxed); see `oncelink::content`.
+    pub inline_active_content: bool,
 }
 
 /// Ends the request in a phase: the response to send now (boxed: it is large, and rare on the
@@ -252,13 +255,23 @@ impl Proxy {
     }
 
     /// Phase 4: hop-by-hop and origin-private headers stay behind; nothing is cached unless the
-    /// origin says so; the body streams to the viewer, counted.
+    /// origin says so; the object can never act with this origin's authority (nosniff, a CSP
+    /// sandbox, active types as attachments: `oncelink::content`); the body streams to the
+    /// viewer, counted.
     fn response_filter(&self, answer: Response<Incoming>) -> Response<Body> {
         let (mut parts, body) = answer.into_parts();
         for name in DROPPED_RESPONSE_HEADERS {
             parts.headers.remove(*name);
         }
         parts.headers.entry(header::CACHE_CONTROL).or_insert(HeaderValue::from_static("no-store"));
+        for (name, value) in content::OBJECT_HEADERS {
+            parts.headers.insert(name, HeaderValue::from_static(value));
+        }
+        let content_type = parts.headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
+        let disposition = parts.headers.get(header::CONTENT_DISPOSITION).and_then(|v| v.to_str().ok());
+        if !self.inline_active_content && content::needs_attachment(content_type) && !content::is_attachment(disposition) {
+            parts.headers.insert(header::CONTENT_DISPOSITION, HeaderValue::from_static("attachment"));
+        }
         let body = Tracked::download(body.map_err(|e| Box::new(e) as BoxError), self.metrics.clone()).boxed();
         Response::from_parts(parts, body)
     }

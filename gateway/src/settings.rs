@@ -71,6 +71,10 @@ pub struct ServeArgs {
     /// Take the client IP from the last X-Forwarded-For entry (only behind a trusted load balancer)
     #[arg(long, env = "ONCELINK_TRUST_FORWARDED_FOR")]
     pub trust_forwarded_for: Option<bool>,
+    /// Serve active objects (HTML, SVG, XML, JavaScript…) inline instead of as attachments; they
+    /// still get `Content-Security-Policy: sandbox` [default: false]
+    #[arg(long, env = "ONCELINK_INLINE_ACTIVE_CONTENT")]
+    pub inline_active_content: Option<bool>,
 }
 
 /// Options every subcommand shares.
@@ -103,6 +107,7 @@ struct FileConfig {
     max_upload_bytes: Option<u64>,
     shutdown_timeout: Option<String>,
     trust_forwarded_for: Option<bool>,
+    inline_active_content: Option<bool>,
 }
 
 /// The resolved configuration.
@@ -123,6 +128,7 @@ pub struct Settings {
     pub max_upload_bytes: u64,
     pub shutdown_timeout: Duration,
     pub trust_forwarded_for: bool,
+    pub inline_active_content: bool,
     /// `ONCELINK_API_TOKEN` (environment only: secrets stay out of flags and files).
     pub api_token: Option<String>,
     /// Where the TOML came from, if anywhere.
@@ -229,6 +235,7 @@ impl Settings {
             max_upload_bytes: args.max_upload_bytes.or(file.max_upload_bytes).unwrap_or(5 << 30),
             shutdown_timeout: dur("shutdown_timeout", args.shutdown_timeout, file.shutdown_timeout, Duration::from_secs(30))?,
             trust_forwarded_for: args.trust_forwarded_for.or(file.trust_forwarded_for).unwrap_or(false),
+            inline_active_content: args.inline_active_content.or(file.inline_active_content).unwrap_or(false),
             api_token: env_nonempty("ONCELINK_API_TOKEN"),
             config_file,
         };
@@ -290,6 +297,7 @@ impl Settings {
             ("max upload bytes", self.max_upload_bytes.to_string()),
             ("shutdown timeout", format_duration(self.shutdown_timeout)),
             ("trust X-Forwarded-For", self.trust_forwarded_for.to_string()),
+            ("inline active content", self.inline_active_content.to_string()),
             (
                 "api token",
                 if self.api_token.is_some() { "from ONCELINK_API_TOKEN (****)".into() } else { "from the data dir (****)".into() },

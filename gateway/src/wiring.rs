@@ -83,6 +83,7 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
             credentials: credentials.clone(),
             metrics: metrics.clone(),
             max_upload_bytes: settings.max_upload_bytes,
+            inline_active_content: settings.inline_active_content,
         },
         api: Api {
             service: IssueService::new(issuer, Some(config), ledger, credentials),

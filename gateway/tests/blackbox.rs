@@ -52,6 +52,7 @@ both_ledgers!(
     range_resume_within_the_grace_window,
     head_does_not_consume,
     options_is_checked_and_forwarded_without_spending,
+    objects_never_run_with_the_gateways_authority,
     n_use_link_and_revocation,
     unauthorised_issue_is_401,
     bad_json_is_400,
@@ -149,6 +150,46 @@ async fn options_is_checked_and_forwarded_without_spending(gw: Gateway) {
     assert_eq!((r.status().as_u16(), code(&r.bytes().await.unwrap())), (403, "invalid_token".into()));
     assert_eq!(gw.get(&url).await, (200, b"preflight".to_vec()));
     assert_eq!(gw.get(&url).await.0, 403);
+}
+
+/// Every object answer is nosniff and sandboxed; active types (and a missing type) are
+/// attachments, passive ones stay inline.
+async fn objects_never_run_with_the_gateways_authority(gw: Gateway) {
+    let html = b"<html><script>fetch('/_oncelink/links',{method:'POST'})</script></html>".to_vec();
+    for (key, content_type, attachment) in [
+        ("x/page.html", Some("text/html"), true),
+        ("x/img.svg", Some("image/svg+xml; charset=utf-8"), true),
+        ("x/untyped", None, true),
+        ("x/notes.txt", Some("text/plain"), false),
+        ("x/pic.png", Some("image/png"), false),
+    ] {
+        let put = gw.url(json!({"key": key, "method": "PUT"})).await;
+        let mut upload = gw.http.put(&put).body(html.clone());
+        if let Some(ct) = content_type {
+            upload = upload.header("content-type", ct);
+        }
+        assert_eq!(upload.send().await.unwrap().status().as_u16(), 200, "{key}");
+        let r = gw.http.get(gw.url(json!({"key": key})).await).send().await.unwrap();
+        assert_eq!(r.status().as_u16(), 200, "{key}");
+        let header = |name: &str| r.headers().get(name).map(|v| v.to_str().unwrap().to_owned());
+        assert_eq!(header("x-content-type-options").as_deref(), Some("nosniff"), "{key}");
+        assert_eq!(header("content-security-policy").as_deref(), Some("sandbox"), "{key}");
+        let disposition = header("content-disposition").unwrap_or_default();
+        assert_eq!(disposition.starts_with("attachment"), attachment, "{key}: {disposition:?}");
+    }
+}
+
+/// `--inline-active-content`: active types are shown inline, still sandboxed.
+#[tokio::test]
+async fn inline_active_content_is_an_opt_in_and_stays_sandboxed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let gw = Gateway::start(&tmp.path().join("data"), &Backend::File, 0, &["--inline-active-content", "true"]);
+    let put = gw.url(json!({"key": "page.html", "method": "PUT"})).await;
+    let r = gw.http.put(&put).header("content-type", "text/html").body("<p>hi</p>").send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    let r = gw.http.get(gw.url(json!({"key": "page.html"})).await).send().await.unwrap();
+    assert_eq!(r.headers()["content-security-policy"], "sandbox");
+    assert!(r.headers().get("content-disposition").is_none());
 }
 
 async fn n_use_link_and_revocation(gw: Gateway) {

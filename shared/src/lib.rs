@@ -23,6 +23,7 @@
 //! | [`sealed`], [`presign`] | the two link encodings: our HMAC token; SigV4 presigning and origin-request signing |
 //! | [`presigned`], [`query`], [`encoding`] | strict reading of presigned links: one reading of every byte, or a refusal |
 //! | [`request`], [`cloudfront`], [`http_head`] | the viewer request, and its two sources: a CloudFront event, an HTTP head |
+//! | [`content`] | what a stored object may do in a browser: the headers every object carries, attachments for active types |
 //! | [`error`] | [`Refusal`] and the one error-body writer |
 //! | [`metrics`], [`metrics_emf`], [`telemetry`] | one metric vocabulary; EMF lines; JSON logs |
 //! | [`time`] | SigV4 and RFC 3339 time formats, clamped conversions |
@@ -45,6 +46,7 @@
 
 pub mod cloudfront;
 pub mod config;
+pub mod content;
 pub mod credentials;
 pub mod decision;
 pub mod edge;
