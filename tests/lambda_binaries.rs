@@ -87,6 +87,47 @@ async fn sealed_deployment_issue_then_view_then_revoke() {
     assert_eq!(body_of(&denied)["error"], "link_revoked");
 }
 
+/// The origin-response trigger, through the real binary: an origin refusal gives the use back,
+/// once per CloudFront request id; the origin's response goes back unchanged.
+#[tokio::test]
+async fn an_origin_refusal_gives_the_use_back_through_the_real_binary() {
+    let e = emulators();
+    let prefix = deployment(&e, true).await;
+    let issuer_env = [
+        ("ONCELINK_BUCKET", "media".to_owned()),
+        ("ONCELINK_CDN_DOMAIN", "files.example.com".to_owned()),
+        ("ONCELINK_SSM_PREFIX", prefix.clone()),
+    ];
+    let (issuer, _issuer_process) = start("issue-url", &issuer_env).await;
+    let (edge, _edge_process) = start("viewer-request", &[("ONCELINK_SSM_PREFIX", prefix)]).await;
+    let link = body_of(&issuer.invoke("i1", api_event("POST", "/links", Some(r#"{"key":"not/there-yet.pdf"}"#))).await.unwrap());
+    let url = link["url"].as_str().unwrap();
+
+    let forwarded = edge.invoke("e1", viewer_event("GET", url, "cf-404", &[])).await.unwrap();
+    assert_eq!(
+        forwarded["headers"]["x-oncelink-link"][0]["value"], link["link_id"],
+        "the link is named for the origin-response trigger: {forwarded}"
+    );
+    let origin_response = |status: &str| {
+        json!({"Records": [{"cf": {
+            "config": {"distributionDomainName": "d.cloudfront.net", "distributionId": "E", "eventType": "origin-response", "requestId": "cf-404"},
+            "request": forwarded.clone(),
+            "response": {"status": status, "statusDescription": "Not Found", "headers": {"content-type": [{"key": "Content-Type", "value": "application/xml"}]}}
+        }}]})
+    };
+    let response = edge.invoke("e2", origin_response("404")).await.unwrap();
+    assert_eq!(
+        (response["status"].as_str(), response["headers"]["content-type"][0]["value"].as_str()),
+        (Some("404"), Some("application/xml"))
+    );
+    // A retried trigger gives nothing back twice: the link has exactly its one use again.
+    edge.invoke("e3", origin_response("404")).await.unwrap();
+    let again = edge.invoke("e4", viewer_event("GET", url, "cf-200", &[])).await.unwrap();
+    assert_eq!(again["uri"], "/not/there-yet.pdf", "the use came back: {again}");
+    let spent = edge.invoke("e5", viewer_event("GET", url, "cf-third", &[])).await.unwrap();
+    assert_eq!(body_of(&spent)["error"], "link_already_used");
+}
+
 #[tokio::test]
 async fn presigned_deployment_and_failures_become_answers() {
     let e = emulators();

@@ -16,12 +16,15 @@ use std::time::Instant;
 
 use http::{HeaderName, HeaderValue, Method, Request, Response, StatusCode};
 use hyper::body::Incoming;
+use oncelink::Refusal;
+use oncelink::http_head::RawHead;
 use oncelink::issue::IssueError;
 use oncelink::metrics::DecisionOutcome;
 
 use crate::answer;
 use crate::api::Api;
 use crate::datadir::random_token;
+use crate::head_guard::{HeadFacts, MAX_HEAD_BYTES};
 use crate::metrics::Metrics;
 use crate::origin::Body;
 use crate::proxy::Proxy;
@@ -44,6 +47,8 @@ pub struct RequestCtx {
     pub upstream_status: Option<u16>,
     /// What failed after the decision (`origin_timeout`, …).
     pub failure: Option<&'static str>,
+    /// What became of a granted use once the origin answered (`kept`, `given_back`, …).
+    pub settled: Option<&'static str>,
 }
 
 pub struct App {
@@ -54,8 +59,9 @@ pub struct App {
 }
 
 impl App {
-    /// Answers one request; never fails (every problem is an answer).
-    pub async fn handle(self: Arc<Self>, request: Request<Incoming>, peer: SocketAddr) -> Response<Body> {
+    /// Answers one request; never fails (every problem is an answer). `head` is what the
+    /// connection's bytes said about this request's head (`head_guard`).
+    pub async fn handle(self: Arc<Self>, request: Request<Incoming>, peer: SocketAddr, head: HeadFacts) -> Response<Body> {
         let mut ctx = RequestCtx {
             request_id: random_token(12).unwrap_or_else(|_| "-".into()),
             client_ip: oncelink::http_head::client_ip(request.headers(), peer.ip(), self.trust_forwarded_for),
@@ -64,10 +70,18 @@ impl App {
             decision: None,
             upstream_status: None,
             failure: None,
+            settled: None,
         };
         let method = request.method().clone();
         let path = request.uri().path().to_owned();
-        let mut response = self.route(request, &mut ctx).await;
+        let raw = RawHead { fragment: head.fragment, bytes: head.bytes };
+        let mut response = match oncelink::http_head::check_head(request.uri(), request.headers(), raw, MAX_HEAD_BYTES) {
+            Ok(()) => self.route(request, &mut ctx).await,
+            Err(refusal) => {
+                ctx.decision = Some(DecisionOutcome::deny(refusal.code()));
+                answer::refusal(&refusal)
+            }
+        };
         if let Ok(id) = HeaderValue::from_str(&ctx.request_id) {
             response.headers_mut().insert(HeaderName::from_static("x-oncelink-request-id"), id);
         }
@@ -127,6 +141,7 @@ impl App {
             reason = ctx.decision.map(|d| d.reason),
             upstream_status = ctx.upstream_status,
             failure = ctx.failure,
+            settled = ctx.settled,
             client_ip = %ctx.client_ip,
             request_id = %ctx.request_id,
             ms = ctx.started.elapsed().as_millis() as u64,

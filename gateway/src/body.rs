@@ -1,5 +1,6 @@
 //! A body that counts its bytes into the metrics; a download also counts as a transfer in flight
-//! until it is dropped (finished, or cut off).
+//! until it is dropped (finished, or cut off), and then tells how many bytes it sent — that is how
+//! the gateway knows a use's delivery to the byte.
 
 use std::pin::Pin;
 use std::sync::Arc;
@@ -12,22 +13,27 @@ use http_body::{Body as HttpBody, Frame, SizeHint};
 use crate::metrics::Metrics;
 use crate::origin::BoxError;
 
+/// Called once, when the body is dropped, with the bytes it sent.
+pub type Sent = Box<dyn FnOnce(u64) + Send + Sync>;
+
 pub struct Tracked<B> {
     inner: B,
     metrics: Arc<Metrics>,
     download: bool,
+    bytes: u64,
+    sent: Option<Sent>,
 }
 
 impl<B> Tracked<B> {
-    /// A response body on its way to a viewer.
-    pub fn download(inner: B, metrics: Arc<Metrics>) -> Self {
+    /// A response body on its way to a viewer; `sent` learns how far it got.
+    pub fn download(inner: B, metrics: Arc<Metrics>, sent: Option<Sent>) -> Self {
         metrics.transfers_in_flight.fetch_add(1, Ordering::Relaxed);
-        Self { inner, metrics, download: true }
+        Self { inner, metrics, download: true, bytes: 0, sent }
     }
 
     /// An upload on its way to the origin.
     pub fn upload(inner: B, metrics: Arc<Metrics>) -> Self {
-        Self { inner, metrics, download: false }
+        Self { inner, metrics, download: false, bytes: 0, sent: None }
     }
 }
 
@@ -35,6 +41,9 @@ impl<B> Drop for Tracked<B> {
     fn drop(&mut self) {
         if self.download {
             self.metrics.transfers_in_flight.fetch_sub(1, Ordering::Relaxed);
+        }
+        if let Some(sent) = self.sent.take() {
+            sent(self.bytes);
         }
     }
 }
@@ -50,6 +59,8 @@ impl<B: HttpBody<Data = Bytes, Error = BoxError> + Unpin> HttpBody for Tracked<B
         {
             let counter = if self.download { &self.metrics.bytes_to_viewers } else { &self.metrics.bytes_from_viewers };
             counter.fetch_add(data.len() as u64, Ordering::Relaxed);
+            let sent = data.len() as u64;
+            self.bytes += sent;
         }
         polled
     }

@@ -19,6 +19,7 @@
 //! | [`settings`] | `oncelink serve`'s configuration: flags > environment > file > defaults |
 //! | [`wiring`] | builds a gateway from its settings: data dir, origin, credentials, ledger, key set, services |
 //! | [`server`] | the accept loop, connection limits, graceful shutdown |
+//! | [`head_guard`] | what a request head's raw bytes say that hyper's types lose: a `#fragment`, the exact size |
 //! | [`app`] | one request's context, routing, and its access line |
 //! | [`proxy`] | a link request's life as named phases, with its explicit context |
 //! | [`api`] | the issue API's HTTP side: bearer token, body limits, the core's service |
@@ -46,6 +47,7 @@ pub mod client;
 pub mod datadir;
 pub mod demo;
 pub mod file_ledger;
+pub mod head_guard;
 pub mod keys;
 pub mod metrics;
 pub mod origin;

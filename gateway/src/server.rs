@@ -11,11 +11,10 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
 use crate::app::App;
+use crate::head_guard::{Guarded, HEAD_BUFFER_BYTES};
 
 /// Time to read a request's head.
 const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(15);
-/// Request heads larger than this are refused (431 / connection closed).
-const MAX_HEAD_BYTES: usize = 64 * 1024;
 
 /// A started gateway.
 pub struct Running {
@@ -79,15 +78,18 @@ async fn serve(listener: TcpListener, app: Arc<App>, mut shutdown: oneshot::Rece
             _ = &mut shutdown => break,
         };
         let _ = socket.set_nodelay(true);
+        let (socket, facts) = Guarded::new(socket);
         let app = app.clone();
         let service = hyper::service::service_fn(move |request| {
-            let app = app.clone();
-            async move { Ok::<_, Infallible>(app.handle(request, peer).await) }
+            let (app, raw) = (app.clone(), facts.lock().ok().and_then(|mut f| f.pop_front()).unwrap_or_default());
+            async move { Ok::<_, Infallible>(app.handle(request, peer, raw).await) }
         });
+        // hyper reads heads up to its buffer's size; `app` answers those over the documented
+        // limit with 431 (hyper itself would only close the connection).
         let conn = hyper::server::conn::http1::Builder::new()
             .timer(TokioTimer::new())
             .header_read_timeout(HEADER_READ_TIMEOUT)
-            .max_buf_size(MAX_HEAD_BYTES)
+            .max_buf_size(HEAD_BUFFER_BYTES)
             .serve_connection(TokioIo::new(socket), service);
         let conn = graceful.watch(conn);
         tokio::spawn(async move {

@@ -71,6 +71,17 @@ pub struct ServeArgs {
     /// Take the client IP from the last X-Forwarded-For entry (only behind a trusted load balancer)
     #[arg(long, env = "ONCELINK_TRUST_FORWARDED_FOR")]
     pub trust_forwarded_for: Option<bool>,
+    /// How long the origin may take to answer a forwarded request with its response head; a use
+    /// is held that long (plus 5 s) and given back if the origin does not answer [default: 60s]
+    #[arg(long, env = "ONCELINK_ORIGIN_TIMEOUT", value_parser = parse_duration)]
+    pub origin_timeout: Option<Duration>,
+    /// Most resumes (Range requests by a link's first client that spend no use) per link [default: 10]
+    #[arg(long, env = "ONCELINK_MAX_RESUMES")]
+    pub max_resumes: Option<u32>,
+    /// How long after its first use a link's first client may resume a download that did not
+    /// complete, on links without a longer grace window; 0 turns it off [default: 10m]
+    #[arg(long, env = "ONCELINK_RESUME_WINDOW", value_parser = parse_duration)]
+    pub resume_window: Option<Duration>,
     /// Serve active objects (HTML, SVG, XML, JavaScript…) inline instead of as attachments; they
     /// still get `Content-Security-Policy: sandbox` [default: false]
     #[arg(long, env = "ONCELINK_INLINE_ACTIVE_CONTENT")]
@@ -107,6 +118,9 @@ struct FileConfig {
     max_upload_bytes: Option<u64>,
     shutdown_timeout: Option<String>,
     trust_forwarded_for: Option<bool>,
+    origin_timeout: Option<String>,
+    max_resumes: Option<u32>,
+    resume_window: Option<String>,
     inline_active_content: Option<bool>,
 }
 
@@ -128,6 +142,9 @@ pub struct Settings {
     pub max_upload_bytes: u64,
     pub shutdown_timeout: Duration,
     pub trust_forwarded_for: bool,
+    pub origin_timeout: Duration,
+    pub max_resumes: u32,
+    pub resume_window: Duration,
     pub inline_active_content: bool,
     /// `ONCELINK_API_TOKEN` (environment only: secrets stay out of flags and files).
     pub api_token: Option<String>,
@@ -235,6 +252,9 @@ impl Settings {
             max_upload_bytes: args.max_upload_bytes.or(file.max_upload_bytes).unwrap_or(5 << 30),
             shutdown_timeout: dur("shutdown_timeout", args.shutdown_timeout, file.shutdown_timeout, Duration::from_secs(30))?,
             trust_forwarded_for: args.trust_forwarded_for.or(file.trust_forwarded_for).unwrap_or(false),
+            origin_timeout: dur("origin_timeout", args.origin_timeout, file.origin_timeout, Duration::from_secs(60))?,
+            max_resumes: args.max_resumes.or(file.max_resumes).unwrap_or(oncelink::decision::DEFAULT_MAX_RESUMES),
+            resume_window: dur("resume_window", args.resume_window, file.resume_window, Duration::from_secs(600))?,
             inline_active_content: args.inline_active_content.or(file.inline_active_content).unwrap_or(false),
             api_token: env_nonempty("ONCELINK_API_TOKEN"),
             config_file,
@@ -252,6 +272,9 @@ impl Settings {
         }
         if self.max_expires > Duration::from_secs(oncelink::presigned::MAX_EXPIRES_SECS) {
             bail!("--max-expires must be at most 7d");
+        }
+        if self.origin_timeout.is_zero() || self.origin_timeout > Duration::from_secs(3600) {
+            bail!("--origin-timeout must be between 1s and 1h");
         }
         if let Some(url) = &self.public_url
             && !(url.starts_with("http://") || url.starts_with("https://"))
@@ -297,6 +320,8 @@ impl Settings {
             ("max upload bytes", self.max_upload_bytes.to_string()),
             ("shutdown timeout", format_duration(self.shutdown_timeout)),
             ("trust X-Forwarded-For", self.trust_forwarded_for.to_string()),
+            ("origin timeout", format_duration(self.origin_timeout)),
+            ("resumes", format!("{} per link, within {} of the first use", self.max_resumes, format_duration(self.resume_window))),
             ("inline active content", self.inline_active_content.to_string()),
             (
                 "api token",

@@ -76,13 +76,14 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
     };
     let app = Arc::new(App {
         proxy: Proxy {
-            edge: EdgeService::new(EdgePolicy::default(), config.clone(), ledger.clone()),
+            edge: Arc::new(EdgeService::new(policy(settings), config.clone(), ledger.clone())),
             client: http_client()?,
             origin,
             mode: settings.mode,
             credentials: credentials.clone(),
             metrics: metrics.clone(),
             max_upload_bytes: settings.max_upload_bytes,
+            origin_timeout: settings.origin_timeout,
             inline_active_content: settings.inline_active_content,
         },
         api: Api {
@@ -95,6 +96,16 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
     });
     let serving = server::spawn(listener, app, settings.shutdown_timeout);
     Ok(Running::new(addr, public_url, api_token, origin_endpoint, serving))
+}
+
+/// The decision's knobs: uses are held while the origin is asked; resumes are bounded.
+fn policy(settings: &Settings) -> EdgePolicy {
+    EdgePolicy {
+        resume_window: settings.resume_window,
+        max_resumes: settings.max_resumes,
+        hold_lease: Some(crate::proxy::hold_lease(settings.origin_timeout)),
+        ..EdgePolicy::default()
+    }
 }
 
 /// The origin's endpoint (`None`: AWS S3 itself) and the credentials that sign requests to it.

@@ -11,6 +11,9 @@
 //! ```
 //!
 //! Refusing an upload here matters: a PUT the gateway could not pass on must not spend the link.
+//! [`check_head`] comes first, for every request the gateway serves: a head larger than the
+//! documented limit, a `#fragment` in the target, two `Host` headers, or an absolute-form target
+//! whose authority is not the `Host` — each has more than one reading, and is refused.
 //! OPTIONS (a CORS preflight) is read like any other method: the decision checks its link like a
 //! HEAD's and lets it through to the origin without spending a use, as at the CloudFront edge.
 
@@ -27,6 +30,14 @@ use crate::error::{Refusal, clip};
 pub enum HeadRefusal {
     #[error("header {0} is not valid UTF-8")]
     UnreadableHeader(String),
+    #[error("the request head is larger than {0} bytes")]
+    HeadTooLarge(usize),
+    #[error("the request target must not carry a #fragment")]
+    Fragment,
+    #[error("the request has more than one Host header")]
+    DuplicateHost,
+    #[error("the request target's authority is not the Host header's")]
+    AuthorityMismatch,
     #[error("uploads need a Content-Length")]
     LengthRequired,
     #[error("the Content-Length is not one plain decimal number")]
@@ -38,7 +49,8 @@ pub enum HeadRefusal {
 impl Refusal for HeadRefusal {
     fn status(&self) -> u16 {
         match self {
-            Self::UnreadableHeader(_) | Self::BadContentLength => 400,
+            Self::UnreadableHeader(_) | Self::BadContentLength | Self::Fragment | Self::DuplicateHost | Self::AuthorityMismatch => 400,
+            Self::HeadTooLarge(_) => 431,
             Self::LengthRequired => 411,
             Self::UploadTooLarge(_) => 413,
         }
@@ -46,7 +58,8 @@ impl Refusal for HeadRefusal {
 
     fn code(&self) -> &'static str {
         match self {
-            Self::UnreadableHeader(_) => "malformed_request",
+            Self::UnreadableHeader(_) | Self::Fragment | Self::DuplicateHost | Self::AuthorityMismatch => "malformed_request",
+            Self::HeadTooLarge(_) => "head_too_large",
             Self::LengthRequired => "length_required",
             Self::BadContentLength => "bad_content_length",
             Self::UploadTooLarge(_) => "upload_too_large",
@@ -56,6 +69,36 @@ impl Refusal for HeadRefusal {
     fn message(&self) -> String {
         self.to_string()
     }
+}
+
+/// What the raw bytes of a head said that the parsed head no longer shows.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RawHead {
+    /// The request target carried a `#fragment` (the parsed URI has dropped it).
+    pub fragment: bool,
+    /// The head's size in bytes.
+    pub bytes: usize,
+}
+
+/// The checks every request head passes, whatever it asks for (links, the API, the page).
+pub fn check_head(uri: &http::Uri, headers: &HeaderMap, raw: RawHead, max_head_bytes: usize) -> Result<(), HeadRefusal> {
+    if raw.bytes > max_head_bytes {
+        return Err(HeadRefusal::HeadTooLarge(max_head_bytes));
+    }
+    if raw.fragment {
+        return Err(HeadRefusal::Fragment);
+    }
+    let mut hosts = headers.get_all(http::header::HOST).iter();
+    let host = hosts.next();
+    if hosts.next().is_some() {
+        return Err(HeadRefusal::DuplicateHost);
+    }
+    if let Some(authority) = uri.authority()
+        && host.and_then(|h| h.to_str().ok()).is_none_or(|h| !h.eq_ignore_ascii_case(authority.as_str()))
+    {
+        return Err(HeadRefusal::AuthorityMismatch);
+    }
+    Ok(())
 }
 
 /// Reads one link request's head. `client_ip` comes from [`client_ip`]; `request_id` is unique per
@@ -157,6 +200,21 @@ mod tests {
         assert_eq!(latin1, HeadRefusal::UnreadableHeader("user-agent".into()));
         let body: serde_json::Value = serde_json::from_str(&latin1.body()).unwrap();
         assert_eq!(body["error"], "malformed_request");
+    }
+
+    #[test]
+    fn heads_with_two_readings_are_refused() {
+        let ok = parts("GET", "/k?t", &[("host", b"gw.example")]);
+        assert_eq!(check_head(&ok.uri, &ok.headers, RawHead { fragment: false, bytes: 100 }, 1000), Ok(()));
+        assert_eq!(check_head(&ok.uri, &ok.headers, RawHead { fragment: false, bytes: 1001 }, 1000), Err(HeadRefusal::HeadTooLarge(1000)));
+        assert_eq!(check_head(&ok.uri, &ok.headers, RawHead { fragment: true, bytes: 100 }, 1000), Err(HeadRefusal::Fragment));
+        let two = parts("GET", "/k", &[("host", b"a.example"), ("host", b"b.example")]);
+        assert_eq!(check_head(&two.uri, &two.headers, RawHead::default(), 1000), Err(HeadRefusal::DuplicateHost));
+        let absolute = parts("GET", "http://other.example/k?t", &[("host", b"gw.example")]);
+        assert_eq!(check_head(&absolute.uri, &absolute.headers, RawHead::default(), 1000), Err(HeadRefusal::AuthorityMismatch));
+        let same = parts("GET", "http://gw.example/k?t", &[("host", b"GW.example")]);
+        assert_eq!(check_head(&same.uri, &same.headers, RawHead::default(), 1000), Ok(()));
+        assert_eq!(HeadRefusal::HeadTooLarge(1).status(), 431);
     }
 
     #[test]

@@ -23,6 +23,7 @@
 //! | [`sealed`], [`presign`] | the two link encodings: our HMAC token; SigV4 presigning and origin-request signing |
 //! | [`presigned`], [`query`], [`encoding`] | strict reading of presigned links: one reading of every byte, or a refusal |
 //! | [`request`], [`cloudfront`], [`http_head`] | the viewer request, and its two sources: a CloudFront event, an HTTP head |
+//! | [`delivery`] | when a download is delivered: the bytes that complete it |
 //! | [`content`] | what a stored object may do in a browser: the headers every object carries, attachments for active types |
 //! | [`error`] | [`Refusal`] and the one error-body writer |
 //! | [`metrics`], [`metrics_emf`], [`telemetry`] | one metric vocabulary; EMF lines; JSON logs |
@@ -49,6 +50,7 @@ pub mod config;
 pub mod content;
 pub mod credentials;
 pub mod decision;
+pub mod delivery;
 pub mod edge;
 pub mod encoding;
 pub mod error;

@@ -113,8 +113,22 @@ pub static API_LATENCY: Metric = Metric {
     dimensions: &[],
 };
 
+pub static USES_GIVEN_BACK: Metric = Metric {
+    cloudwatch: "UsesGivenBack",
+    prometheus: "oncelink_uses_given_back_total",
+    unit: Unit::Count,
+    help: "Uses given back because the origin refused, failed or never answered.",
+    dimensions: &[],
+};
+
 /// Every metric, in the order the gateway lists them.
-pub static ALL: [&Metric; 7] = [&DECISIONS, &DECISION_LATENCY, &LEDGER_ERRORS, &CONFIG_ERRORS, &API_ANSWERS, &LINKS_ISSUED, &API_LATENCY];
+pub static ALL: [&Metric; 8] =
+    [&DECISIONS, &DECISION_LATENCY, &LEDGER_ERRORS, &CONFIG_ERRORS, &API_ANSWERS, &LINKS_ISSUED, &API_LATENCY, &USES_GIVEN_BACK];
+
+/// The sample of one use given back.
+pub fn use_given_back() -> Sample {
+    Sample::count(&USES_GIVEN_BACK, Vec::new())
+}
 
 /// One measured value: a metric, its label values (in `metric.dimensions` order) and the value
 /// in the metric's unit.
@@ -144,6 +158,8 @@ pub struct DecisionOutcome {
 
 impl DecisionOutcome {
     pub const FORWARD: Self = Self { decision: "forward", reason: "ok" };
+    /// Forwarded as a resume inside the window: no use spent.
+    pub const RESUME: Self = Self { decision: "forward", reason: "resume" };
     pub const PREVIEW: Self = Self { decision: "preview", reason: "preview_agent" };
 
     /// A refusal; `code` is a [`DenyReason::code`] (or another refusal's stable code).

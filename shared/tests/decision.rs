@@ -47,6 +47,14 @@ fn link(method: LinkMethod, key: &str, expires: u64) -> ViewerRequest {
     }
 }
 
+fn denied_by(decision: Decision) -> DenyReason {
+    oncelink_testkit::denied(decision)
+}
+
+fn forwarded(decision: &Decision) -> bool {
+    oncelink_testkit::forwarded(decision)
+}
+
 fn denied(request: &ViewerRequest, now: SystemTime) -> DenyReason {
     match precheck(request, &EdgePolicy::default(), &cfg(), now) {
         Precheck::Deny(reason) => reason,
@@ -71,16 +79,98 @@ fn a_valid_get_claims_with_the_signature_hash_as_key() {
 }
 
 #[test]
-fn head_and_options_never_claim() {
+fn head_and_options_only_look() {
     let mut request = link(LinkMethod::Get, "k", 600);
-    request.method = "HEAD".into();
-    let unchanged = Precheck::ForwardWithoutUse(Forward { path: "k".into(), querystring: request.querystring.clone() });
-    assert_eq!(precheck(&request, &EdgePolicy::default(), &cfg(), at(1)), unchanged);
-    request.method = "OPTIONS".into();
-    assert_eq!(precheck(&request, &EdgePolicy::default(), &cfg(), at(1)), unchanged);
+    for method in ["HEAD", "OPTIONS"] {
+        request.method = method.into();
+        let Precheck::Look(look) =
+            precheck(&request, &EdgePolicy { hold_lease: Some(Duration::from_secs(9)), ..EdgePolicy::default() }, &cfg(), at(1))
+        else {
+            panic!("{method} looks")
+        };
+        assert_eq!(look.forward, Forward { path: "k".into(), querystring: request.querystring.clone() });
+        assert_eq!(look.use_claim.hold_until, None, "{method} holds nothing");
+    }
     // HEAD still gets the shape and window checks.
     request.method = "HEAD".into();
     assert_eq!(denied(&request, at(600)), DenyReason::Expired);
+}
+
+/// HEAD and OPTIONS read the ledger: answered exactly as their GET would be refused.
+#[tokio::test]
+async fn a_used_or_revoked_link_answers_head_as_its_get() {
+    let (ledger, policy) = (MemoryLedger::new(), EdgePolicy::default());
+    let get = link(LinkMethod::Get, "k", 600);
+    let head = ViewerRequest { method: "HEAD".into(), request_id: "h".into(), ..get.clone() };
+    assert!(forwarded(&decide(&head, &policy, &cfg(), &ledger, at(1)).await), "unused: the origin answers");
+    assert!(ledger.is_empty(), "a look writes nothing");
+    assert!(forwarded(&decide(&get, &policy, &cfg(), &ledger, at(2)).await));
+    assert_eq!(denied_by(decide(&head, &policy, &cfg(), &ledger, at(3)).await), DenyReason::AlreadyUsed { first_used_at: at(2) });
+    let options = ViewerRequest { method: "OPTIONS".into(), ..head.clone() };
+    assert_eq!(denied_by(decide(&options, &policy, &cfg(), &ledger, at(3)).await), DenyReason::AlreadyUsed { first_used_at: at(2) });
+    // The first client may still look while it may resume; others may not.
+    let resuming = EdgePolicy { resume_window: Duration::from_secs(60), ..EdgePolicy::default() };
+    assert!(forwarded(&decide(&head, &resuming, &cfg(), &ledger, at(3)).await));
+    let stranger = head.clone().with_header("user-agent", "someone-else/1");
+    assert!(matches!(denied_by(decide(&stranger, &resuming, &cfg(), &ledger, at(3)).await), DenyReason::AlreadyUsed { .. }));
+    let other = link(LinkMethod::Get, "other", 600);
+    let key = match precheck(&other, &policy, &cfg(), at(1)) {
+        Precheck::Claim(c) => c.use_claim.key,
+        p => panic!("{p:?}"),
+    };
+    oncelink::ledger::Ledger::revoke(&ledger, &key, at(1), at(9999)).await.unwrap();
+    let other_head = ViewerRequest { method: "HEAD".into(), ..other };
+    assert_eq!(denied_by(decide(&other_head, &policy, &cfg(), &ledger, at(4)).await), DenyReason::Revoked);
+}
+
+#[test]
+fn one_reading_of_range_and_no_bodies_on_reads() {
+    let request = link(LinkMethod::Get, "k", 600);
+    for bad in ["items=0-1", "bytes=0-0,-1", "bytes=5-1", "bytes= 0-1"] {
+        let r = request.clone().with_header("range", bad);
+        assert!(matches!(denied(&r, at(1)), DenyReason::InvalidRange(_)), "{bad}");
+        assert_eq!(denied(&r, at(1)).status(), 416);
+    }
+    let twice = request.clone().with_header("range", "bytes=0-1").with_header("range", "bytes=0-1");
+    assert!(matches!(denied(&twice, at(1)), DenyReason::InvalidRange(_)));
+    for (name, value) in [("content-length", "5"), ("transfer-encoding", "chunked")] {
+        let r = request.clone().with_header(name, value);
+        assert_eq!(denied(&r, at(1)), DenyReason::BodyNotAllowed, "{name}");
+        assert_eq!(denied(&ViewerRequest { method: "HEAD".into(), ..r }, at(1)), DenyReason::BodyNotAllowed);
+    }
+    assert!(matches!(
+        precheck(&request.clone().with_header("content-length", "0"), &EdgePolicy::default(), &cfg(), at(1)),
+        Precheck::Claim(_)
+    ));
+    // A Range opens the resume path only when there is a window.
+    let ranged = request.with_header("range", "bytes=100-");
+    let Precheck::Claim(claim) = precheck(&ranged, &EdgePolicy::default(), &cfg(), at(1)) else { panic!() };
+    assert_eq!(claim.resume, None, "no grace, no resume window");
+    let policy = EdgePolicy { resume_window: Duration::from_secs(600), hold_lease: Some(Duration::from_secs(65)), ..EdgePolicy::default() };
+    let Precheck::Claim(claim) = precheck(&ranged, &policy, &cfg(), at(1)) else { panic!() };
+    assert_eq!((claim.resume, claim.use_claim.hold_until), (Some(Duration::from_secs(600)), Some(at(66))));
+}
+
+#[test]
+fn people_bots_and_prefetches() {
+    let get = link(LinkMethod::Get, "k", 600);
+    let slackbot = get.clone().with_header("user-agent", "Slackbot-LinkExpanding 1.0 (+https://api.slack.com/robots)");
+    assert_eq!(precheck(&slackbot, &EdgePolicy::default(), &cfg(), at(1)), Precheck::Preview);
+    for person in [
+        "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Electron/28.2.1 Safari/537.36 Teams/24004.1307.2669.7070",
+        "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_2) AppleWebKit/537.36 (KHTML, like Gecko) Slack/4.36.140 Chrome/120.0 Electron/28.1.0 Safari/537.36 Sonic Slack_SSB/4.36.140",
+        "Microsoft Office/16.0 (Windows NT 10.0; Microsoft Outlook 16.0.17231; Pro)",
+    ] {
+        let r = get.clone().with_header("user-agent", person);
+        assert!(matches!(precheck(&r, &EdgePolicy::default(), &cfg(), at(1)), Precheck::Claim(_)), "{person}");
+    }
+    let upload = link(LinkMethod::Put, "up", 600).with_header("user-agent", "facebookexternalhit/1.1");
+    assert!(matches!(precheck(&upload, &EdgePolicy::default(), &cfg(), at(1)), Precheck::Claim(_)), "an upload is never a preview");
+    for (name, value) in
+        [("sec-purpose", "prefetch"), ("sec-purpose", "prefetch;prerender"), ("purpose", "prefetch"), ("x-moz", "prefetch")]
+    {
+        assert_eq!(denied(&get.clone().with_header(name, value), at(1)), DenyReason::Prefetch, "{name}: {value}");
+    }
 }
 
 #[test]

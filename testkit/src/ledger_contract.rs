@@ -15,15 +15,19 @@
 //! | [`n_uses_count_down`] | exactly N grants, numbered, retries not counted |
 //! | [`revocation`] | before and after use, idempotent, wins over uses left |
 //! | [`state_and_retention`] | what `lookup` reads; the first write sets the retention, later ones keep it |
-//! | [`races`] | 64 concurrent claims on one link: exactly N granted, every round |
+//! | [`holds`] | a held use counts; commit confirms it (idempotently); release gives it back once; a lapsed hold is taken over and its commit is `Lost` |
+//! | [`spent_uses_given_back`] | a spent use (CloudFront's) is given back once, keyed on the request id; the last one leaves the link as if never used |
+//! | [`resumes`] | counted up to the limit, only for the first client inside the window, closed by a completed delivery and by revocation |
+//! | [`deliveries`] | one entry per request, replaced by a later report; nothing is created for an unknown link |
+//! | [`races`] | 64 concurrent claims on one link, spent or held: exactly N granted, every round |
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use oncelink::ledger::{ClaimOutcome, Ledger};
+use oncelink::ledger::{ClaimOutcome, Commit, Delivery, Ledger, Release, ResumeClaim, ResumeOutcome};
 use oncelink::time::{from_unix_secs, unix_secs};
 
-use crate::{RETENTION, claim, key, unique};
+use crate::{RETENTION, claim, held, key, unique};
 
 /// Now, in whole seconds (what every ledger can store exactly).
 fn now() -> SystemTime {
@@ -92,19 +96,156 @@ pub async fn state_and_retention(ledger: &impl Ledger) {
     assert_eq!(ledger.lookup(&revoked).await.unwrap().unwrap().retain_until, Some(at + 10 * RETENTION));
 }
 
+pub async fn holds(ledger: &impl Ledger) {
+    let at = now();
+    let lease = at + Duration::from_secs(60);
+    // A held use counts against the link's uses, and a retry of the held request is recognised.
+    let link = key(&unique("held"));
+    assert_eq!(ledger.claim(&held(claim(&link, "r1", at, 1), lease)).await.unwrap(), ClaimOutcome::Granted { use_number: 1 });
+    assert_eq!(ledger.claim(&held(claim(&link, "r1", at, 1), lease)).await.unwrap(), ClaimOutcome::Retried);
+    assert!(matches!(ledger.claim(&held(claim(&link, "r2", at, 1), lease)).await.unwrap(), ClaimOutcome::Exhausted(_)));
+    assert_eq!(ledger.lookup(&link).await.unwrap().unwrap().holds, vec![lease]);
+    // Commit confirms it, idempotently; a confirmed use is spent for good.
+    assert_eq!(ledger.commit(&link, "r1").await.unwrap(), Commit::Committed);
+    assert_eq!(ledger.commit(&link, "r1").await.unwrap(), Commit::Committed);
+    let state = ledger.lookup(&link).await.unwrap().unwrap();
+    assert_eq!((state.uses, state.holds.len()), (1, 0));
+    assert!(matches!(ledger.claim(&claim(&link, "r3", at + Duration::from_secs(120), 1)).await.unwrap(), ClaimOutcome::Exhausted(_)));
+    assert_eq!(ledger.commit(&link, "never-held").await.unwrap(), Commit::Lost);
+
+    // Release gives a held use back, once: the next claim gets it, first use and all.
+    let link = key(&unique("released"));
+    ledger.claim(&held(claim(&link, "r1", at, 1), lease)).await.unwrap();
+    assert_eq!(ledger.release(&link, "r1").await.unwrap(), Release::Released);
+    assert_eq!(ledger.release(&link, "r1").await.unwrap(), Release::NotHeld);
+    let state = ledger.lookup(&link).await.unwrap().unwrap();
+    assert_eq!((state.uses, state.first_used_at, state.fingerprint), (0, None, None), "as if never used");
+    assert_eq!(ledger.commit(&link, "r1").await.unwrap(), Commit::Lost, "a released hold cannot be confirmed");
+    let later = at + Duration::from_secs(7);
+    assert_eq!(ledger.claim(&held(claim(&link, "r2", later, 1), lease)).await.unwrap(), ClaimOutcome::Granted { use_number: 1 });
+    assert_eq!(ledger.lookup(&link).await.unwrap().unwrap().first_used_at, Some(later));
+
+    // A hold nobody resolves lapses at the end of its lease and the next claim takes it over;
+    // the old holder can then confirm nothing.
+    let link = key(&unique("lapsed"));
+    let short = at + Duration::from_secs(2);
+    ledger.claim(&held(claim(&link, "crashed", at, 1), short)).await.unwrap();
+    assert!(matches!(ledger.claim(&claim(&link, "early", at + Duration::from_secs(1), 1)).await.unwrap(), ClaimOutcome::Exhausted(_)));
+    let after = at + Duration::from_secs(3);
+    assert_eq!(
+        ledger.claim(&held(claim(&link, "next", after, 1), after + Duration::from_secs(60))).await.unwrap(),
+        ClaimOutcome::Granted { use_number: 1 }
+    );
+    assert_eq!(ledger.commit(&link, "crashed").await.unwrap(), Commit::Lost);
+    assert_eq!(ledger.release(&link, "crashed").await.unwrap(), Release::NotHeld, "the lapsed holder cannot give back another's use");
+    assert_eq!(ledger.commit(&link, "next").await.unwrap(), Commit::Committed);
+    assert_eq!(ledger.lookup(&link).await.unwrap().unwrap().uses, 1);
+
+    // N uses: holds and spent uses count together.
+    let link = key(&unique("n-held"));
+    ledger.claim(&held(claim(&link, "a", at, 2), lease)).await.unwrap();
+    ledger.claim(&claim(&link, "b", at, 2)).await.unwrap();
+    assert!(matches!(ledger.claim(&held(claim(&link, "c", at, 2), lease)).await.unwrap(), ClaimOutcome::Exhausted(u) if u.uses == 2));
+    assert_eq!(ledger.release(&link, "a").await.unwrap(), Release::Released);
+    assert_eq!(ledger.claim(&held(claim(&link, "c", at, 2), lease)).await.unwrap(), ClaimOutcome::Granted { use_number: 2 });
+}
+
+pub async fn spent_uses_given_back(ledger: &impl Ledger) {
+    let at = now();
+    let link = key(&unique("refund"));
+    ledger.claim(&claim(&link, "cf-1", at, 1)).await.unwrap();
+    assert_eq!(ledger.release(&link, "cf-other").await.unwrap(), Release::NotHeld, "another request id gives nothing back");
+    assert_eq!(ledger.release(&link, "cf-1").await.unwrap(), Release::Released);
+    assert_eq!(ledger.release(&link, "cf-1").await.unwrap(), Release::NotHeld, "a retried trigger gives back once");
+    assert_eq!(ledger.lookup(&link).await.unwrap().unwrap().uses, 0);
+    let later = at + Duration::from_secs(30);
+    assert_eq!(ledger.claim(&claim(&link, "cf-2", later, 1)).await.unwrap(), ClaimOutcome::Granted { use_number: 1 });
+    assert_eq!(ledger.lookup(&link).await.unwrap().unwrap().first_used_at, Some(later));
+    // With uses left over, a give-back keeps the first use.
+    let link = key(&unique("refund-n"));
+    ledger.claim(&claim(&link, "cf-1", at, 3)).await.unwrap();
+    ledger.claim(&claim(&link, "cf-2", at + Duration::from_secs(1), 3)).await.unwrap();
+    assert_eq!(ledger.release(&link, "cf-2").await.unwrap(), Release::Released);
+    let state = ledger.lookup(&link).await.unwrap().unwrap();
+    assert_eq!((state.uses, state.first_used_at), (1, Some(at)));
+    // A revoked link stays revoked whatever is given back.
+    ledger.revoke(&link, at, at + RETENTION).await.unwrap();
+    assert_eq!(ledger.release(&link, "cf-1").await.unwrap(), Release::Released);
+    assert_eq!(ledger.claim(&claim(&link, "cf-3", at, 3)).await.unwrap(), ClaimOutcome::Revoked);
+}
+
+fn resume(link: &oncelink::ledger::LedgerKey, fingerprint: &str, window_start: SystemTime, max_resumes: u32) -> ResumeClaim {
+    ResumeClaim { key: link.clone(), fingerprint: fingerprint.into(), window_start, max_resumes }
+}
+
+pub async fn resumes(ledger: &impl Ledger) {
+    let at = now();
+    let window_start = at - Duration::from_secs(10);
+    assert_eq!(
+        ledger.resume(&resume(&key(&unique("unused")), "fp-1", window_start, 2)).await.unwrap(),
+        ResumeOutcome::NotResumable,
+        "nothing to resume"
+    );
+    let link = key(&unique("resume"));
+    ledger.claim(&claim(&link, "r1", at, 1)).await.unwrap();
+    assert_eq!(ledger.resume(&resume(&link, "fp-2", window_start, 2)).await.unwrap(), ResumeOutcome::NotResumable, "another client");
+    assert_eq!(
+        ledger.resume(&resume(&link, "fp-1", at + Duration::from_secs(1), 2)).await.unwrap(),
+        ResumeOutcome::NotResumable,
+        "outside the window"
+    );
+    assert_eq!(ledger.resume(&resume(&link, "fp-1", window_start, 2)).await.unwrap(), ResumeOutcome::Resumed { resume_number: 1 });
+    assert_eq!(ledger.resume(&resume(&link, "fp-1", window_start, 2)).await.unwrap(), ResumeOutcome::Resumed { resume_number: 2 });
+    assert_eq!(ledger.resume(&resume(&link, "fp-1", window_start, 2)).await.unwrap(), ResumeOutcome::NotResumable, "no resumes left");
+    assert_eq!(ledger.lookup(&link).await.unwrap().unwrap().resumes, 2);
+    // A completed download closes the client's resumes.
+    let link = key(&unique("completed"));
+    ledger.claim(&claim(&link, "r1", at, 1)).await.unwrap();
+    let delivered = Delivery { request_id: "r1".into(), at, bytes: 10, complete: true, resume: false };
+    ledger.record_delivery(&link, Some("fp-1"), &delivered).await.unwrap();
+    assert_eq!(ledger.resume(&resume(&link, "fp-1", window_start, 2)).await.unwrap(), ResumeOutcome::NotResumable);
+    assert_eq!(ledger.lookup(&link).await.unwrap().unwrap().completed, vec!["fp-1".to_owned()]);
+    // So does revocation.
+    let link = key(&unique("resume-revoked"));
+    ledger.claim(&claim(&link, "r1", at, 1)).await.unwrap();
+    ledger.revoke(&link, at, at + RETENTION).await.unwrap();
+    assert_eq!(ledger.resume(&resume(&link, "fp-1", window_start, 2)).await.unwrap(), ResumeOutcome::NotResumable);
+}
+
+pub async fn deliveries(ledger: &impl Ledger) {
+    let at = now();
+    let link = key(&unique("delivered"));
+    ledger.claim(&claim(&link, "r1", at, 2)).await.unwrap();
+    let report = |request_id: &str, bytes, complete, resume| Delivery { request_id: request_id.into(), at, bytes, complete, resume };
+    ledger.record_delivery(&link, Some("fp-1"), &report("r1", 100, false, false)).await.unwrap();
+    ledger.record_delivery(&link, Some("fp-1"), &report("r1", 250, false, false)).await.unwrap();
+    ledger.record_delivery(&link, Some("fp-1"), &report("r1-resume", 750, true, true)).await.unwrap();
+    let mut delivered = ledger.lookup(&link).await.unwrap().unwrap().deliveries;
+    delivered.sort_by(|a, b| a.request_id.cmp(&b.request_id));
+    assert_eq!(delivered, vec![report("r1", 250, false, false), report("r1-resume", 750, true, true)]);
+    let unknown = key(&unique("no-record"));
+    ledger.record_delivery(&unknown, Some("fp-1"), &report("r9", 1, true, false)).await.unwrap();
+    assert_eq!(ledger.lookup(&unknown).await.unwrap(), None, "a report creates no record");
+}
+
 /// Rounds of races: `ci` normally, `soak` with `ONCELINK_SOAK=1`.
 pub fn rounds(ci: usize, soak: usize) -> usize {
     if std::env::var("ONCELINK_SOAK").is_ok_and(|v| v == "1") { soak } else { ci }
 }
 
-/// 64 viewers race for one link, `rounds` times: exactly `max_uses` win each time.
+/// 64 viewers race for one link, `rounds` times: exactly `max_uses` win each time; every
+/// other round holds its uses (the gateway's claims) instead of spending them.
 pub async fn race<L: Ledger + 'static>(ledger: &Arc<L>, max_uses: u32, rounds: usize) {
     for round in 0..rounds {
         let link = key(&unique("race"));
         let at = SystemTime::now();
         let mut tasks = tokio::task::JoinSet::new();
         for viewer in 0..64 {
-            let (ledger, claim) = (ledger.clone(), claim(&link, &format!("viewer-{viewer}"), at, max_uses));
+            let mut claim = claim(&link, &format!("viewer-{viewer}"), at, max_uses);
+            if round % 2 == 1 {
+                claim = held(claim, at + Duration::from_secs(60));
+            }
+            let ledger = ledger.clone();
             tasks.spawn(async move { ledger.claim(&claim).await });
         }
         let (mut granted, mut exhausted) = (0, 0);
@@ -119,14 +260,46 @@ pub async fn race<L: Ledger + 'static>(ledger: &Arc<L>, max_uses: u32, rounds: u
     }
 }
 
-/// One-time races, then N = 3 and N = 10.
+/// 64 viewers race to take over one lapsed hold: exactly one gets it. Then a holder gives its
+/// use back while 63 others race for it: at most one of them wins, and the record counts
+/// exactly the winners.
+pub async fn lapse_and_release_races<L: Ledger + 'static>(ledger: &Arc<L>, rounds: usize) {
+    for round in 0..rounds {
+        let (link, at) = (key(&unique("lapse-race")), now());
+        ledger.claim(&held(claim(&link, "crashed", at, 1), at + Duration::from_secs(1))).await.unwrap();
+        let later = at + Duration::from_secs(2);
+        let mut tasks = tokio::task::JoinSet::new();
+        for viewer in 0..64 {
+            let (ledger, claim) = (ledger.clone(), held(claim(&link, &format!("v{viewer}"), later, 1), later + Duration::from_secs(60)));
+            tasks.spawn(async move { ledger.claim(&claim).await.unwrap().is_allowed() });
+        }
+        assert_eq!(tasks.join_all().await.into_iter().filter(|won| *won).count(), 1, "lapse round {round}");
+
+        let link = key(&unique("release-race"));
+        ledger.claim(&held(claim(&link, "holder", at, 1), at + Duration::from_secs(60))).await.unwrap();
+        let mut tasks = tokio::task::JoinSet::new();
+        for viewer in 0..63 {
+            let (ledger, claim) = (ledger.clone(), claim(&link, &format!("v{viewer}"), at, 1));
+            tasks.spawn(async move { ledger.claim(&claim).await.unwrap().is_allowed() });
+        }
+        let (releaser, released_link) = (ledger.clone(), link.clone());
+        let released = tokio::spawn(async move { releaser.release(&released_link, "holder").await.unwrap() });
+        let winners = tasks.join_all().await.into_iter().filter(|won| *won).count();
+        assert_eq!(released.await.unwrap(), Release::Released);
+        assert!(winners <= 1, "release round {round}: {winners} winners of one use");
+        assert_eq!(ledger.lookup(&link).await.unwrap().unwrap().uses as usize, winners, "release round {round}");
+    }
+}
+
+/// One-time races, then N = 3 and N = 10, then lapses and releases under contention.
 pub async fn races<L: Ledger + 'static>(ledger: Arc<L>, one_time: usize, n_use: usize) {
     let started = std::time::Instant::now();
     let one_time = rounds(one_time, 10_000);
     race(&ledger, 1, one_time).await;
     race(&ledger, 3, rounds(n_use, 1_000)).await;
     race(&ledger, 10, rounds(n_use, 1_000)).await;
-    println!("{one_time} one-time 64-way races (+ N = 3, N = 10): zero double uses, {:?}", started.elapsed());
+    lapse_and_release_races(&ledger, rounds(n_use, 1_000)).await;
+    println!("{one_time} one-time 64-way races (+ N = 3, N = 10, lapses, releases): zero double uses, {:?}", started.elapsed());
 }
 
 /// Runs the whole contract against one adapter: `ledger_contract!(name, races = (one_time,
@@ -156,6 +329,26 @@ macro_rules! ledger_contract {
             #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
             async fn state_and_retention() {
                 $crate::ledger_contract::state_and_retention(&*$make.await).await
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn holds() {
+                $crate::ledger_contract::holds(&*$make.await).await
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn spent_uses_given_back() {
+                $crate::ledger_contract::spent_uses_given_back(&*$make.await).await
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn resumes() {
+                $crate::ledger_contract::resumes(&*$make.await).await
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn deliveries() {
+                $crate::ledger_contract::deliveries(&*$make.await).await
             }
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -40,7 +40,13 @@ pub fn claim(key: &LedgerKey, request_id: &str, at: SystemTime, max_uses: u32) -
         retain_until: at + RETENTION,
         max_uses,
         fingerprint: Some("fp-1".into()),
+        hold_until: None,
     }
+}
+
+/// The same claim, held until `until` instead of spent at once (the gateway's way).
+pub fn held(claim: UseClaim, until: SystemTime) -> UseClaim {
+    UseClaim { hold_until: Some(until), ..claim }
 }
 
 /// A name no other test (or earlier run) uses.

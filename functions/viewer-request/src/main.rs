@@ -1,5 +1,9 @@
-//! The regional viewer-request function. The Lambda@Edge shim invokes it with the CloudFront
-//! event; it answers with the request (continue) or a generated response (deny).
+//! The regional viewer-request function. The Lambda@Edge shims invoke it with CloudFront events:
+//!
+//! * `viewer-request`: it answers with the request (continue) or a generated response (deny);
+//! * `origin-response`, sent only when the origin refused (status ≥ 300): it gives the request's
+//!   use back (keyed on CloudFront's request id, so a retried trigger gives back once) and
+//!   answers with the origin's response, unchanged.
 //!
 //! Environment:
 //! * `ONCELINK_SSM_PREFIX` — where the configuration lives (default: derived from the function
@@ -7,6 +11,8 @@
 //! * `ONCELINK_HOME_REGION` — region of SSM and DynamoDB (default: `AWS_REGION`).
 //! * `ONCELINK_CONFIG_REFRESH_SECS` — reload the configuration this often (default 300; 0 = never).
 //! * `ONCELINK_CLOCK_SKEW_SECS` — accepted clock skew for link start times (default 60).
+//! * `ONCELINK_MAX_RESUMES` — resumes (Range requests by a link's first client inside its grace
+//!   window) per link (default 10).
 //!
 //! Output: JSON logs and one CloudWatch EMF metrics line per decision, on stdout (README, "Observability").
 
@@ -17,7 +23,7 @@ use aws_config::{BehaviorVersion, Region};
 use lambda_runtime::{LambdaEvent, service_fn};
 use oncelink::EdgePolicy;
 use oncelink::config::naming::resolve_prefix;
-use oncelink::edge::EdgeService;
+use oncelink::edge::{EdgeService, Settled};
 use serde_json::Value;
 
 /// The `Function` dimension of this function's metrics.
@@ -45,14 +51,27 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         0 => None,
         secs => Some(Duration::from_secs(secs)),
     };
-    let policy = EdgePolicy { clock_skew: Duration::from_secs(env_secs("ONCELINK_CLOCK_SKEW_SECS", 60)?) };
+    let max_resumes = env_secs("ONCELINK_MAX_RESUMES", u64::from(oncelink::decision::DEFAULT_MAX_RESUMES))?;
+    let policy = EdgePolicy {
+        clock_skew: Duration::from_secs(env_secs("ONCELINK_CLOCK_SKEW_SECS", 60)?),
+        max_resumes: u32::try_from(max_resumes).context("ONCELINK_MAX_RESUMES is too large")?,
+        ..EdgePolicy::default()
+    };
     let service = EdgeService::on_aws(&sdk, prefix, policy, refresh);
     let service = &service;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
+        if event.payload.pointer("/Records/0/cf/config/eventType").and_then(Value::as_str) == Some("origin-response") {
+            let request_id = event.payload.pointer("/Records/0/cf/config/requestId").and_then(Value::as_str).unwrap_or("-").to_owned();
+            let (response, settled) = service.handle_origin_response(event.payload).await;
+            if settled == Settled::GivenBack {
+                oncelink::metrics_emf::emit(FUNCTION, &request_id, &[oncelink::metrics::use_given_back()]);
+            }
+            return Ok::<_, std::convert::Infallible>(response);
+        }
         let handled = service.handle_event(event.payload, SystemTime::now()).await;
         // One EMF line per decision on stdout: CloudWatch turns it into metrics.
         oncelink::metrics_emf::emit(FUNCTION, &handled.request_id, &handled.measured.samples());
-        Ok::<_, std::convert::Infallible>(handled.answer)
+        Ok(serde_json::to_value(handled.answer).unwrap_or(Value::Null))
     }))
     .await
 }

@@ -21,23 +21,41 @@ const MAX_BATCH: usize = 1024;
 /// Answers one caller once its batch's commit is known: `None` = durable, `Some(why)` = failed.
 type Finish = Box<dyn FnOnce(Option<&str>) + Send>;
 
-/// One queued change: the record's key, and the change itself, which is handed the record (or
-/// why it could not be read) and returns how to answer its caller after the commit.
+/// One queued change: the record's key, whether an absent record is created (as empty), and the
+/// change itself, which is handed the record (`None`: absent and not created; or why it could not
+/// be read) and returns how to answer its caller after the commit.
 pub(super) struct Job {
     key: String,
+    create: bool,
     run: Change,
 }
 
 /// A job's change, type-erased: handed the record (or why it could not be read), returns its [`Finish`].
-type Change = Box<dyn FnOnce(Result<&mut LinkRecord, LedgerError>) -> Finish + Send>;
+type Change = Box<dyn FnOnce(Result<Option<&mut LinkRecord>, LedgerError>) -> Finish + Send>;
 
-/// A queued change to `key` and where its caller awaits the answer (sent after the commit).
-pub(super) fn job<T: Send + 'static>(
+/// The answer a queued change's caller awaits (sent after the commit).
+pub(super) type Answered<T> = oneshot::Receiver<Result<T, LedgerError>>;
+
+/// A queued change to `key`; an absent record is created.
+pub(super) fn job<T: Send + 'static>(key: &LedgerKey, change: impl FnOnce(&mut LinkRecord) -> T + Send + 'static) -> (Job, Answered<T>) {
+    queued(key, true, move |record| change(record.expect("created when absent")))
+}
+
+/// A queued change to `key` that is handed `None` (and writes nothing) when there is no record.
+pub(super) fn job_existing<T: Send + 'static>(
     key: &LedgerKey,
-    change: impl FnOnce(&mut LinkRecord) -> T + Send + 'static,
-) -> (Job, oneshot::Receiver<Result<T, LedgerError>>) {
+    change: impl FnOnce(Option<&mut LinkRecord>) -> T + Send + 'static,
+) -> (Job, Answered<T>) {
+    queued(key, false, change)
+}
+
+fn queued<T: Send + 'static>(
+    key: &LedgerKey,
+    create: bool,
+    change: impl FnOnce(Option<&mut LinkRecord>) -> T + Send + 'static,
+) -> (Job, Answered<T>) {
     let (answer, answered) = oneshot::channel();
-    let run = move |record: Result<&mut LinkRecord, LedgerError>| -> Finish {
+    let run = move |record: Result<Option<&mut LinkRecord>, LedgerError>| -> Finish {
         let out = record.map(change);
         Box::new(move |failure: Option<&str>| {
             let _ = answer.send(match failure {
@@ -46,7 +64,7 @@ pub(super) fn job<T: Send + 'static>(
             });
         })
     };
-    (Job { key: key.as_str().to_owned(), run: Box::new(run) }, answered)
+    (Job { key: key.as_str().to_owned(), create, run: Box::new(run) }, answered)
 }
 
 /// The writer thread and the queue to it. Dropping the last ledger handle closes the queue and
@@ -99,25 +117,27 @@ pub(super) fn run_batch(db: &Database, jobs: Vec<Job>, commit: impl FnOnce(Write
 fn apply(tx: &WriteTransaction, jobs: &mut impl Iterator<Item = Job>, finishers: &mut Vec<Finish>) -> Result<(), String> {
     let mut table = tx.open_table(LINKS).map_err(|e| e.to_string())?;
     for job in jobs {
-        let record = match table.get(job.key.as_str()) {
-            Ok(Some(raw)) => decode(raw.value()),
-            Ok(None) => Ok(LinkRecord::default()),
+        let found = match table.get(job.key.as_str()) {
+            Ok(Some(raw)) => decode(raw.value()).map(Some),
+            Ok(None) => Ok(job.create.then(LinkRecord::default)),
             Err(e) => {
                 let why = e.to_string();
                 finishers.push((job.run)(Err(unavailable(&why))));
                 return Err(why);
             }
         };
-        let mut record = match record {
+        let mut record = match found {
             Ok(record) => record,
             Err(error) => {
                 finishers.push((job.run)(Err(error)));
                 continue;
             }
         };
-        finishers.push((job.run)(Ok(&mut record)));
-        let bytes = encode(&record).map_err(|e| e.to_string())?;
-        table.insert(job.key.as_str(), bytes.as_slice()).map_err(|e| e.to_string())?;
+        finishers.push((job.run)(Ok(record.as_mut())));
+        if let Some(record) = record {
+            let bytes = encode(&record).map_err(|e| e.to_string())?;
+            table.insert(job.key.as_str(), bytes.as_slice()).map_err(|e| e.to_string())?;
+        }
     }
     Ok(())
 }

@@ -16,10 +16,12 @@ use std::sync::{Arc, mpsc};
 use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
-use oncelink::ledger::{ClaimOutcome, Ledger, LedgerError, LedgerKey, LinkRecord, LinkState, UseClaim};
+use oncelink::ledger::{
+    ClaimOutcome, Commit, Delivery, Ledger, LedgerError, LedgerKey, LinkRecord, LinkState, Release, ResumeClaim, ResumeOutcome, UseClaim,
+};
 use redb::{Database, ReadableDatabase, ReadableTableMetadata, TableDefinition};
 
-use batch::{Writer, job, write_batches};
+use batch::{Writer, job, job_existing, write_batches};
 use stored::decode;
 
 const LINKS: TableDefinition<&str, &[u8]> = TableDefinition::new("links");
@@ -51,14 +53,27 @@ impl FileLedger {
         Ok(Self { db, writer: Arc::new(Writer { jobs: Some(jobs), thread: Some(thread) }) })
     }
 
-    /// Reads one record, applies `change` to it and writes it back; answers once the batch that
-    /// carries it is durably committed.
+    /// Reads one record (an absent one as empty), applies `change` to it and writes it back;
+    /// answers once the batch that carries it is durably committed.
     async fn update<T: Send + 'static>(
         &self,
         key: &LedgerKey,
         change: impl FnOnce(&mut LinkRecord) -> T + Send + 'static,
     ) -> Result<T, LedgerError> {
-        let (job, answered) = job(key, change);
+        self.queue(job(key, change)).await
+    }
+
+    /// Like [`Self::update`], for a record that must exist: `change` gets `None` when it does not,
+    /// and nothing is written then.
+    async fn update_existing<T: Send + 'static>(
+        &self,
+        key: &LedgerKey,
+        change: impl FnOnce(Option<&mut LinkRecord>) -> T + Send + 'static,
+    ) -> Result<T, LedgerError> {
+        self.queue(job_existing(key, change)).await
+    }
+
+    async fn queue<T>(&self, (job, answered): (batch::Job, batch::Answered<T>)) -> Result<T, LedgerError> {
         let jobs = self.writer.jobs.as_ref().ok_or_else(|| unavailable("the writer has stopped"))?;
         jobs.send(job).map_err(|_| unavailable("the writer has stopped"))?;
         answered.await.map_err(|_| unavailable("the writer dropped the change"))?
@@ -113,6 +128,31 @@ impl Ledger for FileLedger {
     async fn claim(&self, claim: &UseClaim) -> Result<ClaimOutcome, LedgerError> {
         let claim = claim.clone();
         self.update(&claim.key.clone(), move |record| record.apply(&claim)).await
+    }
+
+    async fn commit(&self, key: &LedgerKey, request_id: &str) -> Result<Commit, LedgerError> {
+        let request_id = request_id.to_owned();
+        self.update_existing(key, move |record| record.map_or(Commit::Lost, |r| r.commit(&request_id))).await
+    }
+
+    async fn release(&self, key: &LedgerKey, request_id: &str) -> Result<Release, LedgerError> {
+        let request_id = request_id.to_owned();
+        self.update_existing(key, move |record| record.map_or(Release::NotHeld, |r| r.release(&request_id))).await
+    }
+
+    async fn resume(&self, resume: &ResumeClaim) -> Result<ResumeOutcome, LedgerError> {
+        let resume = resume.clone();
+        self.update_existing(&resume.key.clone(), move |record| record.map_or(ResumeOutcome::NotResumable, |r| r.resume(&resume))).await
+    }
+
+    async fn record_delivery(&self, key: &LedgerKey, fingerprint: Option<&str>, delivery: &Delivery) -> Result<(), LedgerError> {
+        let (fingerprint, delivery) = (fingerprint.map(str::to_owned), delivery.clone());
+        self.update_existing(key, move |record| {
+            if let Some(record) = record {
+                record.record_delivery(fingerprint.as_deref(), &delivery);
+            }
+        })
+        .await
     }
 
     async fn revoke(&self, key: &LedgerKey, at: SystemTime, retain_until: SystemTime) -> Result<(), LedgerError> {

@@ -3,8 +3,24 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use oncelink::ledger::{LedgerError, LinkRecord};
+use oncelink::ledger::{Delivery, LedgerError, LinkRecord};
 use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Serialize, Deserialize)]
+struct StoredHold {
+    request_id: String,
+    until_ms: u64,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct StoredDelivery {
+    request_id: String,
+    at_ms: u64,
+    bytes: u64,
+    complete: bool,
+    #[serde(default)]
+    resume: bool,
+}
 
 #[derive(Debug, Default, Serialize, Deserialize)]
 struct Stored {
@@ -21,6 +37,14 @@ struct Stored {
     revoked_at_ms: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     retain_until_ms: Option<u64>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    holds: Vec<StoredHold>,
+    #[serde(default)]
+    resumes: u32,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    completed: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    deliveries: Vec<StoredDelivery>,
 }
 
 pub fn ms(t: SystemTime) -> u64 {
@@ -40,6 +64,20 @@ pub fn encode(r: &LinkRecord) -> Result<Vec<u8>, serde_json::Error> {
         revoked: r.revoked,
         revoked_at_ms: r.revoked_at.map(ms),
         retain_until_ms: r.retain_until.map(ms),
+        holds: r.holds.iter().map(|(request_id, until)| StoredHold { request_id: request_id.clone(), until_ms: ms(*until) }).collect(),
+        resumes: r.resumes,
+        completed: r.completed.clone(),
+        deliveries: r
+            .deliveries
+            .iter()
+            .map(|d| StoredDelivery {
+                request_id: d.request_id.clone(),
+                at_ms: ms(d.at),
+                bytes: d.bytes,
+                complete: d.complete,
+                resume: d.resume,
+            })
+            .collect(),
     })
 }
 
@@ -53,5 +91,13 @@ pub fn decode(raw: &[u8]) -> Result<LinkRecord, LedgerError> {
         revoked: s.revoked,
         revoked_at: s.revoked_at_ms.map(from_ms),
         retain_until: s.retain_until_ms.map(from_ms),
+        holds: s.holds.into_iter().map(|h| (h.request_id, from_ms(h.until_ms))).collect(),
+        resumes: s.resumes,
+        completed: s.completed,
+        deliveries: s
+            .deliveries
+            .into_iter()
+            .map(|d| Delivery { request_id: d.request_id, at: from_ms(d.at_ms), bytes: d.bytes, complete: d.complete, resume: d.resume })
+            .collect(),
     })
 }

@@ -58,6 +58,8 @@ impl AsRef<EdgeConfig> for EdgeConfig {
 }
 
 /// Known link-preview bots and mail-security scanners that fetch links before a person does.
+/// Precise names only: a desktop client a person uses (Teams, Slack, Outlook) is never one of
+/// them (`decision::audience::PERSON_AGENTS` wins over this list).
 pub const DEFAULT_PREVIEW_AGENTS: &[&str] = &[
     "slackbot",
     "slack-imgproxy",
@@ -69,10 +71,7 @@ pub const DEFAULT_PREVIEW_AGENTS: &[&str] = &[
     "telegrambot",
     "discordbot",
     "skypeuripreview",
-    "microsoft office",
-    "ms office",
-    "outlook",
-    "teams",
+    "microsoft office existence discovery",
     "googlebot",
     "google-pagerenderer",
     "bingbot",
@@ -82,7 +81,7 @@ pub const DEFAULT_PREVIEW_AGENTS: &[&str] = &[
     "embedly",
     "pinterest",
     "redditbot",
-    "mattermost",
+    "mattermost-bot",
     "zoom",
     "barracuda",
     "mimecast",

@@ -1,25 +1,44 @@
 //! Phase 4 and the grace window: who is asking.
 //!
 //! * Link-preview bots and mail scanners (a User-Agent list from the configuration) get an empty
-//!   answer and spend nothing.
+//!   answer to a GET and spend nothing. Known desktop clients of people ([`PERSON_AGENTS`]: Teams,
+//!   Slack and Outlook desktop, any Electron app) are people even when their User-Agent also
+//!   names a product a bot list matches; an upload (PUT) is never a preview.
+//! * Browser prefetches (`Sec-Purpose: prefetch`, `Purpose: prefetch`, …) are refused: only
+//!   a navigation a person makes may spend a link.
 //! * The client's fingerprint (a hash of IP and User-Agent, never stored in the clear) is kept
 //!   with a link's first use, so that the same client may resume a download with `Range` inside
-//!   the link's grace window without spending another use.
-
-use std::time::SystemTime;
+//!   the resume window without spending another use.
 
 use sha2::{Digest, Sha256};
 
-use super::Claim;
 use crate::ViewerRequest;
-use crate::ledger::LinkState;
-use crate::time::unix_secs;
 
-/// Does the User-Agent contain one of `agents` (lower case), case-insensitively?
+/// User-Agent substrings (lower case) of desktop clients people use: never previews.
+pub const PERSON_AGENTS: &[&str] = &["electron/", "teams/", "slack/", "slack_ssb", "microsoft outlook"];
+
+/// Is this a link-preview bot: a User-Agent containing one of `agents` (lower case,
+/// case-insensitively) and none of [`PERSON_AGENTS`]?
 pub fn is_preview_agent(request: &ViewerRequest, agents: &[String]) -> bool {
     let Some(user_agent) = request.header("user-agent") else { return false };
     let user_agent = user_agent.to_ascii_lowercase();
+    if PERSON_AGENTS.iter().any(|p| user_agent.contains(p)) {
+        return false;
+    }
     agents.iter().any(|a| !a.is_empty() && user_agent.contains(a.as_str()))
+}
+
+/// Is this a speculative fetch by a browser (prefetch or prerender) rather than a navigation?
+pub fn is_prefetch(request: &ViewerRequest) -> bool {
+    let says = |name: &str, word: &str| {
+        request.headers.iter().any(|(n, v)| n == name && v.split([';', ',']).any(|part| part.trim().eq_ignore_ascii_case(word)))
+    };
+    says("sec-purpose", "prefetch")
+        || says("sec-purpose", "prerender")
+        || says("purpose", "prefetch")
+        || says("x-purpose", "prefetch")
+        || says("x-purpose", "preview")
+        || says("x-moz", "prefetch")
 }
 
 /// Who is asking: a hash of client IP and User-Agent (never stored in the clear).
@@ -30,12 +49,4 @@ pub fn fingerprint(request: &ViewerRequest) -> String {
         .chain_update(request.header("user-agent").unwrap_or(""))
         .finalize();
     hex::encode(&digest[..16])
-}
-
-/// Does a Range request fall inside the grace window of the link's first use, by the same client?
-pub fn within_grace(state: &LinkState, claim: &Claim, now: SystemTime) -> bool {
-    let Some(grace) = claim.grace else { return false };
-    let same_client = state.fingerprint.is_some() && state.fingerprint == claim.use_claim.fingerprint;
-    let in_window = state.first_used_at.is_some_and(|first| unix_secs(now) < unix_secs(first) + grace.as_secs());
-    !state.revoked && state.uses >= 1 && same_client && in_window
 }

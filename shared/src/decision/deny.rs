@@ -6,6 +6,7 @@
 
 use std::time::SystemTime;
 
+use super::range::RangeError;
 use crate::error::Refusal;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -30,6 +31,12 @@ pub enum DenyReason {
     UnknownKey,
     /// The event itself could not be read (not a viewer request we understand).
     MalformedEvent(String),
+    /// A `Range` header that is not one plain byte range.
+    InvalidRange(RangeError),
+    /// A GET, HEAD or OPTIONS request with a body.
+    BodyNotAllowed,
+    /// A browser prefetch (`Sec-Purpose: prefetch`…): links are spent by people, not speculation.
+    Prefetch,
     LedgerUnavailable,
     ConfigUnavailable,
 }
@@ -38,7 +45,8 @@ impl Refusal for DenyReason {
     fn status(&self) -> u16 {
         match self {
             Self::MethodNotAllowed => 405,
-            Self::MalformedEvent(_) => 400,
+            Self::MalformedEvent(_) | Self::BodyNotAllowed => 400,
+            Self::InvalidRange(_) => 416,
             Self::LedgerUnavailable | Self::ConfigUnavailable => 503,
             _ => 403,
         }
@@ -59,6 +67,9 @@ impl Refusal for DenyReason {
             Self::InvalidToken(_) => "invalid_token",
             Self::UnknownKey => "unknown_key",
             Self::MalformedEvent(_) => "malformed_request",
+            Self::InvalidRange(_) => "invalid_range",
+            Self::BodyNotAllowed => "body_not_allowed",
+            Self::Prefetch => "prefetch_refused",
             Self::LedgerUnavailable => "ledger_unavailable",
             Self::ConfigUnavailable => "config_unavailable",
         }
@@ -79,6 +90,9 @@ impl Refusal for DenyReason {
             Self::InvalidToken(why) => format!("the link is not valid: {why}"),
             Self::UnknownKey => "the link was signed with a key that is no longer accepted".into(),
             Self::MalformedEvent(why) => format!("the request could not be read: {why}"),
+            Self::InvalidRange(why) => format!("the Range header is not accepted: {why}"),
+            Self::BodyNotAllowed => "GET, HEAD and OPTIONS requests must not have a body".into(),
+            Self::Prefetch => "links are not served to prefetches; open the link to use it".into(),
             Self::LedgerUnavailable => "the link could not be checked right now; try again later".into(),
             Self::ConfigUnavailable => "the service is not configured right now; try again later".into(),
         }

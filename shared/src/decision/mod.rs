@@ -7,28 +7,35 @@
 //! ```
 //!
 //! Phases 1–4 are [`precheck`]: pure, no I/O, cheap. They run before anything is spent, so an
-//! expired, tampered or malformed request can never burn a link. Phase 5 is the ledger, reached
-//! through the [`Ledger`] port by [`decide`]; its answer becomes the final [`Decision`] in
-//! [`settle`], pure again.
+//! expired, tampered, malformed or ambiguous request (a Range with two readings, a GET with a
+//! body) can never burn a link. Phase 5 ([`spend`]) is the ledger, reached through the
+//! [`crate::ledger::Ledger`] port: a resume inside the window, else a claim (held while the
+//! origin is asked, in the gateway); HEAD and OPTIONS only read. Its answer becomes the final
+//! [`Decision`] in [`settle`], pure again, with a [`spend::Ticket`] for what to confirm or give
+//! back once the origin answered.
 //!
 //! Each link mode has its reader ([`presigned`], [`sealed`]) that turns the request into a
-//! [`Link`]; [`audience`] knows who is asking (preview bots, the client fingerprint, the grace
-//! window); [`deny`] is why a request is refused.
+//! [`Link`]; [`range`] reads `Range` strictly; [`audience`] knows who is asking (preview bots,
+//! people's desktop clients, prefetches, the client fingerprint); [`deny`] is why a request is
+//! refused.
 
 pub mod audience;
 pub mod deny;
 mod presigned;
+pub mod range;
 mod sealed;
+pub mod spend;
 
 use std::time::{Duration, SystemTime};
 
-pub use audience::{fingerprint, within_grace};
+pub use audience::fingerprint;
 pub use deny::DenyReason;
+pub use spend::{Admitted, Ticket, TicketKind, admit, decide, delivers_content, look, settle};
 
 use crate::ViewerRequest;
 use crate::config::EdgeConfig;
 use crate::encoding::{KEY_PATH, decode_canonical};
-use crate::ledger::{ClaimOutcome, Ledger, LedgerError, LedgerKey, UseClaim};
+use crate::ledger::{LedgerKey, UseClaim};
 use crate::link::{self, LinkId, LinkMethod, LinkMode};
 
 /// Knobs of the decision that do not come from the deployment's configuration.
@@ -37,11 +44,25 @@ pub struct EdgePolicy {
     /// How far the edge's clock may lag the issuer's: a presigned link dated up to this far in
     /// the future is accepted.
     pub clock_skew: Duration,
+    /// How long after its first use the link's first client may resume (`Range`) a download
+    /// that did not complete, on any link: the window is the larger of this and the link's own
+    /// grace. The gateway knows when a download completed (default 10 minutes there);
+    /// CloudFront does not, so there it is zero and only a link's grace window allows resumes.
+    pub resume_window: Duration,
+    /// Most resumes one link grants, counted atomically in the ledger.
+    pub max_resumes: u32,
+    /// `Some(lease)`: a use is held while the origin is asked and confirmed only when it answers
+    /// with content; a hold nobody resolves lapses after the lease (the gateway). `None`: a use
+    /// is spent when admitted (CloudFront, whose origin-response trigger gives it back).
+    pub hold_lease: Option<Duration>,
 }
+
+/// Resumes a link allows unless a deployment says otherwise.
+pub const DEFAULT_MAX_RESUMES: u32 = 10;
 
 impl Default for EdgePolicy {
     fn default() -> Self {
-        Self { clock_skew: Duration::from_secs(60) }
+        Self { clock_skew: Duration::from_secs(60), resume_window: Duration::ZERO, max_resumes: DEFAULT_MAX_RESUMES, hold_lease: None }
     }
 }
 
@@ -55,14 +76,15 @@ pub struct Forward {
     pub querystring: String,
 }
 
-/// A consuming request that passed phases 1–4.
+/// A request that passed phases 1–4 and needs the ledger.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Claim {
     pub use_claim: UseClaim,
     pub forward: Forward,
-    /// Set when this is a `Range` request on a link with a grace window: the same client may
-    /// resume within this long after the first use without spending a use.
-    pub grace: Option<Duration>,
+    pub link_id: LinkId,
+    /// The window in which the link's first client may resume without a use: set for a `Range`
+    /// GET (and for a HEAD or OPTIONS look) when the window is not zero.
+    pub resume: Option<Duration>,
 }
 
 /// What phases 1–4 conclude.
@@ -70,12 +92,12 @@ pub struct Claim {
 pub enum Precheck {
     /// Refuse now; the ledger is not touched.
     Deny(DenyReason),
-    /// A request that never consumes a use (HEAD; OPTIONS, a CORS preflight): forward without a
-    /// ledger write.
-    ForwardWithoutUse(Forward),
     /// A link-preview bot or mail scanner: answer with no content, spend nothing.
     Preview,
-    /// Forward only if the ledger grants a use.
+    /// HEAD, or OPTIONS (a CORS preflight): never spends, but reads the ledger and is answered
+    /// as its GET would be.
+    Look(Claim),
+    /// GET or PUT: forward only if the ledger grants a use (or a resume).
     Claim(Claim),
 }
 
@@ -109,12 +131,18 @@ pub fn precheck(request: &ViewerRequest, policy: &EdgePolicy, config: &EdgeConfi
 }
 
 fn precheck_inner(request: &ViewerRequest, policy: &EdgePolicy, config: &EdgeConfig, now: SystemTime) -> Result<Precheck, DenyReason> {
-    // Phase 1: method policy. Only GET (download) and PUT (upload) spend a use.
+    // Phase 1: method policy. Only GET (download) and PUT (upload) spend a use; only a PUT has a
+    // body; a Range has one reading or none.
     let consumes = match request.method.as_str() {
         "GET" | "PUT" => true,
         "HEAD" | "OPTIONS" => false,
         _ => return Err(DenyReason::MethodNotAllowed),
     };
+    if request.method != "PUT" && has_body(request) {
+        return Err(DenyReason::BodyNotAllowed);
+    }
+    let range =
+        range::read(request.headers.iter().filter(|(n, _)| n == "range").map(|(_, v)| v.as_str())).map_err(DenyReason::InvalidRange)?;
 
     // Phase 2: the link. The path and every parameter must have exactly one reading.
     let path = check_path(&request.uri)?;
@@ -135,15 +163,17 @@ fn precheck_inner(request: &ViewerRequest, policy: &EdgePolicy, config: &EdgeCon
         return Err(DenyReason::Expired);
     }
 
-    // Phase 4: audience. Bots that unfurl links must not spend them.
-    if consumes && audience::is_preview_agent(request, &config.preview_agents) {
+    // Phase 4: audience. Speculation and bots that unfurl links must not spend them; an
+    // upload is always a person's.
+    if consumes && audience::is_prefetch(request) {
+        return Err(DenyReason::Prefetch);
+    }
+    if request.method == "GET" && audience::is_preview_agent(request, &config.preview_agents) {
         return Ok(Precheck::Preview);
     }
-    if !consumes {
-        return Ok(Precheck::ForwardWithoutUse(link.forward));
-    }
-    let grace = (link.grace > Duration::ZERO && request.header("range").is_some()).then_some(link.grace);
-    Ok(Precheck::Claim(Claim {
+    let window = link.grace.max(policy.resume_window);
+    let resumes = !window.is_zero() && (!consumes || (request.method == "GET" && range.is_some()));
+    let claim = Claim {
         use_claim: UseClaim {
             key: LedgerKey::for_link(&link.id),
             request_id: request.request_id.clone(),
@@ -151,10 +181,22 @@ fn precheck_inner(request: &ViewerRequest, policy: &EdgePolicy, config: &EdgeCon
             retain_until: link::retain_until(link.expires_at),
             max_uses: link.max_uses,
             fingerprint: Some(fingerprint(request)),
+            hold_until: policy.hold_lease.filter(|_| consumes).map(|lease| now + lease),
         },
         forward: link.forward,
-        grace,
-    }))
+        link_id: link.id,
+        resume: resumes.then_some(window),
+    };
+    Ok(if consumes { Precheck::Claim(claim) } else { Precheck::Look(claim) })
+}
+
+/// Does the request announce a body (a `Content-Length` other than 0, or any `Transfer-Encoding`)?
+fn has_body(request: &ViewerRequest) -> bool {
+    request.headers.iter().any(|(name, value)| match name.as_str() {
+        "content-length" => value.trim() != "0",
+        "transfer-encoding" => true,
+        _ => false,
+    })
 }
 
 /// The path must be `/` + a canonically encoded object key that follows the key rule
@@ -169,38 +211,4 @@ fn check_path(uri: &str) -> Result<String, DenyReason> {
     let key = decode_canonical(encoded, KEY_PATH).map_err(|e| bad(&format!("path: {e}")))?;
     link::key::check(&key).map_err(|e| bad(&e.to_string()))?;
     Ok(key)
-}
-
-/// Phase 5's verdict: turns the ledger's answer into the final decision. Fails closed.
-pub fn settle(claim: &Claim, outcome: Result<ClaimOutcome, LedgerError>) -> Decision {
-    match outcome {
-        Ok(ClaimOutcome::Granted { .. } | ClaimOutcome::Retried) => Decision::Forward(claim.forward.clone()),
-        Ok(ClaimOutcome::Exhausted(used)) => Decision::Deny(DenyReason::AlreadyUsed { first_used_at: used.first_used_at }),
-        Ok(ClaimOutcome::Revoked) => Decision::Deny(DenyReason::Revoked),
-        Err(error) => {
-            tracing::error!(%error, request_id = %claim.use_claim.request_id, "ledger failed; denying (fail closed)");
-            Decision::Deny(DenyReason::LedgerUnavailable)
-        }
-    }
-}
-
-/// All five phases, for callers that hold the configuration and a ledger.
-pub async fn decide(request: &ViewerRequest, policy: &EdgePolicy, config: &EdgeConfig, ledger: &dyn Ledger, now: SystemTime) -> Decision {
-    match precheck(request, policy, config, now) {
-        Precheck::Deny(reason) => Decision::Deny(reason),
-        Precheck::ForwardWithoutUse(forward) => Decision::Forward(forward),
-        Precheck::Preview => Decision::Preview,
-        Precheck::Claim(claim) => {
-            // A resumed download (Range, same client, inside the window) passes without a use.
-            if claim.grace.is_some() {
-                match ledger.lookup(&claim.use_claim.key).await {
-                    Ok(Some(state)) if within_grace(&state, &claim, now) => return Decision::Forward(claim.forward),
-                    Ok(_) => {}
-                    Err(error) => return settle(&claim, Err(error)),
-                }
-            }
-            let outcome = ledger.claim(&claim.use_claim).await;
-            settle(&claim, outcome)
-        }
-    }
 }

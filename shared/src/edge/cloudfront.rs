@@ -3,19 +3,31 @@
 //! becomes a response.
 //!
 //! ```text
-//! event ─► parse ─► EdgeService::decide ─► Continue(request without the token) | Respond(deny / preview)
-//!            └─ 400 malformed_request (logged and counted like a denial) ──────► Respond
+//! viewer-request  ─► parse ─► EdgeService::decide ─► Continue(request without the token, + x-oncelink-link) | Respond(deny / preview)
+//!                      └─ 400 malformed_request (logged and counted like a denial) ─────────────────────► Respond
+//! origin-response ─► the origin refused (≥ 300)? ─► give the use back (keyed on the CloudFront request id) ─► the origin's response
 //! ```
+//!
+//! The viewer-request side names the link in the request it lets through
+//! ([`LINK_HEADER`], after removing any the viewer sent), because in sealed mode the token is
+//! stripped before the origin and the origin-response trigger must still know which link's use
+//! to give back. A use is given back at most once per request: the ledger keys it on the
+//! request id, so a retried trigger changes nothing.
 
 use std::time::SystemTime;
 
 use serde_json::Value;
 
-use super::{EdgeService, Measured, log_refusal};
-use crate::cloudfront::{self, Answer};
+use super::{EdgeService, Measured, Settled, log_refusal};
+use crate::cloudfront::{self, Answer, HeaderValue};
 use crate::config::ConfigSource;
-use crate::decision::{Decision, DenyReason};
-use crate::ledger::LedgerFor;
+use crate::decision::{Decision, DenyReason, Ticket, TicketKind, delivers_content};
+use crate::ledger::{LedgerFor, LedgerKey};
+use crate::link::LinkId;
+
+/// The request header that carries the link id from the viewer-request trigger to the
+/// origin-response trigger (never a secret: a link id cannot be used to fetch anything).
+pub const LINK_HEADER: &str = "x-oncelink-link";
 
 /// One handled event: the answer for CloudFront, and what to count about it.
 #[derive(Debug, Clone, PartialEq)]
@@ -49,12 +61,49 @@ where
         let answer = match decided.decision {
             Decision::Forward(forward) => {
                 request.querystring = forward.querystring;
+                request.headers.remove(LINK_HEADER);
+                if let Some(ticket) = decided.ticket.as_ref().filter(|t| matches!(t.kind, TicketKind::Use { .. })) {
+                    let value = HeaderValue { key: Some("X-Oncelink-Link".into()), value: ticket.link_id.to_string() };
+                    request.headers.insert(LINK_HEADER.into(), vec![value]);
+                }
                 Answer::Continue(request)
             }
             Decision::Preview => Answer::Respond(cloudfront::preview_response()),
             Decision::Deny(reason) => Answer::Respond(cloudfront::deny_response(&reason)),
         };
         Handled { answer, request_id, measured: decided.measured }
+    }
+}
+
+impl<C, L> EdgeService<C, L>
+where
+    C: ConfigSource,
+    L: LedgerFor<C::Config>,
+{
+    /// Handles one raw Lambda@Edge origin-response event: when the origin refused a request
+    /// that spent a use, the use is given back. Answers with the `response` object for
+    /// CloudFront, always the origin's own (a failure to give back is logged, never breaks the
+    /// response), and whether a use was given back (for the metrics).
+    pub async fn handle_origin_response(&self, event: Value) -> (Value, Settled) {
+        let cf = event.pointer("/Records/0/cf").cloned().unwrap_or(Value::Null);
+        let response = cf.get("response").cloned().unwrap_or(Value::Null);
+        let request_id = cf.pointer("/config/requestId").and_then(Value::as_str).unwrap_or("");
+        let method = cf.pointer("/request/method").and_then(Value::as_str).unwrap_or("");
+        let status = response.get("status").and_then(Value::as_str).and_then(|s| s.parse::<u16>().ok());
+        let link = cf.pointer(&format!("/request/headers/{LINK_HEADER}/0/value")).and_then(Value::as_str).and_then(LinkId::parse);
+        let (Some(status), Some(link_id)) = (status, link) else { return (response, Settled::Nothing) };
+        if request_id.is_empty() || delivers_content(method, status) {
+            return (response, Settled::Nothing);
+        }
+        let ticket = Ticket {
+            key: LedgerKey::for_link(&link_id),
+            link_id,
+            request_id: request_id.to_owned(),
+            fingerprint: None,
+            kind: TicketKind::Use { held: false },
+        };
+        let settled = self.settle(&ticket, method, Some(status)).await.unwrap_or(Settled::Nothing);
+        (response, settled)
     }
 }
 
@@ -102,5 +151,50 @@ mod tests {
         assert_eq!(handled.measured.elapsed, None, "no decision ran");
         let handled = service().handle_event(json!({"hello": "world"}), SystemTime::now()).await;
         assert_eq!(handled.request_id, "-");
+    }
+
+    /// The viewer-request side names the link; an origin refusal gives the use back once.
+    #[tokio::test]
+    async fn an_origin_refusal_gives_the_use_back_once_keyed_on_the_request_id() {
+        use crate::link::LinkMethod;
+        use crate::presign::{PresignRequest, S3Origin, presign};
+        let service = service();
+        let origin = S3Origin { bucket: "b".into(), region: "eu-west-1".into(), endpoint: None };
+        let credentials = aws_credential_types::Credentials::new("AKIDEXAMPLE", "secret", None, None, "test");
+        let now = SystemTime::now();
+        let request = PresignRequest {
+            method: LinkMethod::Get,
+            key: "a.txt",
+            expires_in: std::time::Duration::from_secs(600),
+            content_type: None,
+            extra_query: &[],
+        };
+        let signed = presign(&origin, &credentials, &request, now).unwrap();
+        let query = signed.path_and_query.split_once('?').unwrap().1.to_owned();
+        let mut viewer = event("cf-1", &query);
+        viewer["Records"][0]["cf"]["request"]["headers"] = json!({"x-oncelink-link": [{"value": "forged-by-the-viewer"}]});
+        let Answer::Continue(forwarded) = service.handle_event(viewer, now).await.answer else { panic!("a fresh link continues") };
+        let link = forwarded.headers.get(LINK_HEADER).expect("the link is named")[0].value.clone();
+        assert_eq!(link, LinkId::for_signature(signed.signature.as_str()).to_string(), "the viewer's own header is replaced");
+
+        let origin_response = |request_id: &str, status: &str| {
+            json!({"Records": [{"cf": {
+                "config": {"requestId": request_id, "eventType": "origin-response"},
+                "request": {"method": "GET", "uri": "/a.txt", "querystring": query, "headers": {"x-oncelink-link": [{"key": "X-Oncelink-Link", "value": link}]}},
+                "response": {"status": status, "statusDescription": "x", "headers": {}}
+            }}]})
+        };
+        // Content: nothing to give back; the response comes back as it was.
+        let (response, settled) = service.handle_origin_response(origin_response("cf-1", "200")).await;
+        assert_eq!((response["status"].as_str(), settled), (Some("200"), Settled::Nothing));
+        // A refusal gives the use back; the same trigger again (a retry) does not give back twice.
+        assert_eq!(service.handle_origin_response(origin_response("cf-1", "404")).await.1, Settled::GivenBack);
+        assert_eq!(service.handle_origin_response(origin_response("cf-1", "404")).await.1, Settled::Nothing);
+        // Another request id never held this link's use.
+        assert_eq!(service.handle_origin_response(origin_response("cf-9", "503")).await.1, Settled::Nothing);
+        // The link works again, once.
+        let again = service.handle_event(event("cf-2", &query), now).await;
+        assert!(matches!(again.answer, Answer::Continue(_)));
+        assert!(matches!(service.handle_event(event("cf-3", &query), now).await.answer, Answer::Respond(_)));
     }
 }

@@ -1,23 +1,36 @@
-//! The DynamoDB ledger: exactly one conditional write per claim.
+//! The DynamoDB ledger: every decision is one conditional write.
 //!
 //! Item schema (table key: `pk`, string; TTL attribute: `expires_at`):
 //!
-//! | attribute       | type | meaning                                                    |
-//! |-----------------|------|------------------------------------------------------------|
-//! | `pk`            | S    | the [`LedgerKey`]: `link:<link id>`, a hash, never the link |
-//! | `first_used_at` | N    | Unix seconds of the first use                              |
-//! | `uses`          | N    | uses granted so far                                        |
-//! | `request_ids`   | SS   | viewer requests that were granted (makes retries idempotent)|
-//! | `fingerprint`   | S    | hash of the first user's IP + User-Agent (Range grace)     |
-//! | `revoked`       | BOOL | present and true once the link is revoked                  |
-//! | `revoked_at`    | N    | Unix seconds of the revocation                             |
-//! | `expires_at`    | N    | TTL: link expiry plus a margin; DynamoDB deletes it later  |
+//! | attribute        | type | meaning                                                     |
+//! |------------------|------|-------------------------------------------------------------|
+//! | `pk`             | S    | the [`LedgerKey`]: `link:<link id>`, a hash, never the link  |
+//! | `first_used_at`  | N    | Unix seconds of the first use                               |
+//! | `uses`           | N    | uses granted, held ones included                            |
+//! | `request_ids`    | SS   | requests whose use is spent (retries recognised, give-backs keyed) |
+//! | `hold:<request>` | N    | a held use (gateway) and the end of its lease, Unix seconds |
+//! | `fingerprint`    | S    | hash of the first client's IP + User-Agent (resume window)  |
+//! | `resumes`        | N    | resumes granted                                             |
+//! | `completed`      | SS   | fingerprints whose download completed (no more resumes)     |
+//! | `delivery:<request>` | M | `{at, bytes, complete, resume}`: what one use or resume sent |
+//! | `revoked`        | BOOL | present and true once the link is revoked                   |
+//! | `revoked_at`     | N    | Unix seconds of the revocation                              |
+//! | `expires_at`     | N    | TTL: link expiry plus a margin; DynamoDB deletes it later   |
 //!
-//! One-time links use `PutItem` with `attribute_not_exists(pk)`; N-use links use `UpdateItem`
-//! with `ADD uses :one` under `uses < :max`. Revocation is one `UpdateItem`. The retention rule is
-//! the one of [`super::record`]: the first write sets `expires_at`, later writes keep it. Both ask for
-//! `ReturnValuesOnConditionCheckFailure=ALL_OLD`, so a losing racer learns in the same round trip
-//! why it lost (spent, revoked, or its own earlier write): no read-then-write window.
+//! | operation | the one write (and its condition) |
+//! |---|---|
+//! | claim | `UpdateItem ADD uses :1, request_ids :rid` (or `SET hold:<rid> = :lease`) under `attribute_not_exists(revoked) AND (attribute_not_exists(uses) OR uses < :max) AND NOT contains(request_ids, :rid) AND attribute_not_exists(hold:<rid>)` |
+//! | take over a lapsed hold | when the claim lost to `uses >= :max` and its `ALL_OLD` item shows a hold whose lease ended: `REMOVE hold:<old>` + the claim's use, under `hold:<old> <= :now` (the same conditions otherwise) |
+//! | commit | `REMOVE hold:<rid> ADD request_ids :rid` under `attribute_exists(hold:<rid>)` |
+//! | release | `REMOVE hold:<rid> DELETE request_ids :rid ADD uses :-1` under `attribute_exists(hold:<rid>) OR contains(request_ids, :rid)`; the last use (`uses = :1`) also removes `first_used_at` and `fingerprint` |
+//! | resume | `ADD resumes :1` under `fingerprint = :fp AND first_used_at >= :window_start AND (attribute_not_exists(resumes) OR resumes < :max) AND attribute_not_exists(revoked) AND NOT contains(completed, :fp)` |
+//! | delivery | `SET delivery:<rid> = :d (ADD completed :fp)` under `attribute_exists(pk)` |
+//! | revoke | `SET revoked, revoked_at = if_not_exists(…), expires_at = if_not_exists(…)` |
+//!
+//! Every losing write asks for `ReturnValuesOnConditionCheckFailure=ALL_OLD`, so it learns in the
+//! same round trip why it lost (spent, revoked, its own earlier write, a lapsed hold): no
+//! read-then-write window. The retention rule is the one of [`super::record`]: the first write
+//! sets `expires_at`, later writes keep it.
 
 use std::collections::HashMap;
 use std::time::SystemTime;
@@ -25,9 +38,14 @@ use std::time::SystemTime;
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
+use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
+use aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, ReturnValuesOnConditionCheckFailure};
 
-use super::{ClaimOutcome, Ledger, LedgerError, LedgerFor, LedgerKey, LinkState, UseClaim, UsedLink};
+use super::{
+    ClaimOutcome, Commit, Delivery, Ledger, LedgerError, LedgerFor, LedgerKey, LinkState, Release, ResumeClaim, ResumeOutcome, UseClaim,
+    UsedLink,
+};
 use crate::config::AwsDeployment;
 use crate::time::{from_unix_secs, unix_secs};
 
@@ -39,6 +57,16 @@ pub const REQUEST_IDS: &str = "request_ids";
 pub const FINGERPRINT: &str = "fingerprint";
 pub const REVOKED: &str = "revoked";
 pub const REVOKED_AT: &str = "revoked_at";
+pub const RESUMES: &str = "resumes";
+pub const COMPLETED: &str = "completed";
+/// `hold:<request id>`: a held use.
+pub const HOLD_PREFIX: &str = "hold:";
+/// `delivery:<request id>`: what one use or resume delivered.
+pub const DELIVERY_PREFIX: &str = "delivery:";
+
+/// How often a claim is tried again when the item changed under it (a lapsed hold it tried to
+/// take over was taken by someone else, or committed): each try is one conditional write.
+const CLAIM_ATTEMPTS: usize = 4;
 
 type Item = HashMap<String, AttributeValue>;
 
@@ -46,6 +74,13 @@ type Item = HashMap<String, AttributeValue>;
 pub struct DynamoDbLedger {
     client: Client,
     table: String,
+}
+
+/// How a conditional write ended: done (with the new values asked for), or lost (with the item
+/// as it was, when there was one).
+enum Written {
+    Done(Option<Item>),
+    Lost(Option<Item>),
 }
 
 impl DynamoDbLedger {
@@ -57,80 +92,121 @@ impl DynamoDbLedger {
         &self.table
     }
 
-    /// One-time link: a single `PutItem` that only succeeds if no record exists.
-    async fn claim_once(&self, claim: &UseClaim) -> Result<ClaimOutcome, LedgerError> {
-        let mut put = self
-            .client
-            .put_item()
+    fn update(&self, key: &LedgerKey) -> UpdateItemFluentBuilder {
+        self.client
+            .update_item()
             .table_name(&self.table)
-            .item(PK, s(claim.key.as_str()))
-            .item(FIRST_USED_AT, n(unix_secs(claim.at)))
-            .item(USES, n(1))
-            .item(REQUEST_IDS, AttributeValue::Ss(vec![claim.request_id.clone()]))
-            .item(TTL_ATTRIBUTE, n(unix_secs(claim.retain_until)))
-            .condition_expression("attribute_not_exists(#pk)")
-            .expression_attribute_names("#pk", PK)
-            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
-        if let Some(fingerprint) = &claim.fingerprint {
-            put = put.item(FINGERPRINT, s(fingerprint));
-        }
-        match put.send().await {
-            Ok(_) => Ok(ClaimOutcome::Granted { use_number: 1 }),
+            .key(PK, s(key.as_str()))
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+    }
+
+    async fn write(update: UpdateItemFluentBuilder) -> Result<Written, LedgerError> {
+        match update.send().await {
+            Ok(output) => Ok(Written::Done(output.attributes)),
             Err(SdkError::ServiceError(e)) if e.err().is_conditional_check_failed_exception() => {
                 let old = match e.err() {
-                    aws_sdk_dynamodb::operation::put_item::PutItemError::ConditionalCheckFailedException(c) => c.item(),
+                    UpdateItemError::ConditionalCheckFailedException(c) => c.item.clone(),
                     _ => None,
                 };
-                outcome_from_existing(old, claim)
+                Ok(Written::Lost(old))
             }
             Err(e) => Err(unavailable(e)),
         }
     }
 
-    /// N-use link: a single `UpdateItem` that adds one use while fewer than `max` are spent.
-    async fn claim_counted(&self, claim: &UseClaim) -> Result<ClaimOutcome, LedgerError> {
+    /// The claim's one write: a new use (held or spent) under the link's conditions.
+    async fn claim_new(&self, claim: &UseClaim) -> Result<Written, LedgerError> {
         let mut set = String::from("#first = if_not_exists(#first, :now), #ttl = if_not_exists(#ttl, :ttl)");
         if claim.fingerprint.is_some() {
             set.push_str(", #fp = if_not_exists(#fp, :fp)");
         }
-        let mut update = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key(PK, s(claim.key.as_str()))
-            .update_expression(format!("ADD #uses :one, #rids :rid SET {set}"))
+        let mut add = String::from("#uses :one");
+        let mut update = self.update(&claim.key).return_values(ReturnValue::UpdatedNew);
+        update = use_of(update, claim, &mut set, &mut add);
+        update = update
+            .update_expression(format!("SET {set} ADD {add}"))
             .condition_expression(
-                "attribute_not_exists(#revoked) AND (attribute_not_exists(#uses) OR #uses < :max) AND NOT contains(#rids, :rid_str)",
+                "attribute_not_exists(#revoked) AND (attribute_not_exists(#uses) OR #uses < :max) AND NOT contains(#rids, :rid) AND attribute_not_exists(#hold)",
             )
             .expression_attribute_names("#uses", USES)
-            .expression_attribute_names("#rids", REQUEST_IDS)
             .expression_attribute_names("#first", FIRST_USED_AT)
             .expression_attribute_names("#ttl", TTL_ATTRIBUTE)
             .expression_attribute_names("#revoked", REVOKED)
             .expression_attribute_values(":one", n(1))
-            .expression_attribute_values(":rid", AttributeValue::Ss(vec![claim.request_id.clone()]))
-            .expression_attribute_values(":rid_str", s(&claim.request_id))
             .expression_attribute_values(":now", n(unix_secs(claim.at)))
             .expression_attribute_values(":ttl", n(unix_secs(claim.retain_until)))
-            .expression_attribute_values(":max", n(u64::from(claim.max_uses)))
-            .return_values(ReturnValue::UpdatedNew)
-            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
+            .expression_attribute_values(":max", n(u64::from(claim.max_uses)));
         if let Some(fingerprint) = &claim.fingerprint {
             update = update.expression_attribute_names("#fp", FINGERPRINT).expression_attribute_values(":fp", s(fingerprint));
         }
-        match update.send().await {
-            Ok(output) => {
-                let uses = output.attributes().and_then(|a| number(a, USES)).unwrap_or(1);
-                Ok(ClaimOutcome::Granted { use_number: u32::try_from(uses).unwrap_or(u32::MAX) })
-            }
-            Err(SdkError::ServiceError(e)) if e.err().is_conditional_check_failed_exception() => {
-                let old = match e.err() {
-                    aws_sdk_dynamodb::operation::update_item::UpdateItemError::ConditionalCheckFailedException(c) => c.item(),
-                    _ => None,
-                };
-                outcome_from_existing(old, claim)
-            }
-            Err(e) => Err(unavailable(e)),
+        Self::write(update).await
+    }
+
+    /// The use of a lapsed hold `old` becomes the claim's, in one write guarded by the lapse.
+    async fn take_over(&self, claim: &UseClaim, old: &str) -> Result<Written, LedgerError> {
+        let (mut set, mut add) = (String::new(), String::new());
+        let mut update = self.update(&claim.key);
+        update = use_of(update, claim, &mut set, &mut add);
+        let mut expression = String::from("REMOVE #old");
+        if !set.is_empty() {
+            expression.push_str(&format!(" SET {}", set.trim_start_matches(", ")));
+        }
+        if !add.is_empty() {
+            expression.push_str(&format!(" ADD {}", add.trim_start_matches(", ")));
+        }
+        update = update
+            .update_expression(expression)
+            .condition_expression(
+                "#old <= :now AND attribute_not_exists(#revoked) AND NOT contains(#rids, :rid) AND attribute_not_exists(#hold)",
+            )
+            .expression_attribute_names("#old", old)
+            .expression_attribute_names("#revoked", REVOKED)
+            .expression_attribute_values(":now", n(unix_secs(claim.at)));
+        Self::write(update).await
+    }
+
+    /// Release's one write; `last` also forgets the first use (the link is as if never used).
+    async fn give_back(&self, key: &LedgerKey, request_id: &str, last: bool) -> Result<Written, LedgerError> {
+        let (remove, condition) = if last {
+            ("REMOVE #hold, #first, #fp", "(attribute_exists(#hold) OR contains(#rids, :rid)) AND #uses = :one")
+        } else {
+            ("REMOVE #hold", "attribute_exists(#hold) OR contains(#rids, :rid)")
+        };
+        let mut update = self
+            .update(key)
+            .update_expression(format!("{remove} DELETE #rids :rid_set ADD #uses :minus_one"))
+            .condition_expression(condition)
+            .expression_attribute_names("#hold", hold_name(request_id))
+            .expression_attribute_names("#rids", REQUEST_IDS)
+            .expression_attribute_names("#uses", USES)
+            .expression_attribute_values(":rid", s(request_id))
+            .expression_attribute_values(":rid_set", AttributeValue::Ss(vec![request_id.to_owned()]))
+            .expression_attribute_values(":minus_one", AttributeValue::N("-1".into()));
+        if last {
+            update = update
+                .expression_attribute_names("#first", FIRST_USED_AT)
+                .expression_attribute_names("#fp", FINGERPRINT)
+                .expression_attribute_values(":one", n(1));
+        }
+        Self::write(update).await
+    }
+}
+
+/// Adds the claim's use to an update: a hold (`SET hold:<rid> = :lease`) or a spent use
+/// (`ADD request_ids :rid`), and the names every claim condition uses.
+fn use_of(update: UpdateItemFluentBuilder, claim: &UseClaim, set: &mut String, add: &mut String) -> UpdateItemFluentBuilder {
+    let update = update
+        .expression_attribute_names("#rids", REQUEST_IDS)
+        .expression_attribute_names("#hold", hold_name(&claim.request_id))
+        .expression_attribute_values(":rid", s(&claim.request_id));
+    match claim.hold_until {
+        Some(until) => {
+            set.push_str(", #hold = :lease");
+            update.expression_attribute_values(":lease", n(unix_secs(until)))
+        }
+        None => {
+            add.push_str(", #rids :rid_set");
+            update.expression_attribute_values(":rid_set", AttributeValue::Ss(vec![claim.request_id.clone()]))
         }
     }
 }
@@ -138,7 +214,114 @@ impl DynamoDbLedger {
 #[async_trait]
 impl Ledger for DynamoDbLedger {
     async fn claim(&self, claim: &UseClaim) -> Result<ClaimOutcome, LedgerError> {
-        if claim.max_uses <= 1 { self.claim_once(claim).await } else { self.claim_counted(claim).await }
+        let mut write = self.claim_new(claim).await?;
+        for _ in 0..CLAIM_ATTEMPTS {
+            let old = match write {
+                Written::Done(new) => {
+                    let uses = new.as_ref().and_then(|a| number(a, USES));
+                    return Ok(ClaimOutcome::Granted { use_number: uses.map_or(1, |u| u32::try_from(u).unwrap_or(u32::MAX)) });
+                }
+                Written::Lost(old) => old.ok_or_else(|| LedgerError::Corrupt("condition failed but no ALL_OLD item returned".into()))?,
+            };
+            if matches!(old.get(REVOKED), Some(AttributeValue::Bool(true))) {
+                return Ok(ClaimOutcome::Revoked);
+            }
+            if old.contains_key(&hold_name(&claim.request_id)) || string_set(&old, REQUEST_IDS).contains(&claim.request_id) {
+                return Ok(ClaimOutcome::Retried);
+            }
+            let uses = number(&old, USES).unwrap_or(0);
+            if uses < u64::from(claim.max_uses) {
+                // The item changed between the write and now (a release, a take-over): ask again.
+                write = self.claim_new(claim).await?;
+                continue;
+            }
+            let lapsed = old.iter().find(|(name, value)| {
+                name.starts_with(HOLD_PREFIX)
+                    && matches!(value, AttributeValue::N(v) if v.parse::<u64>().is_ok_and(|until| until <= unix_secs(claim.at)))
+            });
+            let Some((lapsed, _)) = lapsed else { return exhausted(&old, claim) };
+            write = match self.take_over(claim, lapsed).await? {
+                Written::Done(_) => return Ok(ClaimOutcome::Granted { use_number: u32::try_from(uses).unwrap_or(u32::MAX) }),
+                lost => lost,
+            };
+        }
+        Err(LedgerError::Unavailable("the link's record kept changing under the claim".into()))
+    }
+
+    async fn commit(&self, key: &LedgerKey, request_id: &str) -> Result<Commit, LedgerError> {
+        let update = self
+            .update(key)
+            .update_expression("REMOVE #hold ADD #rids :rid_set")
+            .condition_expression("attribute_exists(#hold)")
+            .expression_attribute_names("#hold", hold_name(request_id))
+            .expression_attribute_names("#rids", REQUEST_IDS)
+            .expression_attribute_values(":rid_set", AttributeValue::Ss(vec![request_id.to_owned()]));
+        match Self::write(update).await? {
+            Written::Done(_) => Ok(Commit::Committed),
+            Written::Lost(old) if old.as_ref().is_some_and(|o| string_set(o, REQUEST_IDS).iter().any(|id| id == request_id)) => {
+                Ok(Commit::Committed)
+            }
+            Written::Lost(_) => Ok(Commit::Lost),
+        }
+    }
+
+    async fn release(&self, key: &LedgerKey, request_id: &str) -> Result<Release, LedgerError> {
+        if let Written::Done(_) = self.give_back(key, request_id, true).await? {
+            return Ok(Release::Released);
+        }
+        match self.give_back(key, request_id, false).await? {
+            Written::Done(_) => Ok(Release::Released),
+            Written::Lost(_) => Ok(Release::NotHeld),
+        }
+    }
+
+    async fn resume(&self, resume: &ResumeClaim) -> Result<ResumeOutcome, LedgerError> {
+        let update = self
+            .update(&resume.key)
+            .return_values(ReturnValue::UpdatedNew)
+            .update_expression("ADD #resumes :one")
+            .condition_expression(
+                "#fp = :fp AND #first >= :window_start AND (attribute_not_exists(#resumes) OR #resumes < :max) AND attribute_not_exists(#revoked) AND NOT contains(#completed, :fp)",
+            )
+            .expression_attribute_names("#resumes", RESUMES)
+            .expression_attribute_names("#fp", FINGERPRINT)
+            .expression_attribute_names("#first", FIRST_USED_AT)
+            .expression_attribute_names("#revoked", REVOKED)
+            .expression_attribute_names("#completed", COMPLETED)
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":fp", s(&resume.fingerprint))
+            .expression_attribute_values(":window_start", n(unix_secs(resume.window_start)))
+            .expression_attribute_values(":max", n(u64::from(resume.max_resumes)));
+        Ok(match Self::write(update).await? {
+            Written::Done(new) => {
+                let number = new.as_ref().and_then(|a| number(a, RESUMES)).unwrap_or(1);
+                ResumeOutcome::Resumed { resume_number: u32::try_from(number).unwrap_or(u32::MAX) }
+            }
+            Written::Lost(_) => ResumeOutcome::NotResumable,
+        })
+    }
+
+    async fn record_delivery(&self, key: &LedgerKey, fingerprint: Option<&str>, delivery: &Delivery) -> Result<(), LedgerError> {
+        let value = AttributeValue::M(HashMap::from([
+            ("at".to_owned(), n(unix_secs(delivery.at))),
+            ("bytes".to_owned(), n(delivery.bytes)),
+            ("complete".to_owned(), AttributeValue::Bool(delivery.complete)),
+            ("resume".to_owned(), AttributeValue::Bool(delivery.resume)),
+        ]));
+        let mut update = self
+            .update(key)
+            .condition_expression("attribute_exists(#pk)")
+            .expression_attribute_names("#pk", PK)
+            .expression_attribute_names("#delivery", format!("{DELIVERY_PREFIX}{}", delivery.request_id))
+            .expression_attribute_values(":delivery", value);
+        update = match (fingerprint, delivery.complete) {
+            (Some(fingerprint), true) => update
+                .update_expression("SET #delivery = :delivery ADD #completed :fp")
+                .expression_attribute_names("#completed", COMPLETED)
+                .expression_attribute_values(":fp", AttributeValue::Ss(vec![fingerprint.to_owned()])),
+            _ => update.update_expression("SET #delivery = :delivery"),
+        };
+        Self::write(update).await.map(|_| ())
     }
 
     async fn revoke(&self, key: &LedgerKey, at: SystemTime, retain_until: SystemTime) -> Result<(), LedgerError> {
@@ -169,16 +352,7 @@ impl Ledger for DynamoDbLedger {
             .send()
             .await
             .map_err(unavailable)?;
-        Ok(output.item().map(|item| LinkState {
-            first_used_at: number(item, FIRST_USED_AT).map(from_unix_secs),
-            uses: number(item, USES).map_or(0, |u| u32::try_from(u).unwrap_or(u32::MAX)),
-            fingerprint: match item.get(FINGERPRINT) {
-                Some(AttributeValue::S(f)) => Some(f.clone()),
-                _ => None,
-            },
-            revoked: matches!(item.get(REVOKED), Some(AttributeValue::Bool(true))),
-            retain_until: number(item, TTL_ATTRIBUTE).map(from_unix_secs),
-        }))
+        Ok(output.item().map(state))
     }
 }
 
@@ -192,6 +366,10 @@ impl LedgerFor<AwsDeployment> for DynamoDbTables {
     fn ledger_for(&self, config: &AwsDeployment) -> DynamoDbLedger {
         DynamoDbLedger::new(self.0.clone(), config.table_name.clone())
     }
+}
+
+fn hold_name(request_id: &str) -> String {
+    format!("{HOLD_PREFIX}{request_id}")
 }
 
 fn s(value: &str) -> AttributeValue {
@@ -209,28 +387,65 @@ fn number(item: &Item, name: &str) -> Option<u64> {
     }
 }
 
+fn string_set<'a>(item: &'a Item, name: &str) -> &'a [String] {
+    match item.get(name) {
+        Some(AttributeValue::Ss(values)) => values,
+        _ => &[],
+    }
+}
+
+fn text(item: &Item, name: &str) -> Option<String> {
+    match item.get(name) {
+        Some(AttributeValue::S(v)) => Some(v.clone()),
+        _ => None,
+    }
+}
+
 fn unavailable<E: std::error::Error + 'static>(error: E) -> LedgerError {
     LedgerError::Unavailable(DisplayErrorContext(&error).to_string())
 }
 
-/// Reads the item that made the condition fail: why did this claim lose?
-fn outcome_from_existing(old: Option<&Item>, claim: &UseClaim) -> Result<ClaimOutcome, LedgerError> {
-    let old = old.ok_or_else(|| LedgerError::Corrupt("condition failed but no ALL_OLD item returned".into()))?;
-    if matches!(old.get(REVOKED), Some(AttributeValue::Bool(true))) {
-        return Ok(ClaimOutcome::Revoked);
-    }
-    if matches!(old.get(REQUEST_IDS), Some(AttributeValue::Ss(ids)) if ids.contains(&claim.request_id)) {
-        return Ok(ClaimOutcome::Retried);
-    }
-    let first_used_at = number(old, FIRST_USED_AT).ok_or_else(|| LedgerError::Corrupt(format!("item has no numeric {FIRST_USED_AT}")))?;
-    let uses = number(old, USES).unwrap_or(1);
-    let fingerprint = match old.get(FINGERPRINT) {
-        Some(AttributeValue::S(f)) => Some(f.clone()),
-        _ => None,
-    };
+fn exhausted(old: &Item, claim: &UseClaim) -> Result<ClaimOutcome, LedgerError> {
+    let first_used_at = number(old, FIRST_USED_AT).map_or(claim.at, from_unix_secs);
+    let uses = number(old, USES).unwrap_or(0);
     Ok(ClaimOutcome::Exhausted(UsedLink {
-        first_used_at: from_unix_secs(first_used_at),
+        first_used_at,
         uses: u32::try_from(uses).unwrap_or(u32::MAX),
-        fingerprint,
+        fingerprint: text(old, FINGERPRINT),
     }))
+}
+
+/// Reads an item into the state every ledger reports.
+fn state(item: &Item) -> LinkState {
+    let count = |name: &str| number(item, name).map_or(0, |v| u32::try_from(v).unwrap_or(u32::MAX));
+    let mut holds = Vec::new();
+    let mut deliveries = Vec::new();
+    for (name, value) in item {
+        if name.starts_with(HOLD_PREFIX)
+            && let AttributeValue::N(until) = value
+        {
+            holds.push(from_unix_secs(until.parse().unwrap_or(0)));
+        }
+        if let (Some(request_id), AttributeValue::M(fields)) = (name.strip_prefix(DELIVERY_PREFIX), value) {
+            let flag = |name: &str| matches!(fields.get(name), Some(AttributeValue::Bool(true)));
+            deliveries.push(Delivery {
+                request_id: request_id.to_owned(),
+                at: from_unix_secs(number(fields, "at").unwrap_or(0)),
+                bytes: number(fields, "bytes").unwrap_or(0),
+                complete: flag("complete"),
+                resume: flag("resume"),
+            });
+        }
+    }
+    LinkState {
+        first_used_at: number(item, FIRST_USED_AT).map(from_unix_secs),
+        uses: count(USES),
+        fingerprint: text(item, FINGERPRINT),
+        revoked: matches!(item.get(REVOKED), Some(AttributeValue::Bool(true))),
+        retain_until: number(item, TTL_ATTRIBUTE).map(from_unix_secs),
+        holds,
+        resumes: count(RESUMES),
+        completed: string_set(item, COMPLETED).to_vec(),
+        deliveries,
+    }
 }

@@ -7,7 +7,9 @@ use std::time::SystemTime;
 
 use async_trait::async_trait;
 
-use super::{ClaimOutcome, Ledger, LedgerError, LedgerKey, LinkRecord, LinkState, UseClaim};
+use super::{
+    ClaimOutcome, Commit, Delivery, Ledger, LedgerError, LedgerKey, LinkRecord, LinkState, Release, ResumeClaim, ResumeOutcome, UseClaim,
+};
 
 #[derive(Debug, Default)]
 pub struct MemoryLedger {
@@ -32,6 +34,12 @@ impl MemoryLedger {
     pub fn record(&self, key: &LedgerKey) -> Option<LinkRecord> {
         self.records.lock().ok()?.get(key).cloned()
     }
+
+    /// Applies `change` to the record of `key` if there is one.
+    fn existing<T>(&self, key: &LedgerKey, absent: T, change: impl FnOnce(&mut LinkRecord) -> T) -> Result<T, LedgerError> {
+        let mut records = self.records.lock().map_err(poisoned)?;
+        Ok(records.get_mut(key).map_or(absent, change))
+    }
 }
 
 fn poisoned<T>(_: T) -> LedgerError {
@@ -43,6 +51,22 @@ impl Ledger for MemoryLedger {
     async fn claim(&self, claim: &UseClaim) -> Result<ClaimOutcome, LedgerError> {
         let mut records = self.records.lock().map_err(poisoned)?;
         Ok(records.entry(claim.key.clone()).or_default().apply(claim))
+    }
+
+    async fn commit(&self, key: &LedgerKey, request_id: &str) -> Result<Commit, LedgerError> {
+        self.existing(key, Commit::Lost, |record| record.commit(request_id))
+    }
+
+    async fn release(&self, key: &LedgerKey, request_id: &str) -> Result<Release, LedgerError> {
+        self.existing(key, Release::NotHeld, |record| record.release(request_id))
+    }
+
+    async fn resume(&self, resume: &ResumeClaim) -> Result<ResumeOutcome, LedgerError> {
+        self.existing(&resume.key, ResumeOutcome::NotResumable, |record| record.resume(resume))
+    }
+
+    async fn record_delivery(&self, key: &LedgerKey, fingerprint: Option<&str>, delivery: &Delivery) -> Result<(), LedgerError> {
+        self.existing(key, (), |record| record.record_delivery(fingerprint, delivery))
     }
 
     async fn revoke(&self, key: &LedgerKey, at: SystemTime, retain_until: SystemTime) -> Result<(), LedgerError> {

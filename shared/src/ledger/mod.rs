@@ -10,9 +10,16 @@
 //! | [`DynamoDbLedger`] | a DynamoDB table, shared by a fleet | one conditional `PutItem`/`UpdateItem` |
 //! | the gateway's file ledger | a redb file | the [`record`] rule in one durable write transaction |
 //!
+//! A use is *held* while the gateway asks the origin, and confirmed ([`Ledger::commit`]) only
+//! when the origin answered with content; any refusal, error or timeout gives it back
+//! ([`Ledger::release`]), and a hold nobody resolved (the process died) lapses at the end of its
+//! lease. On CloudFront a use is spent at once and given back by the origin-response trigger.
+//! Resumes inside the resume window are counted in the same single-write way, and what was
+//! delivered is recorded per use.
+//!
 //! Every adapter passes the same contract suite (`testkit::ledger_contract`), which is where the
-//! semantics below are pinned down: first use, retried request ids, N uses, revocation, the
-//! record's retention, and races.
+//! semantics are pinned down: first use, retried request ids, N uses, holds (commit, release,
+//! lapse), resumes, deliveries, revocation, the record's retention, and races.
 
 use std::sync::Arc;
 use std::time::SystemTime;
@@ -58,7 +65,7 @@ impl LedgerKey {
 pub struct UseClaim {
     pub key: LedgerKey,
     /// The viewer request's unique id; stored so a retried write of the same request is
-    /// recognised instead of being reported as a second use.
+    /// recognised instead of being reported as a second use, and so the use can be given back.
     pub request_id: String,
     /// When the use happens.
     pub at: SystemTime,
@@ -66,19 +73,25 @@ pub struct UseClaim {
     pub retain_until: SystemTime,
     /// How many uses the link grants in all (1 for a one-time link).
     pub max_uses: u32,
-    /// Who used it first (a hash of client IP and User-Agent), kept for the Range grace window.
+    /// Who used it first (a hash of client IP and User-Agent), kept for the resume window.
     pub fingerprint: Option<String>,
+    /// `Some(lease end)`: the use is only *held* — it counts against `max_uses`, but it is
+    /// confirmed by [`Ledger::commit`] once the origin answered with content, given back by
+    /// [`Ledger::release`], and if neither comes (the process died) it lapses at the lease's end
+    /// and the next claim takes it over. `None`: spent at once (CloudFront, which gives a use
+    /// back only when its origin-response trigger sees a refusal).
+    pub hold_until: Option<SystemTime>,
 }
 
 /// What the ledger says about a claim.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ClaimOutcome {
-    /// The use was recorded; `use_number` counts from 1.
+    /// The use was recorded (or held); `use_number` counts from 1.
     Granted { use_number: u32 },
     /// This very request was already recorded (an SDK retry after a write that succeeded but
     /// whose answer was lost). Allowed, and not counted twice.
     Retried,
-    /// Every use is spent.
+    /// Every use is spent (or held by a live lease).
     Exhausted(UsedLink),
     /// The link was revoked.
     Revoked,
@@ -98,15 +111,97 @@ pub struct UsedLink {
     pub fingerprint: Option<String>,
 }
 
-/// What the ledger knows about a link (for the grace window and `GET /links/{id}`).
+/// Confirming a held use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Commit {
+    /// The use is spent for good (also when it already was: commit is idempotent).
+    Committed,
+    /// The hold is gone: it lapsed and another claim took the use over, or it was given back.
+    /// Nothing may be delivered for it.
+    Lost,
+}
+
+/// Giving a use back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Release {
+    /// The use held or spent by this request is free again.
+    Released,
+    /// This request holds no use (never granted, or already given back): nothing changed.
+    NotHeld,
+}
+
+/// A `Range` request by the link's first client, asking to resume inside the resume window
+/// without spending a use.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResumeClaim {
+    pub key: LedgerKey,
+    pub fingerprint: String,
+    /// The first use must be at or after this instant (now minus the window).
+    pub window_start: SystemTime,
+    /// How many resumes the link allows in all.
+    pub max_resumes: u32,
+}
+
+/// What the ledger says about a resume.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ResumeOutcome {
+    /// Counted; `resume_number` counts from 1.
+    Resumed { resume_number: u32 },
+    /// Not this client, outside the window, the download completed, resumes spent, or revoked:
+    /// the request must claim a use like any other.
+    NotResumable,
+}
+
+/// What reached the viewer for one granted use or resume (the gateway knows it to the byte).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Delivery {
+    pub request_id: String,
+    pub at: SystemTime,
+    /// Body bytes sent.
+    pub bytes: u64,
+    /// The object was sent through its last byte: a resume by this client is no longer needed.
+    pub complete: bool,
+    /// This delivery was a resume, not a use.
+    pub resume: bool,
+}
+
+/// What the ledger knows about a link (for the decision and `GET /links/{id}`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct LinkState {
     pub first_used_at: Option<SystemTime>,
+    /// Uses granted, including those still held.
     pub uses: u32,
     pub fingerprint: Option<String>,
     pub revoked: bool,
     /// When the record may be deleted (the ledger's TTL).
     pub retain_until: Option<SystemTime>,
+    /// Lease ends of the uses still held (granted, not yet confirmed or given back).
+    pub holds: Vec<SystemTime>,
+    /// Resumes granted.
+    pub resumes: u32,
+    /// Fingerprints of clients whose download completed.
+    pub completed: Vec<String>,
+    /// What was delivered, per use and resume, in no particular order.
+    pub deliveries: Vec<Delivery>,
+}
+
+impl LinkState {
+    /// Uses that count at `now`: spent ones and holds whose lease has not ended.
+    pub fn live_uses(&self, now: SystemTime) -> u32 {
+        let lapsed = self.holds.iter().filter(|until| **until <= now).count();
+        self.uses.saturating_sub(u32::try_from(lapsed).unwrap_or(u32::MAX))
+    }
+
+    /// May `resume` be granted: the same first client, its first use inside the window, its
+    /// download not completed, resumes left, not revoked? (The rule every ledger applies in its
+    /// one write, and the look of a HEAD.)
+    pub fn resumable(&self, resume: &ResumeClaim) -> bool {
+        !self.revoked
+            && self.fingerprint.as_deref() == Some(resume.fingerprint.as_str())
+            && self.first_used_at.is_some_and(|first| first >= resume.window_start)
+            && self.resumes < resume.max_resumes
+            && !self.completed.contains(&resume.fingerprint)
+    }
 }
 
 /// The ledger could not answer. The edge fails closed on this: no answer, no download.
@@ -120,11 +215,27 @@ pub enum LedgerError {
 
 #[async_trait]
 pub trait Ledger: Send + Sync {
-    /// Records the use atomically if the link has uses left; otherwise says why not.
+    /// Records (or holds) the use atomically if the link has uses left — a lapsed hold counts
+    /// as a use left and is taken over; otherwise says why not.
     ///
-    /// One atomic conditional write: concurrent claims on one link never grant more than
+    /// One atomic conditional write decides: concurrent claims on one link never grant more than
     /// `max_uses` in total, and a claim whose request id is already recorded is `Retried`.
     async fn claim(&self, claim: &UseClaim) -> Result<ClaimOutcome, LedgerError>;
+
+    /// Confirms the use `request_id` holds. Idempotent.
+    async fn commit(&self, key: &LedgerKey, request_id: &str) -> Result<Commit, LedgerError>;
+
+    /// Gives back the use `request_id` holds or spent (the origin refused, failed or never
+    /// answered). Idempotent: a second release, or a release of a request that never had a
+    /// use, changes nothing. When the last use is given back the link is as if never used.
+    async fn release(&self, key: &LedgerKey, request_id: &str) -> Result<Release, LedgerError>;
+
+    /// Counts one resume atomically if [`LinkState::resumable`]; one conditional write.
+    async fn resume(&self, resume: &ResumeClaim) -> Result<ResumeOutcome, LedgerError>;
+
+    /// Records what one use or resume delivered to the client `fingerprint`; a completed one
+    /// closes that client's resumes. Changes nothing if the link has no record.
+    async fn record_delivery(&self, key: &LedgerKey, fingerprint: Option<&str>, delivery: &Delivery) -> Result<(), LedgerError>;
 
     /// Marks a link revoked (creating its record if it was never used); later claims get
     /// [`ClaimOutcome::Revoked`]. Idempotent. A new record is kept until `retain_until`; an
@@ -139,6 +250,22 @@ pub trait Ledger: Send + Sync {
 impl<L: Ledger + ?Sized> Ledger for Arc<L> {
     async fn claim(&self, claim: &UseClaim) -> Result<ClaimOutcome, LedgerError> {
         (**self).claim(claim).await
+    }
+
+    async fn commit(&self, key: &LedgerKey, request_id: &str) -> Result<Commit, LedgerError> {
+        (**self).commit(key, request_id).await
+    }
+
+    async fn release(&self, key: &LedgerKey, request_id: &str) -> Result<Release, LedgerError> {
+        (**self).release(key, request_id).await
+    }
+
+    async fn resume(&self, resume: &ResumeClaim) -> Result<ResumeOutcome, LedgerError> {
+        (**self).resume(resume).await
+    }
+
+    async fn record_delivery(&self, key: &LedgerKey, fingerprint: Option<&str>, delivery: &Delivery) -> Result<(), LedgerError> {
+        (**self).record_delivery(key, fingerprint, delivery).await
     }
 
     async fn revoke(&self, key: &LedgerKey, at: SystemTime, retain_until: SystemTime) -> Result<(), LedgerError> {

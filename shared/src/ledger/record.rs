@@ -5,53 +5,125 @@
 //! | a claim finds the record … | outcome | record afterwards |
 //! |---|---|---|
 //! | revoked | `Revoked` | unchanged |
-//! | holding the claim's request id | `Retried` | unchanged |
-//! | with `uses >= max_uses` | `Exhausted` (first use, uses, fingerprint) | unchanged |
-//! | otherwise (absent = empty) | `Granted { use_number }` | uses + 1, request id added; the first use sets `first_used_at`, `fingerprint` and the retention |
+//! | holding or having spent the claim's request id | `Retried` | unchanged |
+//! | with `uses >= max_uses` and no lapsed hold | `Exhausted` (first use, uses, fingerprint) | unchanged |
+//! | with `uses >= max_uses` and a lapsed hold | `Granted { uses }` | the lapsed hold is replaced by this claim |
+//! | otherwise (absent = empty) | `Granted { use_number }` | uses + 1, held (lease) or spent; the first use sets `first_used_at`, `fingerprint` and the retention |
 //!
-//! Revocation sets `revoked`, and the retention only if the record had none: a record made by a
-//! use already outlives its link.
+//! `commit` turns a hold into a spent use; `release` gives a held or spent use back (uses − 1,
+//! and when none is left the link is as if never used); `resume` counts a resume when
+//! [`LinkState::resumable`]; `record_delivery` keeps what was sent and closes the resumes of a
+//! client whose download completed. Revocation sets `revoked`, and the retention only if the
+//! record had none: a record made by a use already outlives its link.
 
 use std::time::SystemTime;
 
-use super::{ClaimOutcome, LinkState, UseClaim, UsedLink};
+use super::{ClaimOutcome, Commit, Delivery, LinkState, Release, ResumeClaim, ResumeOutcome, UseClaim, UsedLink};
 
 /// Everything recorded about one link.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct LinkRecord {
     pub first_used_at: Option<SystemTime>,
+    /// Uses granted, held ones included.
     pub uses: u32,
+    /// Requests whose use is spent.
     pub request_ids: Vec<String>,
+    /// Requests whose use is held, and until when.
+    pub holds: Vec<(String, SystemTime)>,
     pub fingerprint: Option<String>,
     pub revoked: bool,
     pub revoked_at: Option<SystemTime>,
     pub retain_until: Option<SystemTime>,
+    pub resumes: u32,
+    /// Fingerprints whose download completed.
+    pub completed: Vec<String>,
+    pub deliveries: Vec<Delivery>,
 }
 
 impl LinkRecord {
-    /// Applies `claim` to this record (mutating it only when the claim is granted).
+    /// Applies `claim` (mutating the record only when the claim is granted).
     pub fn apply(&mut self, claim: &UseClaim) -> ClaimOutcome {
         if self.revoked {
             return ClaimOutcome::Revoked;
         }
-        if self.request_ids.contains(&claim.request_id) {
+        if self.request_ids.contains(&claim.request_id) || self.holds.iter().any(|(id, _)| *id == claim.request_id) {
             return ClaimOutcome::Retried;
         }
         if self.uses >= claim.max_uses {
-            return ClaimOutcome::Exhausted(UsedLink {
-                first_used_at: self.first_used_at.unwrap_or(claim.at),
-                uses: self.uses,
-                fingerprint: self.fingerprint.clone(),
-            });
+            // A hold whose lease ended without a commit or release is a use nobody has.
+            let Some(lapsed) = self.holds.iter().position(|(_, until)| *until <= claim.at) else {
+                return ClaimOutcome::Exhausted(UsedLink {
+                    first_used_at: self.first_used_at.unwrap_or(claim.at),
+                    uses: self.uses,
+                    fingerprint: self.fingerprint.clone(),
+                });
+            };
+            self.holds.remove(lapsed);
+            self.take(claim);
+            return ClaimOutcome::Granted { use_number: self.uses };
         }
         self.uses += 1;
-        self.request_ids.push(claim.request_id.clone());
+        self.take(claim);
         if self.first_used_at.is_none() {
             self.first_used_at = Some(claim.at);
             self.fingerprint = claim.fingerprint.clone();
         }
         self.retain_until.get_or_insert(claim.retain_until);
         ClaimOutcome::Granted { use_number: self.uses }
+    }
+
+    /// Records `claim`'s use as held or spent (the count is the caller's business).
+    fn take(&mut self, claim: &UseClaim) {
+        match claim.hold_until {
+            Some(until) => self.holds.push((claim.request_id.clone(), until)),
+            None => self.request_ids.push(claim.request_id.clone()),
+        }
+    }
+
+    pub fn commit(&mut self, request_id: &str) -> Commit {
+        if let Some(i) = self.holds.iter().position(|(id, _)| id == request_id) {
+            self.holds.remove(i);
+            self.request_ids.push(request_id.to_owned());
+            return Commit::Committed;
+        }
+        if self.request_ids.iter().any(|id| id == request_id) { Commit::Committed } else { Commit::Lost }
+    }
+
+    pub fn release(&mut self, request_id: &str) -> Release {
+        let held = self.holds.iter().position(|(id, _)| id == request_id);
+        let spent = self.request_ids.iter().position(|id| id == request_id);
+        match (held, spent) {
+            (Some(i), _) => drop(self.holds.remove(i)),
+            (None, Some(i)) => drop(self.request_ids.remove(i)),
+            (None, None) => return Release::NotHeld,
+        }
+        self.uses = self.uses.saturating_sub(1);
+        if self.uses == 0 {
+            self.first_used_at = None;
+            self.fingerprint = None;
+        }
+        Release::Released
+    }
+
+    pub fn resume(&mut self, resume: &ResumeClaim) -> ResumeOutcome {
+        if !self.state().resumable(resume) {
+            return ResumeOutcome::NotResumable;
+        }
+        self.resumes += 1;
+        ResumeOutcome::Resumed { resume_number: self.resumes }
+    }
+
+    /// Keeps what was delivered (one entry per request); a completed delivery closes its
+    /// client's resumes.
+    pub fn record_delivery(&mut self, fingerprint: Option<&str>, delivery: &Delivery) {
+        self.deliveries.retain(|d| d.request_id != delivery.request_id);
+        self.deliveries.push(delivery.clone());
+        if delivery.complete
+            && let Some(fingerprint) = fingerprint
+            && !self.completed.iter().any(|f| f == fingerprint)
+        {
+            self.completed.push(fingerprint.to_owned());
+        }
     }
 
     /// Marks the record revoked (idempotent: the first revocation's time stays).
@@ -69,6 +141,10 @@ impl LinkRecord {
             fingerprint: self.fingerprint.clone(),
             revoked: self.revoked,
             retain_until: self.retain_until,
+            holds: self.holds.iter().map(|(_, until)| *until).collect(),
+            resumes: self.resumes,
+            completed: self.completed.clone(),
+            deliveries: self.deliveries.clone(),
         }
     }
 

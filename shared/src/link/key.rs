@@ -4,10 +4,13 @@
 //! a path whose decoded key breaks it, so every link the issuer signs is one the edge accepts and
 //! nothing the edge accepts could be read differently by a CDN or an origin on the way: no empty,
 //! `.` or `..` segments (what HTTP clients and CDNs "normalise"), no backslashes (which some
-//! proxies turn into `/`), no control characters, at most [`MAX_KEY_BYTES`].
+//! proxies turn into `/`), no control characters, at most [`MAX_KEY_BYTES`], and nothing under
+//! [`RESERVED_PREFIX`] (the gateway's own routes live there: such a link could never be used).
 
 /// Longest object key S3 accepts, in UTF-8 bytes.
 pub const MAX_KEY_BYTES: usize = 1024;
+/// Keys under this prefix are refused: `/_oncelink/…` is the gateway's page and API.
+pub const RESERVED_PREFIX: &str = "_oncelink/";
 
 /// Why a key is not acceptable.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -20,6 +23,8 @@ pub enum KeyError {
     BadCharacter,
     #[error("key must not start or end with '/', contain '//', or '.'/'..' segments")]
     BadSegment,
+    #[error("keys under _oncelink/ are reserved")]
+    Reserved,
 }
 
 /// Checks a decoded object key against the rule.
@@ -35,6 +40,9 @@ pub fn check(key: &str) -> Result<(), KeyError> {
     }
     if key.split('/').any(|segment| segment.is_empty() || segment == "." || segment == "..") {
         return Err(KeyError::BadSegment);
+    }
+    if key.starts_with(RESERVED_PREFIX) || key == RESERVED_PREFIX.trim_end_matches('/') {
+        return Err(KeyError::Reserved);
     }
     Ok(())
 }
@@ -56,5 +64,9 @@ mod tests {
         for bad in ["/a", "a/", "a//b", "./a", "a/..", "a/./b"] {
             assert_eq!(check(bad), Err(KeyError::BadSegment), "{bad:?}");
         }
+        for reserved in ["_oncelink", "_oncelink/links", "_oncelink/x/y"] {
+            assert_eq!(check(reserved), Err(KeyError::Reserved), "{reserved:?}");
+        }
+        assert_eq!(check("_oncelinks/x"), Ok(()));
     }
 }

@@ -1,0 +1,201 @@
+//! A link request's life, as named phases in the order it lives them (after Pingora's):
+//!
+//! ```text
+//!  1 request filter   the head, read as the core reads every viewer request; an upload that
+//!                     could not be passed on is refused here, before anything is spent
+//!  2 decision         the core's EdgeService: configuration, checks, ledger (measured, logged);
+//!                     a granted GET or PUT only HOLDS its use, for at most the hold lease
+//!  3 upstream request the origin request (`upstream`); bodies streamed both ways
+//!  4 settle           the origin answered with content → the use is confirmed before a byte of
+//!                     the answer leaves; a refusal, an error or no answer → the use is given back
+//!  5 response filter  what of the origin's answer reaches the viewer; the body is counted, and
+//!                     what it delivered is recorded when it ends (complete, or cut off)
+//!  6 logging          the access line, written by `app` from the context every phase filled
+//! ```
+//!
+//! Each phase returns what the next one needs, or the response that ends the request there. The
+//! per-request context ([`RequestCtx`]) is passed explicitly and is all a phase may write to. A
+//! crash between 2 and 4 leaves a hold nobody resolves: it lapses after the lease and the link
+//! is usable again, so nothing that fails is the viewer's loss, and nothing is delivered twice
+//! (a use is confirmed before its answer is sent).
+
+mod upstream;
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use http::request::Parts;
+use http::{HeaderMap, HeaderValue, Response, StatusCode, header};
+use http_body_util::BodyExt;
+use hyper::body::Incoming;
+use oncelink::content;
+use oncelink::credentials::CredentialSource;
+use oncelink::decision::{Forward, Ticket};
+use oncelink::edge::{EdgeService, Settled, log_refusal};
+use oncelink::ledger::{Delivery, Ledger};
+use oncelink::link::LinkMode;
+use oncelink::presign::S3Origin;
+use oncelink::{Decision, ViewerRequest};
+pub use upstream::{DEFAULT_ORIGIN_TIMEOUT, ProxyError};
+
+use crate::answer;
+use crate::app::RequestCtx;
+use crate::body::{Sent, Tracked};
+use crate::keys::GatewayConfig;
+use crate::metrics::Metrics;
+use crate::origin::{Body, BoxError, HttpClient};
+
+/// The core's edge service on the gateway's ports.
+pub type Edge = EdgeService<GatewayConfig, Arc<dyn Ledger>>;
+
+/// How much longer than the origin's timeout a use stays held: time to confirm it.
+pub const HOLD_MARGIN: Duration = Duration::from_secs(5);
+
+/// Response headers that stay between the origin and us.
+const DROPPED_RESPONSE_HEADERS: &[&str] =
+    &["connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade", "proxy-authenticate", "server", "set-cookie"];
+
+pub struct Proxy {
+    pub edge: Arc<Edge>,
+    pub client: HttpClient,
+    pub origin: S3Origin,
+    pub mode: LinkMode,
+    pub credentials: Arc<dyn CredentialSource>,
+    pub metrics: Arc<Metrics>,
+    pub max_upload_bytes: u64,
+    /// The origin's time to answer with a response head.
+    pub origin_timeout: Duration,
+    /// Serve active content types inline (still sandboxed); see `oncelink::content`.
+    pub inline_active_content: bool,
+}
+
+/// Ends the request in a phase: the response to send now (boxed: it is large, and rare on the
+/// path of a forwarded request).
+type Early = Box<Response<Body>>;
+
+impl Proxy {
+    /// Runs the phases for one link request.
+    pub async fn serve(&self, request: http::Request<Incoming>, ctx: &mut RequestCtx) -> Response<Body> {
+        let (parts, body) = request.into_parts();
+        let viewer = match self.request_filter(&parts, ctx) {
+            Ok(viewer) => viewer,
+            Err(early) => return *early,
+        };
+        let (forward, ticket) = match self.decision(&viewer, ctx).await {
+            Ok(admitted) => admitted,
+            Err(early) => return *early,
+        };
+        let answer = self.upstream_request(&parts, body, &forward, ctx).await;
+        if let Err(early) = self.settle(ticket.as_ref(), &parts, answer.as_ref().ok().map(|a| a.status().as_u16()), ctx).await {
+            return *early;
+        }
+        match answer {
+            Ok(answer) => self.response_filter(answer, &parts, ticket),
+            Err(error) => {
+                self.metrics.origin_errors.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                ctx.failure = Some(error.label());
+                answer::refusal(&error)
+            }
+        }
+    }
+
+    /// Phase 1: the head alone may already be refused (before the decision, so before the
+    /// ledger): an upload we could not pass on must not spend the link.
+    fn request_filter(&self, parts: &Parts, ctx: &mut RequestCtx) -> Result<ViewerRequest, Early> {
+        oncelink::http_head::viewer_request(parts, ctx.client_ip, &ctx.request_id, self.max_upload_bytes).map_err(|refusal| {
+            let measured = log_refusal(&ctx.request_id, parts.method.as_str(), parts.uri.path(), &refusal);
+            self.metrics.record(&measured.samples());
+            ctx.decision = Some(measured.outcome);
+            Box::new(answer::refusal(&refusal))
+        })
+    }
+
+    /// Phase 2: the core decides; a granted request comes with its ticket.
+    async fn decision(&self, viewer: &ViewerRequest, ctx: &mut RequestCtx) -> Result<(Forward, Option<Ticket>), Early> {
+        let decided = self.edge.decide(viewer, SystemTime::now()).await;
+        self.metrics.record(&decided.measured.samples());
+        ctx.decision = Some(decided.measured.outcome);
+        match decided.decision {
+            Decision::Forward(forward) => Ok((forward, decided.ticket)),
+            Decision::Preview => {
+                let mut preview = answer::full(StatusCode::OK, "text/plain", "");
+                preview.headers_mut().insert("x-robots-tag", HeaderValue::from_static("noindex"));
+                Err(Box::new(preview))
+            }
+            Decision::Deny(reason) => Err(Box::new(answer::refusal(&reason))),
+        }
+    }
+
+    /// Phase 4: confirm the use the origin delivered for, give back the one it did not. If a
+    /// held use cannot be confirmed, nothing of the origin's answer may be delivered.
+    async fn settle(&self, ticket: Option<&Ticket>, parts: &Parts, status: Option<u16>, ctx: &mut RequestCtx) -> Result<(), Early> {
+        let Some(ticket) = ticket else { return Ok(()) };
+        match self.edge.settle(ticket, parts.method.as_str(), status).await {
+            Ok(Settled::Kept) => ctx.settled = Some("kept"),
+            Ok(Settled::GivenBack) => {
+                ctx.settled = Some("given_back");
+                self.metrics.record(&[oncelink::metrics::use_given_back()]);
+            }
+            Ok(Settled::Nothing) => {}
+            Err(reason) => {
+                ctx.settled = Some("not_confirmed");
+                return Err(Box::new(answer::refusal(&reason)));
+            }
+        }
+        if parts.method == http::Method::PUT && ctx.settled == Some("kept") {
+            let bytes = parts.headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse().ok()).unwrap_or(0);
+            let delivery = Delivery { request_id: ticket.request_id.clone(), at: SystemTime::now(), bytes, complete: true, resume: false };
+            self.edge.record_delivery(ticket, &delivery).await;
+        }
+        Ok(())
+    }
+
+    /// Phase 5: hop-by-hop and origin-private headers stay behind; nothing is cached unless the
+    /// origin says so; the object can never act with this origin's authority (nosniff, a CSP
+    /// sandbox, active types as attachments: `oncelink::content`); the body streams to the
+    /// viewer, counted, and a download's delivery is recorded when the body ends.
+    fn response_filter(&self, answer: Response<Incoming>, parts: &Parts, ticket: Option<Ticket>) -> Response<Body> {
+        let (mut head, body) = answer.into_parts();
+        for name in DROPPED_RESPONSE_HEADERS {
+            head.headers.remove(*name);
+        }
+        head.headers.entry(header::CACHE_CONTROL).or_insert(HeaderValue::from_static("no-store"));
+        for (name, value) in content::OBJECT_HEADERS {
+            head.headers.insert(name, HeaderValue::from_static(value));
+        }
+        let content_type = head.headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
+        let disposition = head.headers.get(header::CONTENT_DISPOSITION).and_then(|v| v.to_str().ok());
+        if !self.inline_active_content && content::needs_attachment(content_type) && !content::is_attachment(disposition) {
+            head.headers.insert(header::CONTENT_DISPOSITION, HeaderValue::from_static("attachment"));
+        }
+        let sent =
+            ticket.filter(|_| parts.method == http::Method::GET).map(|t| self.delivery_report(t, head.status.as_u16(), &head.headers));
+        let body = Tracked::download(body.map_err(|e| Box::new(e) as BoxError), self.metrics.clone(), sent).boxed();
+        Response::from_parts(head, body)
+    }
+
+    /// What to record once a download's body ends, given how many bytes it sent.
+    fn delivery_report(&self, ticket: Ticket, status: u16, headers: &HeaderMap) -> Sent {
+        let text = |name| headers.get(name).and_then(|v: &HeaderValue| v.to_str().ok());
+        let length = text(header::CONTENT_LENGTH).and_then(|v| v.parse().ok());
+        let completes_at = oncelink::delivery::completing_bytes(status, length, text(header::CONTENT_RANGE));
+        let edge = self.edge.clone();
+        Box::new(move |bytes| {
+            let delivery = Delivery {
+                request_id: ticket.request_id.clone(),
+                at: SystemTime::now(),
+                bytes,
+                complete: completes_at == Some(bytes),
+                resume: ticket.kind == oncelink::decision::TicketKind::Resume,
+            };
+            if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+                runtime.spawn(async move { edge.record_delivery(&ticket, &delivery).await });
+            }
+        })
+    }
+}
+
+/// The hold lease for an origin timeout: the use must outlive the wait for the answer.
+pub fn hold_lease(origin_timeout: Duration) -> Duration {
+    origin_timeout + HOLD_MARGIN
+}

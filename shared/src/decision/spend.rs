@@ -1,0 +1,150 @@
+//! Phase 5: the ledger. What a request that passed phases 1–4 costs, decided by one write.
+//!
+//! ```text
+//! GET with Range, first client, window open ─► resume (one write) ─► Resumed ────────────► forward (no use)
+//!                                                     └─ NotResumable ─┐
+//! GET / PUT ─────────────────────────────────────────────────────────► claim (one write) ─► Granted / Retried ─► forward + ticket
+//!                                                                                   └─ Exhausted / Revoked ─► deny
+//! HEAD / OPTIONS ─► look (one read): refused exactly as its GET would be ─────────────────► forward (no use) / deny
+//! ```
+//!
+//! A granted request gets a [`Ticket`]: what it holds, so the shell can confirm or give it back
+//! once the origin answered ([`delivers_content`] says which), and record what was delivered.
+//! Every ledger failure fails closed: no answer from the ledger, no request to the origin.
+
+use std::time::SystemTime;
+
+use super::{Claim, Decision, DenyReason, EdgePolicy, Precheck, precheck};
+use crate::ViewerRequest;
+use crate::config::EdgeConfig;
+use crate::ledger::{ClaimOutcome, Ledger, LedgerError, LedgerKey, LinkState, ResumeClaim, ResumeOutcome};
+use crate::link::LinkId;
+
+/// What a forwarded request holds in the ledger.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ticket {
+    pub key: LedgerKey,
+    pub link_id: LinkId,
+    pub request_id: String,
+    pub fingerprint: Option<String>,
+    pub kind: TicketKind,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TicketKind {
+    /// A use: `held` until confirmed (gateway), or spent already (CloudFront).
+    Use { held: bool },
+    /// A resume inside the window: no use to confirm or give back.
+    Resume,
+}
+
+/// The decision, and for a granted GET or PUT what it holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Admitted {
+    pub decision: Decision,
+    pub ticket: Option<Ticket>,
+}
+
+impl Admitted {
+    fn without_ticket(decision: Decision) -> Self {
+        Self { decision, ticket: None }
+    }
+}
+
+fn ticket(claim: &Claim, kind: TicketKind) -> Ticket {
+    Ticket {
+        key: claim.use_claim.key.clone(),
+        link_id: claim.link_id.clone(),
+        request_id: claim.use_claim.request_id.clone(),
+        fingerprint: claim.use_claim.fingerprint.clone(),
+        kind,
+    }
+}
+
+fn fail_closed(error: LedgerError, request_id: &str) -> Decision {
+    tracing::error!(%error, request_id, "ledger failed; denying (fail closed)");
+    Decision::Deny(DenyReason::LedgerUnavailable)
+}
+
+/// All five phases, for callers that hold the configuration and a ledger.
+pub async fn admit(request: &ViewerRequest, policy: &EdgePolicy, config: &EdgeConfig, ledger: &dyn Ledger, now: SystemTime) -> Admitted {
+    match precheck(request, policy, config, now) {
+        Precheck::Deny(reason) => Admitted::without_ticket(Decision::Deny(reason)),
+        Precheck::Preview => Admitted::without_ticket(Decision::Preview),
+        Precheck::Look(claim) => Admitted::without_ticket(match ledger.lookup(&claim.use_claim.key).await {
+            Ok(state) => look(state.as_ref(), &claim, policy, now),
+            Err(error) => fail_closed(error, &claim.use_claim.request_id),
+        }),
+        Precheck::Claim(claim) => {
+            if let (Some(window), Some(fingerprint)) = (claim.resume, &claim.use_claim.fingerprint) {
+                let resume = ResumeClaim {
+                    key: claim.use_claim.key.clone(),
+                    fingerprint: fingerprint.clone(),
+                    window_start: now.checked_sub(window).unwrap_or(SystemTime::UNIX_EPOCH),
+                    max_resumes: policy.max_resumes,
+                };
+                match ledger.resume(&resume).await {
+                    Ok(ResumeOutcome::Resumed { .. }) => {
+                        return Admitted {
+                            decision: Decision::Forward(claim.forward.clone()),
+                            ticket: Some(ticket(&claim, TicketKind::Resume)),
+                        };
+                    }
+                    Ok(ResumeOutcome::NotResumable) => {}
+                    Err(error) => return Admitted::without_ticket(fail_closed(error, &claim.use_claim.request_id)),
+                }
+            }
+            let decision = settle(&claim, ledger.claim(&claim.use_claim).await);
+            let held = claim.use_claim.hold_until.is_some();
+            let ticket = matches!(decision, Decision::Forward(_)).then(|| ticket(&claim, TicketKind::Use { held }));
+            Admitted { decision, ticket }
+        }
+    }
+}
+
+/// All five phases, the decision only.
+pub async fn decide(request: &ViewerRequest, policy: &EdgePolicy, config: &EdgeConfig, ledger: &dyn Ledger, now: SystemTime) -> Decision {
+    admit(request, policy, config, ledger, now).await.decision
+}
+
+/// Phase 5's verdict for a claim: turns the ledger's answer into the final decision. Fails closed.
+pub fn settle(claim: &Claim, outcome: Result<ClaimOutcome, LedgerError>) -> Decision {
+    match outcome {
+        Ok(ClaimOutcome::Granted { .. } | ClaimOutcome::Retried) => Decision::Forward(claim.forward.clone()),
+        Ok(ClaimOutcome::Exhausted(used)) => Decision::Deny(DenyReason::AlreadyUsed { first_used_at: used.first_used_at }),
+        Ok(ClaimOutcome::Revoked) => Decision::Deny(DenyReason::Revoked),
+        Err(error) => fail_closed(error, &claim.use_claim.request_id),
+    }
+}
+
+/// The look of a HEAD or OPTIONS: refused exactly as its GET would be (revoked, or every use
+/// spent and no resume open to this client), and forwarded otherwise; nothing is written.
+pub fn look(state: Option<&LinkState>, claim: &Claim, policy: &EdgePolicy, now: SystemTime) -> Decision {
+    let Some(state) = state else { return Decision::Forward(claim.forward.clone()) };
+    if state.revoked {
+        return Decision::Deny(DenyReason::Revoked);
+    }
+    if state.live_uses(now) < claim.use_claim.max_uses {
+        return Decision::Forward(claim.forward.clone());
+    }
+    let resumable = match (claim.resume, &claim.use_claim.fingerprint) {
+        (Some(window), Some(fingerprint)) => state.resumable(&ResumeClaim {
+            key: claim.use_claim.key.clone(),
+            fingerprint: fingerprint.clone(),
+            window_start: now.checked_sub(window).unwrap_or(SystemTime::UNIX_EPOCH),
+            max_resumes: policy.max_resumes,
+        }),
+        _ => false,
+    };
+    if resumable {
+        return Decision::Forward(claim.forward.clone());
+    }
+    Decision::Deny(DenyReason::AlreadyUsed { first_used_at: state.first_used_at.unwrap_or(now) })
+}
+
+/// Does the origin's answer to `method` carry what a use pays for? A download's or an upload's
+/// 2xx (206 Partial Content included). Anything else — 304, 4xx, 5xx — delivered nothing, so
+/// the use is given back.
+pub fn delivers_content(method: &str, status: u16) -> bool {
+    matches!(method, "GET" | "PUT") && (200..300).contains(&status)
+}
