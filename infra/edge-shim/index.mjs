@@ -1,9 +1,9 @@
-// Lambda@Edge entry point (Node.js 24, viewer request). See shim.mjs for the logic.
+// Lambda@Edge entry point (Node.js 24; viewer request and origin response). See shim.mjs for the logic.
 // config.mjs is generated at synth/plan time by the CDK construct or the Terraform module:
 // Lambda@Edge has no environment variables, so the validator's ARN is baked into the zip.
 import { LambdaClient, InvokeCommand } from '@aws-sdk/client-lambda';
 import config from './config.mjs';
-import { makeHandler } from './shim.mjs';
+import { makeEdgeHandler } from './shim.mjs';
 
 // Outside the handler: one client (and its connection pool) per execution environment.
 const client = new LambdaClient({
@@ -20,4 +20,5 @@ async function invoke(payload, abortSignal) {
   return { payload: out.Payload ? Buffer.from(out.Payload).toString('utf8') : '', functionError: out.FunctionError };
 }
 
-export const handler = makeHandler({ invoke, timeoutMs: config.timeoutMs });
+// One function for both events: it dispatches on Records[0].cf.config.eventType.
+export const handler = makeEdgeHandler({ invoke, timeoutMs: config.timeoutMs });

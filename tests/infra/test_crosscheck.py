@@ -1,5 +1,6 @@
 """The Terraform module and the synthesized CDK templates must describe the same deployment:
-table key schema and TTL, SSM parameter names, and the IAM actions of every role, per mode."""
+table key schema and TTL, SSM parameter names, the IAM actions of every role, the edge
+function's associations, the forwarded link header and the security headers, per mode."""
 import json
 import re
 
@@ -87,6 +88,46 @@ def tf_parameter_suffixes(module, mode):
     return {n.removeprefix("${local.ssm_prefix}/") for n in names}
 
 
+ALL_VIEWER_EXCEPT_HOST = "b689b0a8-53d0-40ab-baf2-68738e2966ac"
+LINK_HEADER = "x-oncelink-link"
+
+
+def cdk_behavior(template):
+    [dist] = [r["Properties"]["DistributionConfig"] for r in template["Resources"].values() if r["Type"] == "AWS::CloudFront::Distribution"]
+    assert "CacheBehaviors" not in dist
+    return dist["DefaultCacheBehavior"]
+
+
+def cdk_forwarded_headers(template):
+    """What the default behavior's origin request policy forwards: a set, or ALL (every viewer header but Host)."""
+    policy = cdk_behavior(template)["OriginRequestPolicyId"]
+    if policy == ALL_VIEWER_EXCEPT_HOST:
+        return "ALL"
+    cfg = template["Resources"][policy["Ref"]]["Properties"]["OriginRequestPolicyConfig"]["HeadersConfig"]
+    assert cfg["HeaderBehavior"] == "whitelist"
+    return {h.lower() for h in cfg["Headers"]}
+
+
+def tf_local(module, value):
+    """Resolves a bare `${local.name}` reference; any other value as it is."""
+    m = re.fullmatch(r"\$\{local\.([a-z_]+)\}", value)
+    return module["locals"][m.group(1)] if m else value
+
+
+def tf_forwarded_headers(module, mode):
+    expr = module["resource"]["aws_cloudfront_distribution"]["this"]["default_cache_behavior"][0]["origin_request_policy_id"]
+    m = re.fullmatch(r"\$\{local\.sealed \? (\S+) : (\S+)\}", expr)
+    assert m, expr
+    chosen = m.group(1) if mode == "sealed" else m.group(2)
+    if chosen.startswith("local."):
+        assert module["locals"][chosen.removeprefix("local.")] == ALL_VIEWER_EXCEPT_HOST
+        return "ALL"
+    assert chosen == "aws_cloudfront_origin_request_policy.sealed[0].id", chosen
+    cfg = module["resource"]["aws_cloudfront_origin_request_policy"]["sealed"]["headers_config"][0]
+    assert cfg["header_behavior"] == "whitelist"
+    return {tf_local(module, h).lower() for h in cfg["headers"][0]["items"]}
+
+
 # ---- the comparisons ------------------------------------------------------------------------
 def test_table_key_schema_and_ttl(cdk, module):
     _, main, _ = cdk
@@ -146,3 +187,41 @@ def test_shared_names(cdk, module):
     assert locals_["issue_url_name"] == "oncelink-${var.deployment_name}-issue-url"
     assert locals_["edge_shim_name"] == "oncelink-${var.deployment_name}-edge-shim"
     assert locals_["ssm_prefix"] == "/oncelink/${var.deployment_name}"
+
+
+def test_edge_function_associations(cdk, module):
+    _, main, edge = cdk
+    cdk_assoc = cdk_behavior(main)["LambdaFunctionAssociations"]
+    tf_assoc = module["resource"]["aws_cloudfront_distribution"]["this"]["default_cache_behavior"][0]["lambda_function_association"]
+    cdk_pairs = [(a["EventType"], bool(a.get("IncludeBody", False))) for a in cdk_assoc]
+    tf_pairs = [(a["event_type"], bool(a.get("include_body", False))) for a in tf_assoc]
+    assert cdk_pairs == tf_pairs == [("viewer-request", False), ("origin-response", False)]
+    # Both events run the one edge function (one version) in each tool.
+    assert len({json.dumps(a["LambdaFunctionARN"], sort_keys=True) for a in cdk_assoc}) == 1
+    assert [r["Type"] for r in edge["Resources"].values()].count("AWS::Lambda::Function") == 1
+    assert {a["lambda_arn"] for a in tf_assoc} == {"${aws_lambda_function.edge_shim.qualified_arn}"}
+    assert "ordered_cache_behavior" not in module["resource"]["aws_cloudfront_distribution"]["this"]
+
+
+def test_forwarded_headers_include_the_link_header(cdk, module):
+    mode, main, _ = cdk
+    cdk_headers, tf_headers = cdk_forwarded_headers(main), tf_forwarded_headers(module, mode)
+    assert cdk_headers == tf_headers
+    if mode == "sealed":
+        assert LINK_HEADER in cdk_headers and "host" not in cdk_headers and "authorization" not in cdk_headers
+    else:
+        assert cdk_headers == "ALL"
+
+
+def test_security_headers(cdk, module):
+    _, main, _ = cdk
+    [policy] = [r["Properties"]["ResponseHeadersPolicyConfig"] for r in main["Resources"].values() if r["Type"] == "AWS::CloudFront::ResponseHeadersPolicy"]
+    cdk_sec = policy["SecurityHeadersConfig"]
+    tf_sec = module["resource"]["aws_cloudfront_response_headers_policy"]["security"]["security_headers_config"][0]
+    assert cdk_sec["ContentSecurityPolicy"]["ContentSecurityPolicy"] == tf_sec["content_security_policy"][0]["content_security_policy"]
+    assert "sandbox" in [d.strip() for d in cdk_sec["ContentSecurityPolicy"]["ContentSecurityPolicy"].split(";")]
+    assert cdk_sec["ContentSecurityPolicy"]["Override"] is True is tf_sec["content_security_policy"][0]["override"]
+    assert cdk_sec["ContentTypeOptions"] == {"Override": True} and tf_sec["content_type_options"] == [{"override": True}]
+    assert cdk_sec["ReferrerPolicy"]["ReferrerPolicy"] == tf_sec["referrer_policy"][0]["referrer_policy"] == "no-referrer"
+    assert cdk_sec["FrameOptions"]["FrameOption"] == tf_sec["frame_options"][0]["frame_option"] == "DENY"
+    assert cdk_sec["StrictTransportSecurity"]["AccessControlMaxAgeSec"] == tf_sec["strict_transport_security"][0]["access_control_max_age_sec"]

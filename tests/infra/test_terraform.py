@@ -114,3 +114,51 @@ def test_no_secret_in_terraform(module):
     assert "random_bytes" not in module["resource"] and "random_password" not in module["resource"]
     inv = module["resource"]["aws_lambda_invocation"]["key_set"]
     assert "ParameterName" in inv["input"] and '"keys"' not in inv["input"].replace("/keys", "")
+
+
+def test_shim_on_viewer_request_and_origin_response(module):
+    dist = module["resource"]["aws_cloudfront_distribution"]["this"]
+    behavior = dist["default_cache_behavior"][0]
+    assoc = behavior["lambda_function_association"]
+    assert [a["event_type"] for a in assoc] == ["viewer-request", "origin-response"]
+    # One published version on both events (publish = true makes qualified_arn a version ARN).
+    assert {a["lambda_arn"] for a in assoc} == {"${aws_lambda_function.edge_shim.qualified_arn}"}
+    assert module["resource"]["aws_lambda_function"]["edge_shim"]["publish"] is True
+    assert assoc[0]["include_body"] is False
+    assert not assoc[1].get("include_body", False), "response events take no body"
+    assert "ordered_cache_behavior" not in dist, "no other behavior may bypass the triggers"
+
+
+def test_edge_shim_may_invoke_only_the_validator(module):
+    fn = module["resource"]["aws_lambda_function"]["edge_shim"]
+    assert fn["role"] == "${aws_iam_role.edge_shim.arn}"
+    attached = module["resource"]["aws_iam_role_policy"]["edge_shim"]
+    assert attached["role"] == "${aws_iam_role.edge_shim.id}"
+    assert attached["policy"] == "${data.aws_iam_policy_document.edge_shim.json}"
+    doc = module["data"]["aws_iam_policy_document"]["edge_shim"]
+    invoke = [st for st in doc["statement"] if "lambda:InvokeFunction" in st["actions"]]
+    assert len(invoke) == 1 and invoke[0]["actions"] == ["lambda:InvokeFunction"]
+    assert invoke[0]["resources"] == ["${aws_lambda_function.viewer_request.arn}"]
+    assert "dynamic" not in doc
+
+
+def test_link_header_is_forwarded_in_both_modes(module):
+    locals_ = module["locals"]
+    assert locals_["link_header"] == "x-oncelink-link"
+    sealed = module["resource"]["aws_cloudfront_origin_request_policy"]["sealed"]
+    assert "${local.link_header}" in sealed["headers_config"][0]["headers"][0]["items"]
+    behavior = module["resource"]["aws_cloudfront_distribution"]["this"]["default_cache_behavior"][0]
+    # sealed: the allow-list above; presigned: Managed-AllViewerExceptHostHeader (every viewer header).
+    assert behavior["origin_request_policy_id"] == "${local.sealed ? aws_cloudfront_origin_request_policy.sealed[0].id : local.origin_request_all_viewer_but_host}"
+
+
+def test_every_object_response_gets_nosniff_and_a_sandbox_csp(module):
+    dist = module["resource"]["aws_cloudfront_distribution"]["this"]
+    assert dist["default_cache_behavior"][0]["response_headers_policy_id"] == "${aws_cloudfront_response_headers_policy.security.id}"
+    assert "ordered_cache_behavior" not in dist
+    sec = module["resource"]["aws_cloudfront_response_headers_policy"]["security"]["security_headers_config"][0]
+    assert sec["content_type_options"] == [{"override": True}], "X-Content-Type-Options: nosniff, over the origin's"
+    csp = sec["content_security_policy"][0]
+    assert csp["override"] is True
+    directives = [d.strip() for d in csp["content_security_policy"].split(";")]
+    assert "sandbox" in directives and "default-src 'none'" in directives, csp

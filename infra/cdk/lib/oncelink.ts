@@ -1,10 +1,11 @@
 // OnceLink: everything one oncelink deployment needs, least privilege throughout.
 //
-//   viewer ─► CloudFront ─(viewer request)─► Lambda@Edge shim (Node.js, us-east-1)
-//                │                               │ lambda:Invoke (sync, 3 s budget, fails closed)
-//                │                               ▼
-//                │                      viewer-request (Rust, provided.al2023 arm64, home region)
-//                │                               │ SSM GetParameters + DynamoDB conditional write
+//   viewer ─► CloudFront ─(viewer request)──► Lambda@Edge shim (Node.js, us-east-1)
+//                │   ▲                            │ lambda:Invoke (sync, 3 s budget, fails closed)
+//                │   └(origin response ≥ 300)─────┤ (gives the use back; fails open on the response)
+//                │                                ▼
+//                │                       viewer-request (Rust, provided.al2023 arm64, home region)
+//                │                                │ SSM GetParameters + DynamoDB conditional write
 //                ▼
 //              S3 (sealed: OAC + bucket policy for this distribution only; presigned: query auth)
 //   app ─► HTTP API (IAM or JWT) ─► issue-url (Rust) ─► link
@@ -76,6 +77,8 @@ export interface OnceLinkProps {
 const REPO_ROOT = path.resolve(__dirname, '..', '..', '..');
 const EDGE_SHIM_DIR = path.join(REPO_ROOT, 'infra', 'edge-shim');
 const KEYS_INIT_DIR = path.join(REPO_ROOT, 'infra', 'keys-init');
+/** The header the validator adds to the request it lets through: the link id, for the give-back on origin response. */
+export const LINK_HEADER = 'x-oncelink-link';
 /** Files of infra/edge-shim that go into the Lambda@Edge zip (tests and docs stay out). */
 export const EDGE_SHIM_FILES = ['index.mjs', 'shim.mjs'];
 
@@ -246,6 +249,8 @@ export class OnceLink extends Construct {
     }
 
     // ---- the edge: Node.js shim in us-east-1 that invokes the regional validator ------------
+    // One function on two events: viewer request (claims a use) and origin response (gives it
+    // back when the origin refused). Both invoke the same regional function, so one grant.
     const validatorArn = stack.formatArn({ service: 'lambda', resource: 'function', resourceName: viewerRequestName, arnFormat: ArnFormat.COLON_RESOURCE_NAME });
     // The shim's copy must be a plain string (no CloudFormation token can reach a zip file).
     const partition = stack.region.startsWith('cn-') ? 'aws-cn' : stack.region.startsWith('us-gov-') ? 'aws-us-gov' : 'aws';
@@ -254,7 +259,7 @@ export class OnceLink extends Construct {
     const edgeStack = this.edgeStack(stack);
     const shimRole = new iam.Role(edgeStack, `${id}${name}EdgeShimRole`, {
       assumedBy: new iam.CompositePrincipal(new iam.ServicePrincipal('lambda.amazonaws.com'), new iam.ServicePrincipal('edgelambda.amazonaws.com')),
-      description: `oncelink ${name}: Lambda@Edge viewer-request shim`,
+      description: `oncelink ${name}: Lambda@Edge viewer-request and origin-response shim`,
     });
     shimRole.addToPolicy(new iam.PolicyStatement({
       sid: 'InvokeValidator',
@@ -281,7 +286,7 @@ export class OnceLink extends Construct {
       memorySize: 128,
       timeout: Duration.seconds(5),
       role: shimRole,
-      description: `oncelink ${name}: forwards viewer requests to ${viewerRequestName} (fails closed)`,
+      description: `oncelink ${name}: forwards viewer requests (fails closed) and origin refusals to ${viewerRequestName}`,
     });
 
     // ---- CloudFront -------------------------------------------------------------------------
@@ -296,6 +301,10 @@ export class OnceLink extends Construct {
             signing: cloudfront.Signing.SIGV4_ALWAYS,
           })
         : undefined;
+    // Presigned: Managed-AllViewerExceptHostHeader forwards every viewer header. A header a
+    // viewer-request function adds is judged by the origin request policy like one the viewer
+    // sent (AWS: add it to an allow-list to forward it), so x-oncelink-link is forwarded here
+    // too; infra/README.md has the source and what is not verified without a deployment.
     const originRequestPolicy =
       mode === 'presigned'
         ? cloudfront.OriginRequestPolicy.ALL_VIEWER_EXCEPT_HOST_HEADER
@@ -303,7 +312,9 @@ export class OnceLink extends Construct {
             originRequestPolicyName: `oncelink-${name}-sealed`,
             comment: 'oncelink sealed: forward what S3 needs (response-* overrides, upload headers), never viewer credentials',
             queryStringBehavior: cloudfront.OriginRequestQueryStringBehavior.all(),
-            headerBehavior: cloudfront.OriginRequestHeaderBehavior.allowList('Content-Type', 'Content-MD5', 'x-amz-content-sha256', 'Origin', 'Access-Control-Request-Method', 'Access-Control-Request-Headers'),
+            // x-oncelink-link: set by the validator on the request it lets through; the
+            // origin-response event carries the origin request, and the give-back needs it.
+            headerBehavior: cloudfront.OriginRequestHeaderBehavior.allowList('Content-Type', 'Content-MD5', 'x-amz-content-sha256', 'Origin', 'Access-Control-Request-Method', 'Access-Control-Request-Headers', LINK_HEADER),
             cookieBehavior: cloudfront.OriginRequestCookieBehavior.none(),
           });
     const responseHeadersPolicy = new cloudfront.ResponseHeadersPolicy(this, 'SecurityHeaders', {
@@ -332,7 +343,11 @@ export class OnceLink extends Construct {
         originRequestPolicy,
         responseHeadersPolicy,
         compress: false,
-        edgeLambdas: [{ eventType: cloudfront.LambdaEdgeEventType.VIEWER_REQUEST, functionVersion: this.edgeShim.currentVersion, includeBody: false }],
+        edgeLambdas: [
+          { eventType: cloudfront.LambdaEdgeEventType.VIEWER_REQUEST, functionVersion: this.edgeShim.currentVersion, includeBody: false },
+          // A use is spent on delivery: a refusal from S3 (status >= 300) gives it back.
+          { eventType: cloudfront.LambdaEdgeEventType.ORIGIN_RESPONSE, functionVersion: this.edgeShim.currentVersion },
+        ],
       },
       domainNames: props.cdn ? [props.cdn.domainName] : undefined,
       certificate: props.cdn?.certificate,

@@ -10,7 +10,7 @@ import { App, Duration, Stack, Validations } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { Template, Match } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
-import { OnceLink, type OnceLinkProps, type OnceLinkMode } from '../lib/oncelink';
+import { LINK_HEADER, OnceLink, type OnceLinkProps, type OnceLinkMode } from '../lib/oncelink';
 
 const ACCOUNT = '123456789012';
 const REGION = 'eu-west-1';
@@ -145,13 +145,23 @@ describe('CloudFront', () => {
     assert.ok(!headers.includes('host') && !headers.includes('authorization'), `forwarded: ${headers}`);
   });
 
+  test('both modes forward x-oncelink-link (the validator adds it; the origin-response give-back reads it)', () => {
+    assert.equal(LINK_HEADER, 'x-oncelink-link');
+    const [policy] = Object.values(sealed.main.findResources('AWS::CloudFront::OriginRequestPolicy'));
+    assert.equal(distribution(sealed.main).DefaultCacheBehavior.OriginRequestPolicyId.Ref, Object.keys(sealed.main.findResources('AWS::CloudFront::OriginRequestPolicy'))[0]);
+    assert.ok(policy.Properties.OriginRequestPolicyConfig.HeadersConfig.Headers.map((h: string) => h.toLowerCase()).includes('x-oncelink-link'), 'sealed allow-list');
+    // Presigned: the managed all-viewer-headers-except-Host policy, no allow-list to miss it.
+    presigned.main.resourceCountIs('AWS::CloudFront::OriginRequestPolicy', 0);
+    assert.equal(distribution(presigned.main).DefaultCacheBehavior.OriginRequestPolicyId, ALL_VIEWER_EXCEPT_HOST);
+  });
+
   for (const [mode, b] of [['sealed', sealed], ['presigned', presigned]] as const) {
     test(`${mode}: caching disabled, HTTPS only, security headers, viewer-request shim`, () => {
       const behavior = distribution(b.main).DefaultCacheBehavior;
       assert.equal(behavior.CachePolicyId, CACHING_DISABLED);
       assert.equal(behavior.ViewerProtocolPolicy, 'https-only');
       assert.ok(behavior.ResponseHeadersPolicyId);
-      assert.deepEqual(behavior.LambdaFunctionAssociations.map((a: { EventType: string }) => a.EventType), ['viewer-request']);
+      assert.equal(behavior.LambdaFunctionAssociations[0].EventType, 'viewer-request');
       assert.equal(behavior.LambdaFunctionAssociations[0].IncludeBody, false);
       b.main.hasResourceProperties('AWS::CloudFront::ResponseHeadersPolicy', {
         ResponseHeadersPolicyConfig: {
@@ -162,6 +172,39 @@ describe('CloudFront', () => {
           }),
         },
       });
+    });
+
+    test(`${mode}: the shim is also on origin response, the same published version, no body`, () => {
+      const behavior = distribution(b.main).DefaultCacheBehavior;
+      const assoc = behavior.LambdaFunctionAssociations as { EventType: string; IncludeBody?: boolean; LambdaFunctionARN: unknown }[];
+      assert.deepEqual(assoc.map((a) => a.EventType), ['viewer-request', 'origin-response']);
+      const origin = assoc[1];
+      assert.ok(!origin.IncludeBody, 'response events cannot include a body');
+      assert.deepEqual(origin.LambdaFunctionARN, assoc[0].LambdaFunctionARN, 'one function, one version, both events');
+      // That ARN is the edge stack's published version of the one shim function.
+      const reader = (origin.LambdaFunctionARN as { 'Fn::GetAtt': [string, string] })['Fn::GetAtt'][0];
+      const paramName = b.main.toJSON().Resources[reader].Properties.ParameterName;
+      const [param] = Object.values(b.edge.findResources('AWS::SSM::Parameter', { Properties: { Name: paramName } }));
+      const [versionId] = Object.keys(b.edge.findResources('AWS::Lambda::Version'));
+      assert.deepEqual(param.Properties.Value, { Ref: versionId });
+      const [fnId] = Object.keys(b.edge.findResources('AWS::Lambda::Function'));
+      assert.deepEqual(b.edge.toJSON().Resources[versionId].Properties.FunctionName, { Ref: fnId });
+      // No other behavior could bypass either trigger.
+      assert.equal(distribution(b.main).CacheBehaviors, undefined);
+    });
+
+    test(`${mode}: every object response gets nosniff and a CSP with sandbox, overriding the origin`, () => {
+      const behavior = distribution(b.main).DefaultCacheBehavior;
+      const policies = b.main.findResources('AWS::CloudFront::ResponseHeadersPolicy');
+      assert.deepEqual(behavior.ResponseHeadersPolicyId, { Ref: Object.keys(policies)[0] });
+      assert.equal(Object.keys(policies).length, 1);
+      const sec = Object.values(policies)[0].Properties.ResponseHeadersPolicyConfig.SecurityHeadersConfig;
+      assert.deepEqual(sec.ContentTypeOptions, { Override: true }, 'X-Content-Type-Options: nosniff');
+      assert.equal(sec.ContentSecurityPolicy.Override, true);
+      const directives = (sec.ContentSecurityPolicy.ContentSecurityPolicy as string).split(';').map((d) => d.trim());
+      assert.ok(directives.includes('sandbox'), `CSP: ${sec.ContentSecurityPolicy.ContentSecurityPolicy}`);
+      assert.ok(directives.includes("default-src 'none'"));
+      assert.equal(distribution(b.main).CacheBehaviors, undefined, 'no other behavior serves objects without the policy');
     });
   }
 });
@@ -237,6 +280,10 @@ describe('IAM: least privilege', () => {
 
     test(`${mode}: the shim may only invoke its validator (and write its own logs)`, () => {
       const role = roleOf(b.edge, 'OnceLinkdemoEdgeShimRole');
+      // The one edge function (both triggers) runs as this role.
+      const fns = Object.values(b.edge.findResources('AWS::Lambda::Function'));
+      assert.equal(fns.length, 1);
+      assert.deepEqual(fns[0].Properties.Role, { 'Fn::GetAtt': [role, 'Arn'] });
       assert.deepEqual(actionsOf(b.edge, role), ['lambda:InvokeFunction', 'logs:CreateLogGroup', 'logs:CreateLogStream', 'logs:PutLogEvents'].sort());
       const invoke = identityStatements(b.edge).find((s) => s.role === role && asList(s.st.Action).includes('lambda:InvokeFunction'))!;
       assert.equal(JSON.stringify(invoke.st.Resource), JSON.stringify({ 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, `:lambda:${REGION}:${ACCOUNT}:function:oncelink-demo-viewer-request`]] }));
@@ -289,6 +336,8 @@ describe('functions', () => {
       const size = fs.statSync(zip).size;
       assert.ok(size <= 1024 * 1024, `shim zip ${size} bytes`);
       assert.deepEqual(fs.readdirSync(assetDir).sort(), ['config.mjs', 'index.mjs', 'shim.mjs']);
+      // The deployed entry point dispatches both events (viewer request, origin response).
+      assert.match(fs.readFileSync(path.join(assetDir, 'index.mjs'), 'utf8'), /^export const handler = makeEdgeHandler\(/m);
     }
   });
 

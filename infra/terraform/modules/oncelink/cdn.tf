@@ -1,9 +1,14 @@
-# CloudFront in front of S3, with the shim on viewer request.
+# CloudFront in front of S3, with the shim on viewer request (claims a use) and on origin
+# response (gives it back when S3 refused).
 
 locals {
   # AWS managed policies (stable IDs).
   cache_policy_caching_disabled      = "4135ea2d-6df8-44a3-9df3-4b5a84be39ad"
   origin_request_all_viewer_but_host = "b689b0a8-53d0-40ab-baf2-68738e2966ac" # Managed-AllViewerExceptHostHeader
+  # The validator adds this header to the request it lets through; the origin-response event
+  # carries the origin request, so it must be forwarded. Presigned: the managed policy above
+  # forwards every viewer header, and one a viewer-request function adds counts as one.
+  link_header = "x-oncelink-link"
   origin_id                          = "s3-${var.deployment_name}"
   bucket_regional_domain             = local.own_bucket ? aws_s3_bucket.this[0].bucket_regional_domain_name : "${var.bucket_name}.s3.${local.region}.amazonaws.com"
 }
@@ -29,7 +34,7 @@ resource "aws_cloudfront_origin_request_policy" "sealed" {
   headers_config {
     header_behavior = "whitelist"
     headers {
-      items = ["Content-Type", "Content-MD5", "x-amz-content-sha256", "Origin", "Access-Control-Request-Method", "Access-Control-Request-Headers"]
+      items = ["Content-Type", "Content-MD5", "x-amz-content-sha256", "Origin", "Access-Control-Request-Method", "Access-Control-Request-Headers", local.link_header]
     }
   }
   query_strings_config {
@@ -147,6 +152,13 @@ resource "aws_cloudfront_distribution" "this" {
       event_type   = "viewer-request"
       lambda_arn   = aws_lambda_function.edge_shim.qualified_arn
       include_body = false
+    }
+
+    # A use is spent on delivery: a refusal from S3 (status >= 300) gives it back. Same
+    # published version as on viewer request; response events take no body.
+    lambda_function_association {
+      event_type = "origin-response"
+      lambda_arn = aws_lambda_function.edge_shim.qualified_arn
     }
   }
 

@@ -116,6 +116,7 @@ resource "aws_iam_role_policy" "issue_url" {
 }
 
 # ---- edge shim (Lambda@Edge, us-east-1) ---------------------------------------------------
+# One function on viewer request and origin response; both invoke the same regional function.
 data "aws_iam_policy_document" "edge_shim" {
   statement {
     sid       = "InvokeValidator"
@@ -133,7 +134,7 @@ data "aws_iam_policy_document" "edge_shim" {
 resource "aws_iam_role" "edge_shim" {
   provider           = aws.us_east_1
   name_prefix        = "oncelink-${var.deployment_name}-edge-"
-  description        = "oncelink ${var.deployment_name}: Lambda@Edge viewer-request shim"
+  description        = "oncelink ${var.deployment_name}: Lambda@Edge viewer-request and origin-response shim"
   assume_role_policy = data.aws_iam_policy_document.edge_trust.json
 }
 

@@ -107,7 +107,7 @@ resource "aws_lambda_function" "edge_shim" {
   #checkov:skip=CKV_AWS_50:Lambda@Edge does not support X-Ray active tracing.
   provider         = aws.us_east_1
   function_name    = local.edge_shim_name
-  description      = "oncelink ${var.deployment_name}: forwards viewer requests to ${local.viewer_request_name} (fails closed)"
+  description      = "oncelink ${var.deployment_name}: forwards viewer requests (fails closed) and origin refusals to ${local.viewer_request_name}"
   role             = aws_iam_role.edge_shim.arn
   runtime          = "nodejs24.x"
   architectures    = ["x86_64"]
