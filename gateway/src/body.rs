@@ -1,11 +1,16 @@
 //! A body that counts its bytes into the metrics; a download also counts as a transfer in flight
-//! until it is dropped (finished, or cut off), and then tells how many bytes it sent — that is how
-//! the gateway knows a use's delivery to the byte.
+//! until it is dropped (finished, or cut off), and reports how far it got — that is how the
+//! gateway knows a use's delivery to the byte.
+//!
+//! The report of a *complete* download is written before its last bytes are handed on: a viewer
+//! who has the whole object can never find its resume still open. A download cut off before
+//! then is reported when the body is dropped (the viewer is gone; nothing waits).
 
+use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, ready};
 
 use bytes::Bytes;
 use http_body::{Body as HttpBody, Frame, SizeHint};
@@ -13,27 +18,37 @@ use http_body::{Body as HttpBody, Frame, SizeHint};
 use crate::metrics::Metrics;
 use crate::origin::BoxError;
 
-/// Called once, when the body is dropped, with the bytes it sent.
-pub type Sent = Box<dyn FnOnce(u64) + Send + Sync>;
+/// Records what a download delivered: `(bytes sent, complete)`.
+pub type Record = Box<dyn FnOnce(u64, bool) -> Pin<Box<dyn Future<Output = ()> + Send>> + Send + Sync>;
+
+/// How a download reports its delivery.
+pub struct Report {
+    /// The byte count at which the object is delivered through its last byte (`None`: never).
+    pub completes_at: Option<u64>,
+    pub record: Record,
+}
 
 pub struct Tracked<B> {
     inner: B,
     metrics: Arc<Metrics>,
     download: bool,
     bytes: u64,
-    sent: Option<Sent>,
+    report: Option<Report>,
+    /// The report of a complete delivery being written, and the frame it holds back (in a
+    /// mutex only so that the body is `Sync`; it is polled through `&mut`).
+    finishing: Option<(std::sync::Mutex<Pin<Box<dyn Future<Output = ()> + Send>>>, Frame<Bytes>)>,
 }
 
 impl<B> Tracked<B> {
-    /// A response body on its way to a viewer; `sent` learns how far it got.
-    pub fn download(inner: B, metrics: Arc<Metrics>, sent: Option<Sent>) -> Self {
+    /// A response body on its way to a viewer; `report` learns how far it got.
+    pub fn download(inner: B, metrics: Arc<Metrics>, report: Option<Report>) -> Self {
         metrics.transfers_in_flight.fetch_add(1, Ordering::Relaxed);
-        Self { inner, metrics, download: true, bytes: 0, sent }
+        Self { inner, metrics, download: true, bytes: 0, report, finishing: None }
     }
 
     /// An upload on its way to the origin.
     pub fn upload(inner: B, metrics: Arc<Metrics>) -> Self {
-        Self { inner, metrics, download: false, bytes: 0, sent: None }
+        Self { inner, metrics, download: false, bytes: 0, report: None, finishing: None }
     }
 }
 
@@ -42,8 +57,10 @@ impl<B> Drop for Tracked<B> {
         if self.download {
             self.metrics.transfers_in_flight.fetch_sub(1, Ordering::Relaxed);
         }
-        if let Some(sent) = self.sent.take() {
-            sent(self.bytes);
+        if let Some(report) = self.report.take()
+            && let Ok(runtime) = tokio::runtime::Handle::try_current()
+        {
+            runtime.spawn((report.record)(self.bytes, false));
         }
     }
 }
@@ -53,20 +70,29 @@ impl<B: HttpBody<Data = Bytes, Error = BoxError> + Unpin> HttpBody for Tracked<B
     type Error = BoxError;
 
     fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
-        let polled = Pin::new(&mut self.inner).poll_frame(cx);
-        if let Poll::Ready(Some(Ok(frame))) = &polled
-            && let Some(data) = frame.data_ref()
-        {
+        if let Some((recording, _)) = &mut self.finishing {
+            let recording = recording.get_mut().unwrap_or_else(|poisoned| poisoned.into_inner());
+            ready!(recording.as_mut().poll(cx));
+            let (_, frame) = self.finishing.take().expect("finishing");
+            return Poll::Ready(Some(Ok(frame)));
+        }
+        let polled = ready!(Pin::new(&mut self.inner).poll_frame(cx));
+        let Some(Ok(frame)) = polled else { return Poll::Ready(polled) };
+        if let Some(data) = frame.data_ref() {
             let counter = if self.download { &self.metrics.bytes_to_viewers } else { &self.metrics.bytes_from_viewers };
             counter.fetch_add(data.len() as u64, Ordering::Relaxed);
-            let sent = data.len() as u64;
-            self.bytes += sent;
+            self.bytes += data.len() as u64;
+            if self.report.as_ref().is_some_and(|r| r.completes_at == Some(self.bytes)) {
+                let report = self.report.take().expect("checked");
+                self.finishing = Some((std::sync::Mutex::new((report.record)(self.bytes, true)), frame));
+                return self.poll_frame(cx);
+            }
         }
-        polled
+        Poll::Ready(Some(Ok(frame)))
     }
 
     fn is_end_stream(&self) -> bool {
-        self.inner.is_end_stream()
+        self.finishing.is_none() && self.inner.is_end_stream()
     }
 
     fn size_hint(&self) -> SizeHint {

@@ -196,6 +196,9 @@ async fn link_state_by_id() {
     let id = link["link_id"].as_str().unwrap().to_owned();
     let state = issuer.respond(&event("GET", &format!("/links/{id}"), "", None, None)).await;
     assert_eq!(state.status(), 200);
-    assert_eq!(json_body(&state), json!({"link_id": id, "uses": 0, "first_used_at": null, "revoked": false}));
+    assert_eq!(
+        json_body(&state),
+        json!({"link_id": id, "uses": 0, "in_flight": 0, "first_used_at": null, "revoked": false, "resumes": 0, "deliveries": []})
+    );
     assert_eq!(issuer.respond(&event("GET", "/links/short", "", None, None)).await.status(), 400);
 }

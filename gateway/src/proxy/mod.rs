@@ -40,7 +40,7 @@ pub use upstream::{DEFAULT_ORIGIN_TIMEOUT, ProxyError};
 
 use crate::answer;
 use crate::app::RequestCtx;
-use crate::body::{Sent, Tracked};
+use crate::body::{Report, Tracked};
 use crate::keys::GatewayConfig;
 use crate::metrics::Metrics;
 use crate::origin::{Body, BoxError, HttpClient};
@@ -90,7 +90,11 @@ impl Proxy {
             return *early;
         }
         match answer {
-            Ok(answer) => self.response_filter(answer, &parts, ticket),
+            Ok(answer) => {
+                // Only an answer with content delivers something worth recording.
+                let content = oncelink::decision::delivers_content(parts.method.as_str(), answer.status().as_u16());
+                self.response_filter(answer, &parts, ticket.filter(|_| content))
+            }
             Err(error) => {
                 self.metrics.origin_errors.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 ctx.failure = Some(error.label());
@@ -168,30 +172,25 @@ impl Proxy {
         if !self.inline_active_content && content::needs_attachment(content_type) && !content::is_attachment(disposition) {
             head.headers.insert(header::CONTENT_DISPOSITION, HeaderValue::from_static("attachment"));
         }
-        let sent =
+        let report =
             ticket.filter(|_| parts.method == http::Method::GET).map(|t| self.delivery_report(t, head.status.as_u16(), &head.headers));
-        let body = Tracked::download(body.map_err(|e| Box::new(e) as BoxError), self.metrics.clone(), sent).boxed();
+        let body = Tracked::download(body.map_err(|e| Box::new(e) as BoxError), self.metrics.clone(), report).boxed();
         Response::from_parts(head, body)
     }
 
-    /// What to record once a download's body ends, given how many bytes it sent.
-    fn delivery_report(&self, ticket: Ticket, status: u16, headers: &HeaderMap) -> Sent {
+    /// How a download's body reports what it delivered.
+    fn delivery_report(&self, ticket: Ticket, status: u16, headers: &HeaderMap) -> Report {
         let text = |name| headers.get(name).and_then(|v: &HeaderValue| v.to_str().ok());
         let length = text(header::CONTENT_LENGTH).and_then(|v| v.parse().ok());
         let completes_at = oncelink::delivery::completing_bytes(status, length, text(header::CONTENT_RANGE));
         let edge = self.edge.clone();
-        Box::new(move |bytes| {
-            let delivery = Delivery {
-                request_id: ticket.request_id.clone(),
-                at: SystemTime::now(),
-                bytes,
-                complete: completes_at == Some(bytes),
-                resume: ticket.kind == oncelink::decision::TicketKind::Resume,
-            };
-            if let Ok(runtime) = tokio::runtime::Handle::try_current() {
-                runtime.spawn(async move { edge.record_delivery(&ticket, &delivery).await });
-            }
-        })
+        let record = Box::new(move |bytes, complete| {
+            let resume = ticket.kind == oncelink::decision::TicketKind::Resume;
+            let delivery = Delivery { request_id: ticket.request_id.clone(), at: SystemTime::now(), bytes, complete, resume };
+            Box::pin(async move { edge.record_delivery(&ticket, &delivery).await })
+                as std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>
+        });
+        Report { completes_at, record }
     }
 }
 

@@ -2,6 +2,8 @@
 
 #![allow(dead_code)]
 
+pub mod fake_origin;
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -143,6 +145,19 @@ impl Gateway {
         let url = self.url(json!({"key": key, "method": "PUT"})).await;
         let r = self.http.put(url).body(bytes).send().await.unwrap();
         assert_eq!(r.status().as_u16(), 200, "PUT: {}", r.text().await.unwrap_or_default());
+    }
+
+    /// `GET /_oncelink/links/{id}` with the token: the link's ledger state.
+    pub async fn state(&self, link_id: &str) -> Value {
+        let r = self
+            .http
+            .get(format!("{}/_oncelink/links/{link_id}", self.base))
+            .header("authorization", format!("Bearer {}", self.token))
+            .send()
+            .await
+            .expect("link state request");
+        assert_eq!(r.status().as_u16(), 200, "link state of {link_id}");
+        serde_json::from_slice(&r.bytes().await.unwrap()).unwrap()
     }
 
     pub async fn get(&self, url: &str) -> (u16, Vec<u8>) {

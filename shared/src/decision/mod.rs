@@ -51,6 +51,10 @@ pub struct EdgePolicy {
     pub resume_window: Duration,
     /// Most resumes one link grants, counted atomically in the ledger.
     pub max_resumes: u32,
+    /// A plain GET (no `Range`) by the first client may resume too, once every use is spent:
+    /// only where the edge knows when a download completed (the gateway: a completed download
+    /// closes the resumes). On CloudFront only a `Range` request resumes.
+    pub resume_without_range: bool,
     /// `Some(lease)`: a use is held while the origin is asked and confirmed only when it answers
     /// with content; a hold nobody resolves lapses after the lease (the gateway). `None`: a use
     /// is spent when admitted (CloudFront, whose origin-response trigger gives it back).
@@ -62,7 +66,13 @@ pub const DEFAULT_MAX_RESUMES: u32 = 10;
 
 impl Default for EdgePolicy {
     fn default() -> Self {
-        Self { clock_skew: Duration::from_secs(60), resume_window: Duration::ZERO, max_resumes: DEFAULT_MAX_RESUMES, hold_lease: None }
+        Self {
+            clock_skew: Duration::from_secs(60),
+            resume_window: Duration::ZERO,
+            max_resumes: DEFAULT_MAX_RESUMES,
+            resume_without_range: false,
+            hold_lease: None,
+        }
     }
 }
 
@@ -82,9 +92,11 @@ pub struct Claim {
     pub use_claim: UseClaim,
     pub forward: Forward,
     pub link_id: LinkId,
-    /// The window in which the link's first client may resume without a use: set for a `Range`
-    /// GET (and for a HEAD or OPTIONS look) when the window is not zero.
+    /// The window in which the link's first client may resume without a use: set for a GET
+    /// (and for a HEAD or OPTIONS look) when the window is not zero.
     pub resume: Option<Duration>,
+    /// The request has a (valid) `Range`: a resume is tried before a use is claimed.
+    pub range: bool,
 }
 
 /// What phases 1–4 conclude.
@@ -172,7 +184,7 @@ fn precheck_inner(request: &ViewerRequest, policy: &EdgePolicy, config: &EdgeCon
         return Ok(Precheck::Preview);
     }
     let window = link.grace.max(policy.resume_window);
-    let resumes = !window.is_zero() && (!consumes || (request.method == "GET" && range.is_some()));
+    let resumes = !window.is_zero() && request.method != "PUT";
     let claim = Claim {
         use_claim: UseClaim {
             key: LedgerKey::for_link(&link.id),
@@ -186,6 +198,7 @@ fn precheck_inner(request: &ViewerRequest, policy: &EdgePolicy, config: &EdgeCon
         forward: link.forward,
         link_id: link.id,
         resume: resumes.then_some(window),
+        range: range.is_some(),
     };
     Ok(if consumes { Precheck::Claim(claim) } else { Precheck::Look(claim) })
 }

@@ -1,12 +1,17 @@
 //! Phase 5: the ledger. What a request that passed phases 1–4 costs, decided by one write.
 //!
 //! ```text
-//! GET with Range, first client, window open ─► resume (one write) ─► Resumed ────────────► forward (no use)
-//!                                                     └─ NotResumable ─┐
-//! GET / PUT ─────────────────────────────────────────────────────────► claim (one write) ─► Granted / Retried ─► forward + ticket
-//!                                                                                   └─ Exhausted / Revoked ─► deny
-//! HEAD / OPTIONS ─► look (one read): refused exactly as its GET would be ─────────────────► forward (no use) / deny
+//! GET with Range, window open ─► resume (one write) ─► Resumed ─────────────────────────────► forward (no use)
+//!                                       └─ NotResumable ─┐
+//! GET / PUT ───────────────────────────────────────────► claim (one write) ─► Granted / Retried ─► forward + ticket
+//!                                                                      └─ Exhausted ─► (plain GET by the first client,
+//!                                                                           where resume_without_range) resume ─► forward
+//!                                                                      └─ Exhausted / Revoked ─► deny
+//! HEAD / OPTIONS ─► look (one read): refused exactly as its GET would be ─────────────────────► forward (no use) / deny
 //! ```
+//!
+//! A first use costs one write either way: a `Range` request is most likely a resume and asks
+//! for one first; a plain GET is most likely a first use and claims first.
 //!
 //! A granted request gets a [`Ticket`]: what it holds, so the shell can confirm or give it back
 //! once the origin answered ([`delivers_content`] says which), and record what was delivered.
@@ -76,29 +81,54 @@ pub async fn admit(request: &ViewerRequest, policy: &EdgePolicy, config: &EdgeCo
             Err(error) => fail_closed(error, &claim.use_claim.request_id),
         }),
         Precheck::Claim(claim) => {
-            if let (Some(window), Some(fingerprint)) = (claim.resume, &claim.use_claim.fingerprint) {
-                let resume = ResumeClaim {
-                    key: claim.use_claim.key.clone(),
-                    fingerprint: fingerprint.clone(),
-                    window_start: now.checked_sub(window).unwrap_or(SystemTime::UNIX_EPOCH),
-                    max_resumes: policy.max_resumes,
-                };
-                match ledger.resume(&resume).await {
-                    Ok(ResumeOutcome::Resumed { .. }) => {
-                        return Admitted {
-                            decision: Decision::Forward(claim.forward.clone()),
-                            ticket: Some(ticket(&claim, TicketKind::Resume)),
-                        };
-                    }
-                    Ok(ResumeOutcome::NotResumable) => {}
-                    Err(error) => return Admitted::without_ticket(fail_closed(error, &claim.use_claim.request_id)),
+            let resume = resume_claim(&claim, policy, now);
+            if let (true, Some(resume)) = (claim.range, &resume) {
+                match try_resume(ledger, resume, &claim).await {
+                    Ok(Some(resumed)) => return resumed,
+                    Ok(None) => {}
+                    Err(denied) => return Admitted::without_ticket(denied),
                 }
             }
-            let decision = settle(&claim, ledger.claim(&claim.use_claim).await);
+            let outcome = ledger.claim(&claim.use_claim).await;
+            if let (Ok(ClaimOutcome::Exhausted(used)), Some(resume)) = (&outcome, &resume)
+                && !claim.range
+                && policy.resume_without_range
+                && used.fingerprint.as_deref() == Some(resume.fingerprint.as_str())
+                && used.first_used_at >= resume.window_start
+            {
+                match try_resume(ledger, resume, &claim).await {
+                    Ok(Some(resumed)) => return resumed,
+                    Ok(None) => {}
+                    Err(denied) => return Admitted::without_ticket(denied),
+                }
+            }
+            let decision = settle(&claim, outcome);
             let held = claim.use_claim.hold_until.is_some();
             let ticket = matches!(decision, Decision::Forward(_)).then(|| ticket(&claim, TicketKind::Use { held }));
             Admitted { decision, ticket }
         }
+    }
+}
+
+/// The resume a GET by the link's first client could be, inside its window.
+fn resume_claim(claim: &Claim, policy: &EdgePolicy, now: SystemTime) -> Option<ResumeClaim> {
+    let (window, fingerprint) = (claim.resume?, claim.use_claim.fingerprint.as_ref()?);
+    Some(ResumeClaim {
+        key: claim.use_claim.key.clone(),
+        fingerprint: fingerprint.clone(),
+        window_start: now.checked_sub(window).unwrap_or(SystemTime::UNIX_EPOCH),
+        max_resumes: policy.max_resumes,
+    })
+}
+
+/// One resume write: `Some` forward when granted, `None` when the request must claim a use.
+async fn try_resume(ledger: &dyn Ledger, resume: &ResumeClaim, claim: &Claim) -> Result<Option<Admitted>, Decision> {
+    match ledger.resume(resume).await {
+        Ok(ResumeOutcome::Resumed { .. }) => {
+            Ok(Some(Admitted { decision: Decision::Forward(claim.forward.clone()), ticket: Some(ticket(claim, TicketKind::Resume)) }))
+        }
+        Ok(ResumeOutcome::NotResumable) => Ok(None),
+        Err(error) => Err(fail_closed(error, &claim.use_claim.request_id)),
     }
 }
 
@@ -127,16 +157,7 @@ pub fn look(state: Option<&LinkState>, claim: &Claim, policy: &EdgePolicy, now: 
     if state.live_uses(now) < claim.use_claim.max_uses {
         return Decision::Forward(claim.forward.clone());
     }
-    let resumable = match (claim.resume, &claim.use_claim.fingerprint) {
-        (Some(window), Some(fingerprint)) => state.resumable(&ResumeClaim {
-            key: claim.use_claim.key.clone(),
-            fingerprint: fingerprint.clone(),
-            window_start: now.checked_sub(window).unwrap_or(SystemTime::UNIX_EPOCH),
-            max_resumes: policy.max_resumes,
-        }),
-        _ => false,
-    };
-    if resumable {
+    if resume_claim(claim, policy, now).is_some_and(|resume| state.resumable(&resume)) {
         return Decision::Forward(claim.forward.clone());
     }
     Decision::Deny(DenyReason::AlreadyUsed { first_used_at: state.first_used_at.unwrap_or(now) })

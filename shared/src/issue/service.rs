@@ -75,7 +75,7 @@ where
             Route::State(id) => {
                 let config = self.config(request_id).await.map_err(|_| IssueError::LedgerUnavailable)?;
                 let ledger = self.ledger.ledger_for(&config);
-                Ok(ApiResponse::json(200, links::state(&ledger, &id, request_id).await?))
+                Ok(ApiResponse::json(200, links::state(&ledger, &id, now, request_id).await?))
             }
             Route::Revoke(id) => {
                 let config = self.config(request_id).await.map_err(|_| IssueError::LedgerUnavailable)?;
