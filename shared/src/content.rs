@@ -52,7 +52,16 @@ mod tests {
 
     #[test]
     fn active_and_missing_types_are_attachments_passive_ones_are_not() {
-        for active in [None, Some(""), Some("nonsense"), Some("text/html"), Some("TEXT/HTML; charset=utf-8"), Some("image/svg+xml"), Some("application/rss+xml"), Some("text/javascript")] {
+        for active in [
+            None,
+            Some(""),
+            Some("nonsense"),
+            Some("text/html"),
+            Some("TEXT/HTML; charset=utf-8"),
+            Some("image/svg+xml"),
+            Some("application/rss+xml"),
+            Some("text/javascript"),
+        ] {
             assert!(needs_attachment(active), "{active:?}");
         }
         for passive in ["text/plain", "image/png", "application/pdf", "video/mp4", "application/json", "application/octet-stream"] {
