@@ -2,7 +2,8 @@
 //!
 //! ```text
 //! GET|HEAD|PUT|OPTIONS /<key>?<link>  → proxy (the link's phases)
-//! /_oncelink/links[/{id}]             → api (bearer token; the core's issue API)
+//! /_oncelink/links[/{id}]             → api (bearer token or session cookie; the core's issue API)
+//! POST|GET /_oncelink/login, POST …/logout → api (the web page's session cookie)
 //! GET /_oncelink/                     → the web page;  / and /_oncelink → 302 there
 //! GET /_oncelink/healthz | metrics    → health; Prometheus text
 //! ```
@@ -30,7 +31,7 @@ use crate::origin::Body;
 use crate::proxy::Proxy;
 
 const PAGE: &str = include_str!("../web/index.html");
-const PAGE_CSP: &str = "default-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self' *; img-src 'self' data:; frame-ancestors 'none'";
+const PAGE_CSP: &str = "default-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self' *; img-src 'self' data:; form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
 
 /// What is known about one request: set when it arrives, filled in by the phases it goes
 /// through, written out by the access line.
@@ -39,7 +40,7 @@ pub struct RequestCtx {
     pub request_id: String,
     pub client_ip: IpAddr,
     pub started: Instant,
-    /// `link`, `api`, `page`, `health`, `metrics` or `other`.
+    /// `link`, `api`, `session`, `page`, `health`, `metrics` or `other`.
     pub route: &'static str,
     /// A link request's decision (or head refusal), as labels.
     pub decision: Option<DecisionOutcome>,
@@ -116,6 +117,11 @@ impl App {
             (&Method::GET, "metrics") => {
                 ctx.route = "metrics";
                 answer::full(StatusCode::OK, "text/plain; version=0.0.4", self.metrics.render())
+            }
+            (&Method::POST | &Method::GET, "login") | (&Method::POST, "logout") => {
+                ctx.route = "session";
+                let path = format!("/{own}");
+                self.api.serve(request, &path, ctx).await
             }
             (_, own) if own == "links" || own.starts_with("links/") => {
                 ctx.route = "api";

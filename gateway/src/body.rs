@@ -21,6 +21,10 @@ use crate::origin::BoxError;
 /// Records what a download delivered: `(bytes sent, complete)`.
 pub type Record = Box<dyn FnOnce(u64, bool) -> Pin<Box<dyn Future<Output = ()> + Send>> + Send + Sync>;
 
+/// A report being written, and the last frame it holds back until it is (in a mutex only so
+/// that the body is `Sync`; it is polled through `&mut`).
+type Finishing = (std::sync::Mutex<Pin<Box<dyn Future<Output = ()> + Send>>>, Frame<Bytes>);
+
 /// How a download reports its delivery.
 pub struct Report {
     /// The byte count at which the object is delivered through its last byte (`None`: never).
@@ -34,9 +38,8 @@ pub struct Tracked<B> {
     download: bool,
     bytes: u64,
     report: Option<Report>,
-    /// The report of a complete delivery being written, and the frame it holds back (in a
-    /// mutex only so that the body is `Sync`; it is polled through `&mut`).
-    finishing: Option<(std::sync::Mutex<Pin<Box<dyn Future<Output = ()> + Send>>>, Frame<Bytes>)>,
+    /// The report of a complete delivery being written.
+    finishing: Option<Finishing>,
 }
 
 impl<B> Tracked<B> {

@@ -2,6 +2,7 @@
 //! running one over its API; `keys rotate` changes the data dir's key set; `demo` tells the whole
 //! story on a throwaway data dir. Errors are one line on stderr and exit code 1.
 
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -219,6 +220,18 @@ fn api(common: &CommonArgs, gateway: &GatewayArgs) -> anyhow::Result<Api> {
     Api::new(&base, token)
 }
 
+/// The banner's `api token:` line. The token itself is shown only when this start made it and a
+/// person is reading (stdout is a terminal); otherwise stdout may be a log file (systemd, a
+/// container's log), and the line says where the token is instead.
+fn token_line(token: &str, from_env: bool, generated: bool, dir: &str, terminal: bool) -> String {
+    match (from_env, generated, terminal) {
+        (true, _, _) => "**** (from ONCELINK_API_TOKEN)".to_owned(),
+        (false, true, true) => format!("{token} (generated now, stored in {dir}/api-token)"),
+        (false, true, false) => format!("**** (generated now, in {dir}/api-token; not shown: stdout is not a terminal)"),
+        (false, false, _) => format!("**** (in {dir}/api-token)"),
+    }
+}
+
 async fn serve(settings: Settings) -> anyhow::Result<()> {
     let mut running = wiring::start(&settings).await?;
     let mut out = String::new();
@@ -227,24 +240,21 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
         out.push_str(&format!("  {name:<22} {value}\n"));
     }
     let dir = settings.data_dir.display();
-    let token_note = if settings.api_token.is_some() {
-        "from ONCELINK_API_TOKEN".to_owned()
-    } else if running.token_generated {
-        format!("generated now, stored in {dir}/api-token")
-    } else {
-        format!("stored in {dir}/api-token")
-    };
+    let from_env = settings.api_token.is_some();
     out.push_str(&format!(
         "\nlistening on {url}\n\
-         web page:  {url}/_oncelink/#token={token}\n\
-         api token: {token} ({token_note})\n\n\
+         web page:  {url}/_oncelink/\n\
+         api token: {token_line}\n\n\
          next:\n  \
+         open the web page and log in with the API token (it is in {token_place})\n  \
          oncelink put ./some-file.pdf                 # store a file (through a one-time PUT link)\n  \
          oncelink issue some-file.pdf --expires 10m   # print a one-time download link\n  \
-         curl -H \"Authorization: Bearer $(cat {dir}/api-token)\" -d '{{\"key\":\"some-file.pdf\"}}' {url}/_oncelink/links\n\
+         curl -H \"Authorization: Bearer {bearer}\" -d '{{\"key\":\"some-file.pdf\"}}' {url}/_oncelink/links\n\
          stop with Ctrl-C or SIGTERM (in-flight transfers finish first)\n",
         url = running.public_url,
-        token = running.api_token,
+        token_line = token_line(&running.api_token, from_env, running.token_generated, &dir.to_string(), std::io::stdout().is_terminal()),
+        token_place = if from_env { "ONCELINK_API_TOKEN".to_owned() } else { format!("{dir}/api-token") },
+        bearer = if from_env { "$ONCELINK_API_TOKEN".to_owned() } else { format!("$(cat {dir}/api-token)") },
     ));
     print!("{out}");
     use std::io::Write;
@@ -263,4 +273,23 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     running.wait().await;
     tracing::info!("stopped");
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::token_line;
+
+    #[test]
+    fn the_token_is_shown_only_when_made_now_for_a_terminal() {
+        let token = "exFwCi8ifxIAO1n2b0yr2SvgaCLTWLZu";
+        assert_eq!(token_line(token, false, true, ".oncelink", true), format!("{token} (generated now, stored in .oncelink/api-token)"));
+        for (from_env, generated, terminal) in
+            [(false, true, false), (false, false, true), (false, false, false), (true, false, true), (true, false, false)]
+        {
+            let line = token_line(token, from_env, generated, ".oncelink", terminal);
+            assert!(!line.contains(token) && line.starts_with("****"), "{line}");
+            let place = if from_env { "from ONCELINK_API_TOKEN" } else { "in .oncelink/api-token" };
+            assert!(line.contains(place), "{line}");
+        }
+    }
 }

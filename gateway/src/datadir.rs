@@ -1,7 +1,7 @@
 //! The data directory: secrets (0600), the ledger file, the embedded origin's objects.
 //!
 //! ```text
-//! <data dir>/api-token                 bearer token of /_oncelink/links (unless ONCELINK_API_TOKEN)
+//! <data dir>/api-token                 bearer token of /_oncelink/links and key of the page's session cookies (unless ONCELINK_API_TOKEN)
 //! <data dir>/keys.json                 sealed-link key set {"active", "keys": {kid: secret}}
 //! <data dir>/origin-credentials.json   access key pair of the embedded S3 origin
 //! <data dir>/ledger.redb               the file ledger

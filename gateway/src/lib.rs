@@ -7,7 +7,8 @@
 //! ```text
 //! socket ─► server (accept, HTTP/1.1, graceful shutdown) ─► app (request id, routing, access line)
 //!              ├─ /<key>?<link>     ─► proxy: request filter ─► decision ─► upstream ─► response filter
-//!              ├─ /_oncelink/links  ─► api: bearer token ─► body ─► core IssueService
+//!              ├─ /_oncelink/links  ─► api: bearer token or session cookie ─► body ─► core IssueService
+//!              ├─ /_oncelink/log{in,out} ─► api: the web page's session cookie
 //!              └─ /_oncelink/{,healthz,metrics}
 //! ```
 //!
@@ -22,7 +23,8 @@
 //! | [`head_guard`] | what a request head's raw bytes say that hyper's types lose: a `#fragment`, the exact size |
 //! | [`app`] | one request's context, routing, and its access line |
 //! | [`proxy`] | a link request's life as named phases, with its explicit context |
-//! | [`api`] | the issue API's HTTP side: bearer token, body limits, the core's service |
+//! | [`api`] | the issue API's HTTP side: bearer token or session, login and logout, body limits, the core's service |
+//! | [`session`] | the web page's session cookie: its stateless value, its attributes, the own-origin rule |
 //! | [`answer`] | building responses: generated JSON answers, the core's API answers |
 //! | [`body`] | the body that counts bytes and transfers in flight |
 //! | [`origin`] | the embedded S3 origin and the HTTP client to any origin |
@@ -53,5 +55,6 @@ pub mod metrics;
 pub mod origin;
 pub mod proxy;
 pub mod server;
+pub mod session;
 pub mod settings;
 pub mod wiring;

@@ -141,3 +141,78 @@ fn token_kid(token: &str) -> String {
     let len = bytes[1] as usize;
     String::from_utf8(bytes[2..2 + len].to_vec()).unwrap()
 }
+
+/// stdout that is not a terminal (a pipe here; a log file under systemd) never gets the API
+/// token, nor does the log: the banner says where the token is, masked.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_api_token_is_not_printed_when_stdout_is_not_a_terminal() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("data");
+    let gw = Gateway::start(&dir, &Backend::File, 0, &[]);
+    let (stdout, token) = (gw.stdout(), gw.token.clone());
+    assert!(!stdout.contains(&token), "the API token is in stdout:\n{stdout}");
+    assert!(!gw.log().contains(&token), "the API token is in the log");
+    let line = stdout.lines().find(|l| l.starts_with("api token: ")).expect("an api token line");
+    assert_eq!(line, format!("api token: **** (generated now, in {}/api-token; not shown: stdout is not a terminal)", dir.display()));
+    let page = stdout.lines().find(|l| l.starts_with("web page: ")).expect("a web page line");
+    assert_eq!(page, format!("web page:  {}/_oncelink/", gw.base));
+    assert_eq!(gw.issue_raw(&serde_json::json!({"key": "a.txt"})).await.0, 201, "the token read from the data dir works");
+
+    // A later start on the same data dir: still only where it is.
+    let gw = gw.restart();
+    let line = gw.stdout().lines().find(|l| l.starts_with("api token: ")).map(str::to_owned);
+    assert_eq!(line, Some(format!("api token: **** (in {}/api-token)", dir.display())));
+    assert!(!gw.stdout().contains(&token) && !gw.log().contains(&token));
+    drop(gw);
+
+    // From the environment.
+    let env_token = "from-the-environment-0123456789";
+    let gw = Gateway::start_with_env(&tmp.path().join("env"), &Backend::File, 0, &[], &[("ONCELINK_API_TOKEN", env_token)]);
+    assert!(gw.stdout().lines().any(|l| l == "api token: **** (from ONCELINK_API_TOKEN)"), "{}", gw.stdout());
+    assert!(!gw.stdout().contains(env_token) && !gw.log().contains(env_token));
+    assert_eq!(gw.issue_raw(&serde_json::json!({"key": "a.txt"})).await.0, 201);
+}
+
+/// On a terminal (a pseudo-terminal from util-linux `script`), a token made by this start is
+/// shown once, so that a person can log in; the next start does not show it again.
+#[test]
+fn a_token_made_now_is_shown_on_a_terminal_once() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("data");
+    let on_a_terminal = |dir: &Path| -> String {
+        let command = format!("exec {BIN} serve --data-dir '{}' --listen 127.0.0.1:0", dir.display());
+        let mut child = Command::new("script")
+            .args(["--quiet", "--return", "--command", &command, "/dev/null"])
+            .env_remove("ONCELINK_API_TOKEN")
+            .env_remove("ONCELINK_KEYS")
+            .env_remove("ONCELINK_CONFIG")
+            .env("RUST_LOG", "off")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("util-linux script");
+        let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+        let mut seen = String::new();
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        while !seen.contains("stop with Ctrl-C") && std::time::Instant::now() < deadline {
+            let mut line = String::new();
+            if std::io::BufRead::read_line(&mut stdout, &mut line).unwrap_or(0) == 0 {
+                break;
+            }
+            seen.push_str(&line.replace('\r', ""));
+        }
+        // Closing the terminal's input ends `script`, which hangs up the gateway.
+        let _ = Command::new("kill").arg("-TERM").arg(child.id().to_string()).status();
+        drop(child.stdin.take());
+        let _ = child.wait();
+        seen
+    };
+    let first = on_a_terminal(&dir);
+    let token = std::fs::read_to_string(dir.join("api-token")).unwrap().trim().to_owned();
+    let line = first.lines().find(|l| l.starts_with("api token: ")).unwrap_or_else(|| panic!("no api token line in:\n{first}"));
+    assert_eq!(line, format!("api token: {token} (generated now, stored in {}/api-token)", dir.display()));
+    let again = on_a_terminal(&dir);
+    assert!(again.contains("api token: ****"), "{again}");
+    assert!(!again.contains(&token), "{again}");
+}

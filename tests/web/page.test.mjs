@@ -1,5 +1,9 @@
 // The gateway's web page in a real browser (Debian's headless Chromium, driven by
-// playwright-core). Started by run.sh, which sets ONCELINK_WEB_URL to the page URL with the token.
+// playwright-core). Started by run.sh, which starts two gateways and sets:
+//   ONCELINK_WEB_URL, ONCELINK_WEB_TOKEN                the default gateway's page and API token
+//   ONCELINK_WEB_INLINE_URL, ONCELINK_WEB_INLINE_TOKEN  one started with --inline-active-content true
+//   ONCELINK_WEB_STDOUT, ONCELINK_WEB_LOG               the default gateway's stdout and log
+// The tests run in order: the first logs in, the last logs out.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
@@ -8,27 +12,44 @@ import { join } from "node:path";
 import { chromium } from "playwright-core";
 
 const pageUrl = process.env.ONCELINK_WEB_URL;
-assert.ok(pageUrl && pageUrl.includes("#token="), "ONCELINK_WEB_URL must be the page URL printed by oncelink serve");
+const token = process.env.ONCELINK_WEB_TOKEN;
+const inlinePageUrl = process.env.ONCELINK_WEB_INLINE_URL;
+const inlineToken = process.env.ONCELINK_WEB_INLINE_TOKEN;
+for (const url of [pageUrl, inlinePageUrl]) {
+  assert.ok(url && url.endsWith("/_oncelink/") && !url.includes("#"), `a plain page URL as printed by oncelink serve: ${url}`);
+}
+assert.ok(token && inlineToken, "the API tokens from the data dirs");
 const origin = new URL(pageUrl).origin;
+const inlineOrigin = new URL(inlinePageUrl).origin;
 
-let context;
-let profile;
-
-before(async () => {
-  profile = mkdtempSync(join(tmpdir(), "oncelink-chromium-"));
-  context = await chromium.launchPersistentContext(profile, {
+const profiles = [];
+async function browser() {
+  const profile = mkdtempSync(join(tmpdir(), "oncelink-chromium-"));
+  profiles.push(profile);
+  return chromium.launchPersistentContext(profile, {
     executablePath: "/usr/bin/chromium",
     headless: true,
     acceptDownloads: true,
     args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
       "--disable-component-update", "--disable-sync"],
   });
+}
+
+// One browser per gateway: cookies are per host, not per port, so two gateways on 127.0.0.1
+// would share (and overwrite) one session cookie in one browser.
+let context;
+let inlineContext;
+
+before(async () => {
+  context = await browser();
+  inlineContext = await browser();
   await context.grantPermissions(["clipboard-read", "clipboard-write"], { origin });
 });
 
 after(async () => {
   await context?.close();
-  if (profile) rmSync(profile, { recursive: true, force: true });
+  await inlineContext?.close();
+  for (const profile of profiles) rmSync(profile, { recursive: true, force: true });
 });
 
 // ~3 MB so that the upload reports progress on the way.
@@ -42,11 +63,95 @@ async function upload(page, name, uses) {
   return (await page.locator("#result-url").textContent()).trim();
 }
 
-test("upload, copy the link, open it (200), open it again (403)", async () => {
+async function logIn(page, url, apiToken) {
+  await page.goto(url);
+  await page.locator("#login").waitFor({ state: "visible" });
+  assert.ok(await page.locator("#app").isHidden(), "nothing but the login form before logging in");
+  await page.locator("#token-input").fill(apiToken);
+  await page.locator("#login-button").click();
+  await page.locator("#app").waitFor({ state: "visible" });
+}
+
+/// The API token is in no storage a script could read, and the session cookie is not visible to
+/// script either.
+async function assertNothingReadable(page, secret) {
+  const seen = await page.evaluate(() => {
+    const dump = (s) => Array.from({ length: s.length }, (_, i) => [s.key(i), s.getItem(s.key(i))]);
+    return { local: dump(localStorage), session: dump(sessionStorage), cookie: document.cookie, url: location.href };
+  });
+  for (const [key, value] of [...seen.local, ...seen.session]) {
+    assert.ok(!key.includes(secret) && !String(value).includes(secret), `the API token is in web storage under ${key}`);
+  }
+  assert.ok(!seen.cookie.includes("oncelink_session") && !seen.cookie.includes(secret), `document.cookie shows ${seen.cookie}`);
+  assert.ok(!seen.url.includes(secret), "the API token is in the URL");
+}
+
+// The browser's session cookie for a gateway (Path=/_oncelink/: asked for a URL under it).
+async function sessionCookie(ctx, gatewayOrigin) {
+  return (await ctx.cookies(gatewayOrigin + "/_oncelink/")).find((c) => c.name === "oncelink_session");
+}
+
+// The gateway's own API, as a script (not the browser) calls it.
+async function issue(base, apiToken, body) {
+  const res = await fetch(base + "/_oncelink/links", {
+    method: "POST", headers: { authorization: "Bearer " + apiToken, "content-type": "application/json" }, body: JSON.stringify(body),
+  });
+  assert.equal(res.status, 201, await res.clone().text());
+  return res.json();
+}
+
+// The API answers the gateway has given so far, by code, from its Prometheus text.
+async function apiAnswersByCode(base) {
+  const text = await (await fetch(base + "/_oncelink/metrics")).text();
+  const counts = {};
+  for (const m of text.matchAll(/^oncelink_api_answers_total\{code="([a-z_]+)"\} (\d+)$/gm)) counts[m[1]] = Number(m[2]);
+  return counts;
+}
+
+// All API answers so far (every code).
+async function apiAnswers(base) {
+  return Object.values(await apiAnswersByCode(base)).reduce((sum, n) => sum + n, 0);
+}
+
+const MARKER = "OBJECT SCRIPT RAN";
+// An object that, if its script ran, would try to take the session and use the API.
+const hostile = `<!doctype html><html><head><title>object</title></head><body>
+<h1>an HTML object</h1>
+<script>
+document.title = ${JSON.stringify(MARKER)};
+const loot = { cookie: document.cookie, storage: (() => { try { return JSON.stringify(localStorage); } catch (e) { return String(e); } })() };
+fetch("/_oncelink/links", { method: "POST", credentials: "include", headers: { "content-type": "application/json" },
+  body: JSON.stringify({ key: "stolen.txt", loot }) }).then((r) => { document.title = ${JSON.stringify(MARKER)} + " " + r.status; });
+</script></body></html>`;
+
+async function storeHostile(base, apiToken, key) {
+  const put = await issue(base, apiToken, { key, method: "PUT" });
+  const res = await fetch(put.url, { method: "PUT", headers: { "content-type": "text/html" }, body: hostile });
+  assert.equal(res.status, 200, await res.text());
+  return (await issue(base, apiToken, { key })).url;
+}
+
+test("log in, upload, copy the link, open it (200), open it again (403); no readable token", async () => {
+  // The banner did not print the token (stdout is not a terminal), nor did the log.
+  for (const file of [process.env.ONCELINK_WEB_STDOUT, process.env.ONCELINK_WEB_LOG]) {
+    assert.ok(!readFileSync(file, "utf8").includes(token), `the API token is in ${file}`);
+  }
   const page = await context.newPage();
+  // A wrong token: an error, no cookie.
   await page.goto(pageUrl);
-  // The token moved from the fragment into storage and out of the address bar.
-  assert.equal(new URL(page.url()).hash, "");
+  await page.locator("#token-input").fill("not-the-token-not-the-token-0000");
+  await page.locator("#login-button").click();
+  await page.locator("#login-status", { hasText: "not the API token" }).waitFor();
+  assert.equal(await sessionCookie(context, origin), undefined);
+
+  await logIn(page, pageUrl, token);
+  const cookie = await sessionCookie(context, origin);
+  assert.ok(cookie, "a session cookie");
+  assert.deepEqual([cookie.httpOnly, cookie.sameSite, cookie.path], [true, "Strict", "/_oncelink/"]);
+  assert.ok(!cookie.value.includes(token));
+  assert.equal(await page.locator("#token-input").inputValue(), "", "the form forgets the token");
+  await assertNothingReadable(page, token);
+
   const link = await upload(page, "hello report.txt", 1);
   assert.ok(link.startsWith(origin + "/uploads/"), link);
   assert.equal(await page.locator("#progress").evaluate((p) => p.value), 100);
@@ -74,16 +179,19 @@ test("upload, copy the link, open it (200), open it again (403)", async () => {
   assert.equal(answer.status(), 403);
   assert.match(await second.textContent("body"), /link_already_used/);
 
-  // The list shows it as used.
+  // The list shows it as used (the state comes from GET /_oncelink/links/{id} with the cookie).
   await page.reload();
   const row = page.locator("#links tr").first();
   await row.locator(".state").filter({ hasText: "used" }).waitFor();
   assert.equal((await row.locator(".state").textContent()).trim(), "used");
+  await assertNothingReadable(page, token);
+  for (const p of [page, first, second]) await p.close();
 });
 
-test("revoke from the list", async () => {
+test("revoke from the list (still logged in: the cookie, not storage)", async () => {
   const page = await context.newPage();
-  await page.goto(origin + "/_oncelink/"); // token already stored by the first test
+  await page.goto(pageUrl);
+  await page.locator("#app").waitFor({ state: "visible" });
   const link = await upload(page, "second.txt", 3);
   const row = page.locator("#links tr").first();
   await row.locator(".state", { hasText: "unused" }).waitFor();
@@ -93,4 +201,96 @@ test("revoke from the list", async () => {
   const answer = await opened.goto(link);
   assert.equal(answer.status(), 403);
   assert.match(await opened.textContent("body"), /link_revoked/);
+  await assertNothingReadable(page, token);
+  for (const p of [page, opened]) await p.close();
+});
+
+test("an HTML object opened in the logged-in browser is a download, not a page", async () => {
+  const link = await storeHostile(origin, token, "x/hostile.html");
+  const before = await apiAnswers(origin);
+  const page = await context.newPage();
+  const [download] = await Promise.all([page.waitForEvent("download"), page.goto(link).catch(() => {})]);
+  assert.equal(readFileSync(await download.path(), "utf8"), hostile, "the object itself, saved");
+  assert.notEqual(await page.title(), MARKER);
+  assert.equal(page.url(), "about:blank", "the browser stayed where it was: nothing rendered");
+  assert.equal(await apiAnswers(origin), before, "the gateway answered an API request during the download");
+  await page.close();
+});
+
+test("with --inline-active-content the object renders sandboxed: its script never runs, the API hears nothing", async (t) => {
+  const page = await inlineContext.newPage();
+  await logIn(page, inlinePageUrl, inlineToken);
+  assert.ok(await sessionCookie(inlineContext, inlineOrigin), "logged in: the session cookie is there to be abused");
+  const link = await storeHostile(inlineOrigin, inlineToken, "x/hostile.html");
+
+  // The control: the same document without the gateway's headers does run its script.
+  const control = await inlineContext.newPage();
+  await control.setContent(hostile);
+  await control.waitForFunction((m) => document.title.startsWith(m), MARKER);
+  await control.close();
+
+  const before = await apiAnswers(inlineOrigin);
+  const opened = await inlineContext.newPage();
+  const answer = await opened.goto(link);
+  assert.equal(answer.status(), 200);
+  assert.equal(answer.headers()["content-security-policy"], "sandbox");
+  assert.equal(answer.headers()["content-disposition"], undefined, "inline, as asked");
+  assert.equal(await opened.locator("h1").textContent(), "an HTML object", "the document rendered");
+  await opened.waitForTimeout(1500); // time for a script (and its fetch) that should never run
+  assert.equal(await opened.title(), "object", "the object's script ran");
+  assert.equal(await apiAnswers(inlineOrigin), before, "the gateway answered an API request while the object was open");
+
+  // Even a sandboxed document that may run scripts gets nothing from the API: its origin is
+  // opaque, so the browser sends Origin: null (and, SameSite=Strict, no cookie). A simple
+  // request (no preflight) reaches the gateway, which must not answer it "ok".
+  const framed = await inlineContext.newPage();
+  await framed.goto(inlineOrigin + "/_oncelink/healthz"); // a document on the origin, without the page's CSP
+  const beforeFrame = await apiAnswersByCode(inlineOrigin);
+  const sent = await framed.evaluate(() => new Promise((resolve) => {
+    window.onmessage = (e) => resolve(e.data);
+    const frame = document.createElement("iframe");
+    frame.sandbox = "allow-scripts";
+    frame.srcdoc = `<script>fetch(${JSON.stringify(location.origin)} + "/_oncelink/links", { method: "POST", mode: "no-cors",
+      credentials: "include", body: '{"key":"stolen.txt"}' }).then(() => parent.postMessage("sent", "*"), (e) => parent.postMessage(String(e), "*"));<\/script>`;
+    document.body.append(frame);
+  }));
+  assert.equal(sent, "sent");
+  const afterFrame = await apiAnswersByCode(inlineOrigin);
+  const grew = Object.keys(afterFrame).filter((code) => afterFrame[code] !== (beforeFrame[code] || 0));
+  t.diagnostic(`a script in a sandboxed frame calling the API was answered: ${grew.join(", ")}`);
+  assert.equal(grew.length, 1, `exactly one API answer for the frame's request: ${JSON.stringify([beforeFrame, afterFrame])}`);
+  assert.ok(["unauthorized", "invalid_origin"].includes(grew[0]), `the frame's request was answered ${grew[0]}`);
+  for (const p of [page, opened, framed]) await p.close();
+});
+
+test("the session cookie with Origin: null (a sandboxed document's) is refused; with the own origin it works", async () => {
+  const cookie = await sessionCookie(context, origin);
+  assert.ok(cookie, "still logged in");
+  const call = (originHeader) => fetch(origin + "/_oncelink/links", {
+    method: "POST",
+    headers: { cookie: `oncelink_session=${cookie.value}`, origin: originHeader, "content-type": "application/json" },
+    body: JSON.stringify({ key: "a.txt" }),
+  });
+  const refused = await call("null");
+  assert.equal(refused.status, 403);
+  assert.equal((await refused.json()).error, "invalid_origin");
+  const foreign = await call("https://evil.example");
+  assert.equal(foreign.status, 403);
+  const own = await call(origin);
+  assert.equal(own.status, 201, "the same cookie from the page's own origin");
+});
+
+test("log out: the cookie is gone and the API refuses the page", async () => {
+  const page = await context.newPage();
+  await page.goto(pageUrl);
+  await page.locator("#app").waitFor({ state: "visible" });
+  await page.locator("#logout").click();
+  await page.locator("#login").waitFor({ state: "visible" });
+  assert.equal(await sessionCookie(context, origin), undefined);
+  const status = await page.evaluate(() => fetch("/_oncelink/links", { method: "POST", credentials: "same-origin",
+    headers: { "content-type": "application/json" }, body: '{"key":"a.txt"}' }).then((r) => r.status));
+  assert.equal(status, 401);
+  await page.reload();
+  await page.locator("#login").waitFor({ state: "visible" });
+  await page.close();
 });

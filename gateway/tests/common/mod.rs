@@ -7,7 +7,7 @@ pub mod fake_origin;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
+use std::sync::{Arc, Mutex, mpsc};
 use std::time::Duration;
 
 use serde_json::{Value, json};
@@ -33,11 +33,13 @@ pub struct Gateway {
     pub dir: PathBuf,
     pub backend: Backend,
     pub http: reqwest::Client,
+    printed: Arc<Mutex<String>>,
 }
 
 impl Gateway {
-    /// Starts `oncelink serve` with `dir` as data dir on `port` (0: any free port) and waits for
-    /// its "listening on" line.
+    /// Starts `oncelink serve` with `dir` as data dir on `port` (0: any free port), waits for
+    /// its banner, and reads the API token from `<dir>/api-token` (or the `ONCELINK_API_TOKEN`
+    /// it was given).
     pub fn start(dir: &Path, backend: &Backend, port: u16, extra: &[&str]) -> Self {
         Self::start_with_env(dir, backend, port, extra, &[])
     }
@@ -57,24 +59,26 @@ impl Gateway {
         cmd.stdout(Stdio::piped()).stderr(Stdio::from(log));
         let mut child = cmd.spawn().expect("start oncelink serve");
         let stdout = child.stdout.take().expect("stdout");
+        let printed = Arc::new(Mutex::new(String::new()));
         let (tx, rx) = mpsc::channel();
+        let keep = printed.clone();
         std::thread::spawn(move || {
             // Keep draining stdout so the gateway never blocks on a full pipe.
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                keep.lock().unwrap().push_str(&format!("{line}\n"));
                 let _ = tx.send(line);
             }
         });
         let mut base = None;
-        let mut token = None;
-        while base.is_none() || token.is_none() {
+        // The banner's last line: everything before it has been printed.
+        let mut banner_done = false;
+        while base.is_none() || !banner_done {
             match rx.recv_timeout(Duration::from_secs(30)) {
                 Ok(line) => {
                     if let Some(url) = line.strip_prefix("listening on ") {
                         base = Some(url.trim().to_owned());
                     }
-                    if let Some(rest) = line.strip_prefix("api token: ") {
-                        token = rest.split_whitespace().next().map(str::to_owned);
-                    }
+                    banner_done |= line.starts_with("stop with Ctrl-C");
                 }
                 Err(_) => {
                     let _ = child.kill();
@@ -83,10 +87,26 @@ impl Gateway {
                 }
             }
         }
-        let base = base.unwrap();
+        // The banner does not show the token (stdout is a pipe): it is where the banner says.
+        let token = match env.iter().find(|(name, _)| *name == "ONCELINK_API_TOKEN") {
+            Some((_, token)) => token.to_string(),
+            None => std::fs::read_to_string(dir.join("api-token")).expect("the API token in <data dir>/api-token").trim().to_owned(),
+        };
+        // The banner names the public URL; with a fixed port, that port on loopback is where it listens.
+        let base = if port != 0 { format!("http://127.0.0.1:{port}") } else { base.unwrap() };
         let port = base.rsplit(':').next().and_then(|p| p.parse().ok()).expect("port in the URL");
         let http = reqwest::Client::builder().user_agent("oncelink-blackbox/1").build().unwrap();
-        Self { child, base, port, token: token.unwrap(), dir: dir.to_owned(), backend: backend.clone(), http }
+        Self { child, base, port, token, dir: dir.to_owned(), backend: backend.clone(), http, printed }
+    }
+
+    /// Everything the gateway printed on stdout so far.
+    pub fn stdout(&self) -> String {
+        self.printed.lock().unwrap().clone()
+    }
+
+    /// The log file (stderr: JSON lines) so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.with_extension("log")).unwrap_or_default()
     }
 
     pub fn pid(&self) -> u32 {
@@ -158,6 +178,28 @@ impl Gateway {
             .expect("link state request");
         assert_eq!(r.status().as_u16(), 200, "link state of {link_id}");
         serde_json::from_slice(&r.bytes().await.unwrap()).unwrap()
+    }
+
+    /// The gateway's own origin, as its page would send it in `Origin`.
+    pub fn origin(&self) -> String {
+        self.base.clone()
+    }
+
+    /// Logs in as the web page would (`POST /_oncelink/login`, own `Origin`); returns the
+    /// `Cookie` header value to send (`oncelink_session=…`).
+    pub async fn login(&self) -> String {
+        let r = self
+            .http
+            .post(format!("{}/_oncelink/login", self.base))
+            .header("origin", self.origin())
+            .header("content-type", "application/json")
+            .body(json!({"token": self.token}).to_string())
+            .send()
+            .await
+            .expect("login request");
+        assert_eq!(r.status().as_u16(), 200, "login");
+        let set_cookie = r.headers()["set-cookie"].to_str().unwrap().to_owned();
+        set_cookie.split(';').next().unwrap().to_owned()
     }
 
     pub async fn get(&self, url: &str) -> (u16, Vec<u8>) {

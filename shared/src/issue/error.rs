@@ -37,8 +37,14 @@ pub enum IssueError {
     UnreadableBody,
     NotFound,
     MethodNotAllowed,
-    /// No valid bearer token (gateway).
+    /// No valid bearer token or session (gateway).
     Unauthorized,
+    /// A session cookie that is expired, tampered with or from another token (gateway).
+    InvalidSession,
+    /// A session request (or a login) that does not come from the gateway's own page (gateway).
+    InvalidOrigin,
+    /// A login body without a token (gateway).
+    InvalidLogin,
     CredentialsUnavailable,
     /// The signing credentials expire within a second.
     CredentialsExpired,
@@ -54,7 +60,8 @@ impl Refusal for IssueError {
         match self {
             Self::NotFound => 404,
             Self::MethodNotAllowed => 405,
-            Self::Unauthorized => 401,
+            Self::Unauthorized | Self::InvalidSession => 401,
+            Self::InvalidOrigin => 403,
             Self::BodyTimeout => 408,
             Self::BodyTooLarge => 413,
             Self::SigningFailed | Self::NoRandomness => 500,
@@ -87,6 +94,9 @@ impl Refusal for IssueError {
             Self::NotFound => "not_found",
             Self::MethodNotAllowed => "method_not_allowed",
             Self::Unauthorized => "unauthorized",
+            Self::InvalidSession => "invalid_session",
+            Self::InvalidOrigin => "invalid_origin",
+            Self::InvalidLogin => "invalid_login",
             Self::CredentialsUnavailable | Self::CredentialsExpired => "credentials_unavailable",
             Self::KeysUnavailable => "keys_unavailable",
             Self::ConfigUnavailable => "config_unavailable",
@@ -118,7 +128,10 @@ impl Refusal for IssueError {
             Self::UnreadableBody => "the request body could not be read".into(),
             Self::NotFound => "no such route; use /links".into(),
             Self::MethodNotAllowed => "use POST or GET on /links, GET or DELETE on /links/{id}".into(),
-            Self::Unauthorized => "send Authorization: Bearer <API token>".into(),
+            Self::Unauthorized => "send Authorization: Bearer <API token>, or log in on the web page".into(),
+            Self::InvalidSession => "the session has expired or is not valid; log in again".into(),
+            Self::InvalidOrigin => "a session request must come from the gateway's own web page (Origin)".into(),
+            Self::InvalidLogin => "send token=<API token> as a form, or {\"token\": \"<API token>\"} as JSON".into(),
             Self::CredentialsUnavailable => "signing credentials are unavailable; try again later".into(),
             Self::CredentialsExpired => "the signing credentials have expired; try again later".into(),
             Self::KeysUnavailable => "the sealed-link key set is unavailable; try again later".into(),

@@ -64,12 +64,6 @@ pub fn issue(settings: &IssuerSettings, signer: Signer<'_>, request: &LinkReques
     })
 }
 
-/// The CDN's host (and port), as the viewer will send it in `Host`.
-fn cdn_host(cdn: &str) -> String {
-    let rest = cdn.split_once("://").map_or(cdn, |(_, rest)| rest);
-    rest.split('/').next().unwrap_or("").to_ascii_lowercase()
-}
-
 fn sealed_link(
     settings: &IssuerSettings,
     keys: &KeySet,
@@ -89,7 +83,7 @@ fn sealed_link(
         content_type: request.content_type.clone(),
     };
     let path = format!("/{}", encode_key(&request.key));
-    let token = sealed::seal(&claims, keys.active_secret(), &cdn_host(&settings.cdn), &path).map_err(|_| IssueError::SigningFailed)?;
+    let token = sealed::seal(&claims, keys.active_secret(), &settings.cdn_host(), &path).map_err(|_| IssueError::SigningFailed)?;
     let base = settings.cdn.trim_end_matches('/');
     let url = if base.contains("://") { format!("{base}{path}?{token}") } else { format!("https://{base}{path}?{token}") };
     Ok((url, LinkId::for_nonce(&nonce), policy.expires_in))

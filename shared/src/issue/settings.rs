@@ -80,4 +80,55 @@ impl IssuerSettings {
         }
         Ok(settings)
     }
+
+    /// The CDN's host (and port), as the viewer will send it in `Host`.
+    pub fn cdn_host(&self) -> String {
+        let rest = self.cdn.split_once("://").map_or(self.cdn.as_str(), |(_, rest)| rest);
+        rest.split('/').next().unwrap_or("").to_ascii_lowercase()
+    }
+
+    /// The CDN's web origin, `scheme://host[:port]`, as a browser sends it in `Origin` for a page
+    /// loaded from there: lower case, the scheme's default port left out.
+    pub fn cdn_origin(&self) -> String {
+        let scheme = self.cdn.split_once("://").map_or("https", |(scheme, _)| scheme).to_ascii_lowercase();
+        let host = self.cdn_host();
+        let default_port = match scheme.as_str() {
+            "https" => Some(":443"),
+            "http" => Some(":80"),
+            _ => None,
+        };
+        let host = default_port.and_then(|port| host.strip_suffix(port)).unwrap_or(&host);
+        format!("{scheme}://{host}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with_cdn(cdn: &str) -> IssuerSettings {
+        IssuerSettings::from_lookup(|name| match name {
+            "ONCELINK_BUCKET" => Some("b".into()),
+            "ONCELINK_REGION" => Some("eu-west-1".into()),
+            "ONCELINK_CDN_DOMAIN" => Some(cdn.into()),
+            _ => None,
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn host_and_origin_of_the_cdn() {
+        for (cdn, host, origin) in [
+            ("d111.cloudfront.net", "d111.cloudfront.net", "https://d111.cloudfront.net"),
+            ("https://Files.Example.com/", "files.example.com", "https://files.example.com"),
+            ("https://files.example.com:443", "files.example.com:443", "https://files.example.com"),
+            ("http://127.0.0.1:8787", "127.0.0.1:8787", "http://127.0.0.1:8787"),
+            ("HTTP://localhost:80/base", "localhost:80", "http://localhost"),
+            ("https://files.example.com:8443", "files.example.com:8443", "https://files.example.com:8443"),
+        ] {
+            let settings = with_cdn(cdn);
+            assert_eq!(settings.cdn_host(), host, "{cdn}");
+            assert_eq!(settings.cdn_origin(), origin, "{cdn}");
+        }
+    }
 }
