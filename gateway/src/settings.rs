@@ -78,8 +78,9 @@ pub struct ServeArgs {
     /// Most resumes (Range requests by a link's first client that spend no use) per link [default: 10]
     #[arg(long, env = "ONCELINK_MAX_RESUMES")]
     pub max_resumes: Option<u32>,
-    /// How long after its first use a link's first client may resume a download that did not
-    /// complete, on links without a longer grace window; 0 turns it off [default: 10m]
+    /// How long after its first use a link's first client may recover a download that did not
+    /// complete (cut off, or cut short by a crash): a GET, with or without Range, one at a time,
+    /// counted as a resume; 0 turns it off [default: 10m]
     #[arg(long, env = "ONCELINK_RESUME_WINDOW", value_parser = parse_duration)]
     pub resume_window: Option<Duration>,
     /// Serve active objects (HTML, SVG, XML, JavaScript…) inline instead of as attachments; they

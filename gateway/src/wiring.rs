@@ -103,7 +103,6 @@ fn policy(settings: &Settings) -> EdgePolicy {
     EdgePolicy {
         resume_window: settings.resume_window,
         max_resumes: settings.max_resumes,
-        resume_without_range: true,
         hold_lease: Some(crate::proxy::hold_lease(settings.origin_timeout)),
         ..EdgePolicy::default()
     }

@@ -185,8 +185,11 @@ async fn a_cut_off_download_is_resumed_from_where_it_stopped_then_closed(gw: Gat
         rest += chunk.len() as u64;
     }
     assert_eq!(got + rest, BIG);
-    // The download is complete: the use is closed, for a Range and for a plain GET alike.
-    let state = gw.state(&id).await;
+    // The download is complete: the use is closed, for a Range and for a plain GET alike (until
+    // the completion is recorded, the recovery is in flight: refused all the same).
+    let r = gw.http.get(&url).header("range", "bytes=0-").send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 403);
+    let state = wait_for(|| gw.state(&id), |s| s["deliveries"].as_array().is_some_and(|d| d.iter().any(|d| d["resume"] == true))).await;
     assert_eq!((state["uses"].as_u64(), state["resumes"].as_u64()), (Some(1), Some(1)), "{state}");
     let resumed = state["deliveries"].as_array().unwrap().iter().find(|d| d["resume"] == true).expect("the resume's delivery").clone();
     assert_eq!((resumed["complete"].as_bool(), resumed["bytes"].as_u64()), (Some(true), Some(rest)));

@@ -142,13 +142,13 @@ fn one_reading_of_range_and_no_bodies_on_reads() {
         precheck(&request.clone().with_header("content-length", "0"), &EdgePolicy::default(), &cfg(), at(1)),
         Precheck::Claim(_)
     ));
-    // A Range opens the resume path only when there is a window.
+    // Without a grace window there is no grace resume; a recovery window applies to any GET.
     let ranged = request.with_header("range", "bytes=100-");
     let Precheck::Claim(claim) = precheck(&ranged, &EdgePolicy::default(), &cfg(), at(1)) else { panic!() };
-    assert_eq!(claim.resume, None, "no grace, no resume window");
+    assert_eq!((claim.grace, claim.recovery), (None, None), "no grace, no recovery window");
     let policy = EdgePolicy { resume_window: Duration::from_secs(600), hold_lease: Some(Duration::from_secs(65)), ..EdgePolicy::default() };
     let Precheck::Claim(claim) = precheck(&ranged, &policy, &cfg(), at(1)) else { panic!() };
-    assert_eq!((claim.resume, claim.use_claim.hold_until), (Some(Duration::from_secs(600)), Some(at(66))));
+    assert_eq!((claim.grace, claim.recovery, claim.use_claim.hold_until), (None, Some(Duration::from_secs(600)), Some(at(66))));
 }
 
 #[test]

@@ -17,14 +17,14 @@
 //! | [`state_and_retention`] | what `lookup` reads; the first write sets the retention, later ones keep it |
 //! | [`holds`] | a held use counts; commit confirms it (idempotently); release gives it back once; a lapsed hold is taken over and its commit is `Lost` |
 //! | [`spent_uses_given_back`] | a spent use (CloudFront's) is given back once, keyed on the request id; the last one leaves the link as if never used |
-//! | [`resumes`] | counted up to the limit, only for the first client inside the window, closed by a completed delivery and by revocation |
+//! | [`resumes`] | counted up to the limit, only for the first client inside the window, closed by a completed delivery and by revocation; single-flight ones only while nothing of the client is in flight |
 //! | [`deliveries`] | one entry per request, replaced by a later report; nothing is created for an unknown link |
 //! | [`races`] | 64 concurrent claims on one link, spent or held: exactly N granted, every round |
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use oncelink::ledger::{ClaimOutcome, Commit, Delivery, Ledger, Release, ResumeClaim, ResumeOutcome};
+use oncelink::ledger::{ClaimOutcome, Commit, Delivery, InFlight, Ledger, Release, ResumeClaim, ResumeOutcome};
 use oncelink::time::{from_unix_secs, unix_secs};
 
 use crate::{RETENTION, claim, held, key, unique};
@@ -175,7 +175,11 @@ pub async fn spent_uses_given_back(ledger: &impl Ledger) {
 }
 
 fn resume(link: &oncelink::ledger::LedgerKey, fingerprint: &str, window_start: SystemTime, max_resumes: u32) -> ResumeClaim {
-    ResumeClaim { key: link.clone(), fingerprint: fingerprint.into(), window_start, max_resumes }
+    ResumeClaim { key: link.clone(), fingerprint: fingerprint.into(), window_start, max_resumes, single_flight: None }
+}
+
+fn recovery(link: &oncelink::ledger::LedgerKey, window_start: SystemTime, now: SystemTime, until: SystemTime) -> ResumeClaim {
+    ResumeClaim { single_flight: Some(InFlight { now, until }), ..resume(link, "fp-1", window_start, 5) }
 }
 
 pub async fn resumes(ledger: &impl Ledger) {
@@ -205,6 +209,35 @@ pub async fn resumes(ledger: &impl Ledger) {
     ledger.record_delivery(&link, Some("fp-1"), &delivered).await.unwrap();
     assert_eq!(ledger.resume(&resume(&link, "fp-1", window_start, 2)).await.unwrap(), ResumeOutcome::NotResumable);
     assert_eq!(ledger.lookup(&link).await.unwrap().unwrap().completed, vec!["fp-1".to_owned()]);
+    // One at a time: a held claim puts its client in flight until the lease ends or the
+    // delivery is recorded; a single-flight resume is refused meanwhile, and is in flight itself.
+    let link = key(&unique("single-flight"));
+    let lease = at + Duration::from_secs(60);
+    ledger.claim(&held(claim(&link, "r1", at, 1), lease)).await.unwrap();
+    ledger.commit(&link, "r1").await.unwrap();
+    assert_eq!(ledger.lookup(&link).await.unwrap().unwrap().in_flight, vec![("fp-1".to_owned(), lease)]);
+    assert_eq!(ledger.resume(&recovery(&link, window_start, at, lease)).await.unwrap(), ResumeOutcome::NotResumable, "still in flight");
+    assert_eq!(
+        ledger.resume(&resume(&link, "fp-1", window_start, 5)).await.unwrap(),
+        ResumeOutcome::Resumed { resume_number: 1 },
+        "a grace resume may run beside it"
+    );
+    let cut_off = Delivery { request_id: "r1".into(), at, bytes: 5, complete: false, resume: false };
+    ledger.record_delivery(&link, Some("fp-1"), &cut_off).await.unwrap();
+    assert!(ledger.lookup(&link).await.unwrap().unwrap().in_flight.is_empty(), "the delivery ended the flight");
+    assert_eq!(ledger.resume(&recovery(&link, window_start, at, lease)).await.unwrap(), ResumeOutcome::Resumed { resume_number: 2 });
+    assert_eq!(
+        ledger.resume(&recovery(&link, window_start, at, lease)).await.unwrap(),
+        ResumeOutcome::NotResumable,
+        "the recovery is in flight"
+    );
+    let later = lease + Duration::from_secs(1);
+    assert_eq!(
+        ledger.resume(&recovery(&link, window_start, later, later + Duration::from_secs(60))).await.unwrap(),
+        ResumeOutcome::Resumed { resume_number: 3 },
+        "a flight nobody ended lapses"
+    );
+
     // So does revocation.
     let link = key(&unique("resume-revoked"));
     ledger.claim(&claim(&link, "r1", at, 1)).await.unwrap();

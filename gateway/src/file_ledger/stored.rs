@@ -6,6 +6,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use oncelink::ledger::{Delivery, LedgerError, LinkRecord};
 use serde::{Deserialize, Serialize};
 
+/// A name (a request id for a hold, a fingerprint for a client in flight) and an instant.
 #[derive(Debug, Serialize, Deserialize)]
 struct StoredHold {
     request_id: String,
@@ -45,6 +46,8 @@ struct Stored {
     completed: Vec<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     deliveries: Vec<StoredDelivery>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    in_flight: Vec<StoredHold>,
 }
 
 pub fn ms(t: SystemTime) -> u64 {
@@ -67,6 +70,11 @@ pub fn encode(r: &LinkRecord) -> Result<Vec<u8>, serde_json::Error> {
         holds: r.holds.iter().map(|(request_id, until)| StoredHold { request_id: request_id.clone(), until_ms: ms(*until) }).collect(),
         resumes: r.resumes,
         completed: r.completed.clone(),
+        in_flight: r
+            .in_flight
+            .iter()
+            .map(|(fingerprint, until)| StoredHold { request_id: fingerprint.clone(), until_ms: ms(*until) })
+            .collect(),
         deliveries: r
             .deliveries
             .iter()
@@ -94,6 +102,7 @@ pub fn decode(raw: &[u8]) -> Result<LinkRecord, LedgerError> {
         holds: s.holds.into_iter().map(|h| (h.request_id, from_ms(h.until_ms))).collect(),
         resumes: s.resumes,
         completed: s.completed,
+        in_flight: s.in_flight.into_iter().map(|h| (h.request_id, from_ms(h.until_ms))).collect(),
         deliveries: s
             .deliveries
             .into_iter()

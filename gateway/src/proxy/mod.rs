@@ -187,8 +187,9 @@ impl Proxy {
         let record = Box::new(move |bytes, complete| {
             let resume = ticket.kind == oncelink::decision::TicketKind::Resume;
             let delivery = Delivery { request_id: ticket.request_id.clone(), at: SystemTime::now(), bytes, complete, resume };
-            Box::pin(async move { edge.record_delivery(&ticket, &delivery).await })
-                as std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>
+            if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+                runtime.spawn(async move { edge.record_delivery(&ticket, &delivery).await });
+            }
         });
         Report { completes_at, record }
     }

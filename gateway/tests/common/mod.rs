@@ -34,6 +34,8 @@ pub struct Gateway {
     pub backend: Backend,
     pub http: reqwest::Client,
     printed: Arc<Mutex<String>>,
+    /// The flags it was started with (a restart keeps them).
+    args: Vec<String>,
 }
 
 impl Gateway {
@@ -96,7 +98,8 @@ impl Gateway {
         let base = if port != 0 { format!("http://127.0.0.1:{port}") } else { base.unwrap() };
         let port = base.rsplit(':').next().and_then(|p| p.parse().ok()).expect("port in the URL");
         let http = reqwest::Client::builder().user_agent("oncelink-blackbox/1").build().unwrap();
-        Self { child, base, port, token, dir: dir.to_owned(), backend: backend.clone(), http, printed }
+        let args = extra.iter().map(|a| a.to_string()).collect();
+        Self { child, base, port, token, dir: dir.to_owned(), backend: backend.clone(), http, printed, args }
     }
 
     /// Everything the gateway printed on stdout so far.
@@ -131,7 +134,8 @@ impl Gateway {
         if self.child.try_wait().ok().flatten().is_none() {
             self.kill9();
         }
-        Self::start(&self.dir.clone(), &self.backend.clone(), self.port, &[])
+        let args: Vec<&str> = self.args.iter().map(String::as_str).collect();
+        Self::start(&self.dir.clone(), &self.backend.clone(), self.port, &args)
     }
 
     /// `POST /_oncelink/links` with the token; returns (status, JSON).

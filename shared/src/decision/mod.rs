@@ -44,17 +44,14 @@ pub struct EdgePolicy {
     /// How far the edge's clock may lag the issuer's: a presigned link dated up to this far in
     /// the future is accepted.
     pub clock_skew: Duration,
-    /// How long after its first use the link's first client may resume (`Range`) a download
-    /// that did not complete, on any link: the window is the larger of this and the link's own
-    /// grace. The gateway knows when a download completed (default 10 minutes there);
-    /// CloudFront does not, so there it is zero and only a link's grace window allows resumes.
+    /// How long after its first use the link's first client may *recover* a download that did
+    /// not complete (cut off, or its fate unknown after a crash) once every use is spent: a GET,
+    /// with or without `Range`, one at a time, counted as a resume. Only where the edge knows
+    /// when a download completed (the gateway: 10 minutes by default; a completed download
+    /// closes it); zero on CloudFront, where only a link's own grace window allows resumes.
     pub resume_window: Duration,
     /// Most resumes one link grants, counted atomically in the ledger.
     pub max_resumes: u32,
-    /// A plain GET (no `Range`) by the first client may resume too, once every use is spent:
-    /// only where the edge knows when a download completed (the gateway: a completed download
-    /// closes the resumes). On CloudFront only a `Range` request resumes.
-    pub resume_without_range: bool,
     /// `Some(lease)`: a use is held while the origin is asked and confirmed only when it answers
     /// with content; a hold nobody resolves lapses after the lease (the gateway). `None`: a use
     /// is spent when admitted (CloudFront, whose origin-response trigger gives it back).
@@ -66,13 +63,7 @@ pub const DEFAULT_MAX_RESUMES: u32 = 10;
 
 impl Default for EdgePolicy {
     fn default() -> Self {
-        Self {
-            clock_skew: Duration::from_secs(60),
-            resume_window: Duration::ZERO,
-            max_resumes: DEFAULT_MAX_RESUMES,
-            resume_without_range: false,
-            hold_lease: None,
-        }
+        Self { clock_skew: Duration::from_secs(60), resume_window: Duration::ZERO, max_resumes: DEFAULT_MAX_RESUMES, hold_lease: None }
     }
 }
 
@@ -92,11 +83,12 @@ pub struct Claim {
     pub use_claim: UseClaim,
     pub forward: Forward,
     pub link_id: LinkId,
-    /// The window in which the link's first client may resume without a use: set for a GET
-    /// (and for a HEAD or OPTIONS look) when the window is not zero.
-    pub resume: Option<Duration>,
-    /// The request has a (valid) `Range`: a resume is tried before a use is claimed.
-    pub range: bool,
+    /// The link's grace window, for a `Range` GET (and a HEAD or OPTIONS look) of a link that
+    /// has one: the first client's ranges inside it spend no use, any number at once.
+    pub grace: Option<Duration>,
+    /// The policy's recovery window, for a GET (and a look) when it is not zero: the first
+    /// client may recover a download that did not complete, one request at a time.
+    pub recovery: Option<Duration>,
 }
 
 /// What phases 1–4 conclude.
@@ -183,8 +175,9 @@ fn precheck_inner(request: &ViewerRequest, policy: &EdgePolicy, config: &EdgeCon
     if request.method == "GET" && audience::is_preview_agent(request, &config.preview_agents) {
         return Ok(Precheck::Preview);
     }
-    let window = link.grace.max(policy.resume_window);
-    let resumes = !window.is_zero() && request.method != "PUT";
+    let reads = request.method != "PUT";
+    let grace = (reads && !link.grace.is_zero() && (range.is_some() || !consumes)).then_some(link.grace);
+    let recovery = (reads && !policy.resume_window.is_zero()).then_some(policy.resume_window);
     let claim = Claim {
         use_claim: UseClaim {
             key: LedgerKey::for_link(&link.id),
@@ -197,8 +190,8 @@ fn precheck_inner(request: &ViewerRequest, policy: &EdgePolicy, config: &EdgeCon
         },
         forward: link.forward,
         link_id: link.id,
-        resume: resumes.then_some(window),
-        range: range.is_some(),
+        grace,
+        recovery,
     };
     Ok(if consumes { Precheck::Claim(claim) } else { Precheck::Look(claim) })
 }

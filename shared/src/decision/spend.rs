@@ -1,28 +1,30 @@
 //! Phase 5: the ledger. What a request that passed phases 1–4 costs, decided by one write.
 //!
 //! ```text
-//! GET with Range, window open ─► resume (one write) ─► Resumed ─────────────────────────────► forward (no use)
-//!                                       └─ NotResumable ─┐
-//! GET / PUT ───────────────────────────────────────────► claim (one write) ─► Granted / Retried ─► forward + ticket
-//!                                                                      └─ Exhausted ─► (plain GET by the first client,
-//!                                                                           where resume_without_range) resume ─► forward
-//!                                                                      └─ Exhausted / Revoked ─► deny
-//! HEAD / OPTIONS ─► look (one read): refused exactly as its GET would be ─────────────────────► forward (no use) / deny
+//! GET with Range inside the link's grace ─► resume (one write) ─► Resumed ──────────────────► forward (no use)
+//!                                                 └─ NotResumable ─┐
+//! GET / PUT ───────────────────────────────────────────────────────► claim (one write) ─► Granted / Retried ─► forward + ticket
+//!                                                        └─ Exhausted, first client, recovery window ─► recover (one write,
+//!                                                               one at a time: nothing of the client in flight) ─► forward (no use)
+//!                                                        └─ Exhausted / Revoked ─► deny
+//! HEAD / OPTIONS ─► look (one read): refused exactly as its GET would be ─────────────────────────────► forward (no use) / deny
 //! ```
 //!
-//! A first use costs one write either way: a `Range` request is most likely a resume and asks
-//! for one first; a plain GET is most likely a first use and claims first.
+//! A first use costs one write either way: a `Range` request inside a grace window is most
+//! likely a resume and asks for one first; anything else is most likely a use and claims first.
+//! Grace resumes may run side by side (a download manager's parallel ranges); a recovery is one
+//! at a time, so a crowd behind one address with one browser cannot turn it into many copies.
 //!
 //! A granted request gets a [`Ticket`]: what it holds, so the shell can confirm or give it back
 //! once the origin answered ([`delivers_content`] says which), and record what was delivered.
 //! Every ledger failure fails closed: no answer from the ledger, no request to the origin.
 
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use super::{Claim, Decision, DenyReason, EdgePolicy, Precheck, precheck};
 use crate::ViewerRequest;
 use crate::config::EdgeConfig;
-use crate::ledger::{ClaimOutcome, Ledger, LedgerError, LedgerKey, LinkState, ResumeClaim, ResumeOutcome};
+use crate::ledger::{ClaimOutcome, InFlight, Ledger, LedgerError, LedgerKey, LinkState, ResumeClaim, ResumeOutcome};
 use crate::link::LinkId;
 
 /// What a forwarded request holds in the ledger.
@@ -81,22 +83,19 @@ pub async fn admit(request: &ViewerRequest, policy: &EdgePolicy, config: &EdgeCo
             Err(error) => fail_closed(error, &claim.use_claim.request_id),
         }),
         Precheck::Claim(claim) => {
-            let resume = resume_claim(&claim, policy, now);
-            if let (true, Some(resume)) = (claim.range, &resume) {
-                match try_resume(ledger, resume, &claim).await {
+            if let Some(resume) = grace_resume(&claim, policy, now) {
+                match try_resume(ledger, &resume, &claim).await {
                     Ok(Some(resumed)) => return resumed,
                     Ok(None) => {}
                     Err(denied) => return Admitted::without_ticket(denied),
                 }
             }
             let outcome = ledger.claim(&claim.use_claim).await;
-            if let (Ok(ClaimOutcome::Exhausted(used)), Some(resume)) = (&outcome, &resume)
-                && !claim.range
-                && policy.resume_without_range
+            if let (Ok(ClaimOutcome::Exhausted(used)), Some(resume)) = (&outcome, recovery(&claim, policy, now))
                 && used.fingerprint.as_deref() == Some(resume.fingerprint.as_str())
                 && used.first_used_at >= resume.window_start
             {
-                match try_resume(ledger, resume, &claim).await {
+                match try_resume(ledger, &resume, &claim).await {
                     Ok(Some(resumed)) => return resumed,
                     Ok(None) => {}
                     Err(denied) => return Admitted::without_ticket(denied),
@@ -110,16 +109,36 @@ pub async fn admit(request: &ViewerRequest, policy: &EdgePolicy, config: &EdgeCo
     }
 }
 
-/// The resume a GET by the link's first client could be, inside its window.
-fn resume_claim(claim: &Claim, policy: &EdgePolicy, now: SystemTime) -> Option<ResumeClaim> {
-    let (window, fingerprint) = (claim.resume?, claim.use_claim.fingerprint.as_ref()?);
+/// A resume of the link's first client inside `window`, `single_flight` or not.
+fn resume_within(
+    claim: &Claim,
+    window: Duration,
+    single_flight: Option<InFlight>,
+    policy: &EdgePolicy,
+    now: SystemTime,
+) -> Option<ResumeClaim> {
     Some(ResumeClaim {
         key: claim.use_claim.key.clone(),
-        fingerprint: fingerprint.clone(),
+        fingerprint: claim.use_claim.fingerprint.clone()?,
         window_start: now.checked_sub(window).unwrap_or(SystemTime::UNIX_EPOCH),
         max_resumes: policy.max_resumes,
+        single_flight,
     })
 }
+
+/// The grace resume this request could be (a `Range` inside the link's grace window).
+fn grace_resume(claim: &Claim, policy: &EdgePolicy, now: SystemTime) -> Option<ResumeClaim> {
+    resume_within(claim, claim.grace?, None, policy, now)
+}
+
+/// The recovery this request could be: one at a time, in flight for as long as a held use.
+fn recovery(claim: &Claim, policy: &EdgePolicy, now: SystemTime) -> Option<ResumeClaim> {
+    let until = now + policy.hold_lease.unwrap_or(DEFAULT_IN_FLIGHT);
+    resume_within(claim, claim.recovery?, Some(InFlight { now, until }), policy, now)
+}
+
+/// How long a recovery keeps its client in flight where uses are not held (no lease to copy).
+const DEFAULT_IN_FLIGHT: Duration = Duration::from_secs(60);
 
 /// One resume write: `Some` forward when granted, `None` when the request must claim a use.
 async fn try_resume(ledger: &dyn Ledger, resume: &ResumeClaim, claim: &Claim) -> Result<Option<Admitted>, Decision> {
@@ -157,7 +176,8 @@ pub fn look(state: Option<&LinkState>, claim: &Claim, policy: &EdgePolicy, now: 
     if state.live_uses(now) < claim.use_claim.max_uses {
         return Decision::Forward(claim.forward.clone());
     }
-    if resume_claim(claim, policy, now).is_some_and(|resume| state.resumable(&resume)) {
+    let resumable = |resume: Option<ResumeClaim>| resume.is_some_and(|resume| state.resumable(&resume));
+    if resumable(grace_resume(claim, policy, now)) || resumable(recovery(claim, policy, now)) {
         return Decision::Forward(claim.forward.clone());
     }
     Decision::Deny(DenyReason::AlreadyUsed { first_used_at: state.first_used_at.unwrap_or(now) })

@@ -13,6 +13,7 @@
 //! | `resumes`        | N    | resumes granted                                             |
 //! | `completed`      | SS   | fingerprints whose download completed (no more resumes)     |
 //! | `delivery:<request>` | M | `{at, bytes, complete, resume}`: what one use or resume sent |
+//! | `inflight:<fingerprint>` | N | the client has a request in flight until then, Unix seconds |
 //! | `revoked`        | BOOL | present and true once the link is revoked                   |
 //! | `revoked_at`     | N    | Unix seconds of the revocation                              |
 //! | `expires_at`     | N    | TTL: link expiry plus a margin; DynamoDB deletes it later   |
@@ -23,8 +24,8 @@
 //! | take over a lapsed hold | when the claim lost to `uses >= :max` and its `ALL_OLD` item shows a hold whose lease ended: `REMOVE hold:<old>` + the claim's use, under `hold:<old> <= :now` (the same conditions otherwise) |
 //! | commit | `REMOVE hold:<rid> ADD request_ids :rid` under `attribute_exists(hold:<rid>)` |
 //! | release | `REMOVE hold:<rid> DELETE request_ids :rid ADD uses :-1` under `attribute_exists(hold:<rid>) OR contains(request_ids, :rid)`; the last use (`uses = :1`) also removes `first_used_at` and `fingerprint` |
-//! | resume | `ADD resumes :1` under `fingerprint = :fp AND first_used_at >= :window_start AND (attribute_not_exists(resumes) OR resumes < :max) AND attribute_not_exists(revoked) AND NOT contains(completed, :fp)` |
-//! | delivery | `SET delivery:<rid> = :d (ADD completed :fp)` under `attribute_exists(pk)` |
+//! | resume | `ADD resumes :1` under `fingerprint = :fp AND first_used_at >= :window_start AND (attribute_not_exists(resumes) OR resumes < :max) AND attribute_not_exists(revoked) AND NOT contains(completed, :fp)`; single-flight also `SET inflight:<fp> = :until` under `(attribute_not_exists(inflight:<fp>) OR inflight:<fp> <= :now)` |
+//! | delivery | `SET delivery:<rid> = :d REMOVE inflight:<fp> (ADD completed :fp)` under `attribute_exists(pk)` |
 //! | revoke | `SET revoked, revoked_at = if_not_exists(…), expires_at = if_not_exists(…)` |
 //!
 //! Every losing write asks for `ReturnValuesOnConditionCheckFailure=ALL_OLD`, so it learns in the
@@ -63,6 +64,8 @@ pub const COMPLETED: &str = "completed";
 pub const HOLD_PREFIX: &str = "hold:";
 /// `delivery:<request id>`: what one use or resume delivered.
 pub const DELIVERY_PREFIX: &str = "delivery:";
+/// `inflight:<fingerprint>`: until when a client has a request in flight.
+pub const IN_FLIGHT_PREFIX: &str = "inflight:";
 
 /// How often a claim is tried again when the item changed under it (a lapsed hold it tried to
 /// take over was taken by someone else, or committed): each try is one conditional write.
@@ -202,7 +205,14 @@ fn use_of(update: UpdateItemFluentBuilder, claim: &UseClaim, set: &mut String, a
     match claim.hold_until {
         Some(until) => {
             set.push_str(", #hold = :lease");
-            update.expression_attribute_values(":lease", n(unix_secs(until)))
+            let update = update.expression_attribute_values(":lease", n(unix_secs(until)));
+            match &claim.fingerprint {
+                Some(fingerprint) => {
+                    set.push_str(", #inflight = :lease");
+                    update.expression_attribute_names("#inflight", format!("{IN_FLIGHT_PREFIX}{fingerprint}"))
+                }
+                None => update,
+            }
         }
         None => {
             add.push_str(", #rids :rid_set");
@@ -276,13 +286,23 @@ impl Ledger for DynamoDbLedger {
     }
 
     async fn resume(&self, resume: &ResumeClaim) -> Result<ResumeOutcome, LedgerError> {
-        let update = self
-            .update(&resume.key)
-            .return_values(ReturnValue::UpdatedNew)
-            .update_expression("ADD #resumes :one")
-            .condition_expression(
-                "#fp = :fp AND #first >= :window_start AND (attribute_not_exists(#resumes) OR #resumes < :max) AND attribute_not_exists(#revoked) AND NOT contains(#completed, :fp)",
-            )
+        let mut condition = String::from(
+            "#fp = :fp AND #first >= :window_start AND (attribute_not_exists(#resumes) OR #resumes < :max) AND attribute_not_exists(#revoked) AND NOT contains(#completed, :fp)",
+        );
+        let mut update = self.update(&resume.key).return_values(ReturnValue::UpdatedNew);
+        update = match resume.single_flight {
+            Some(flight) => {
+                condition.push_str(" AND (attribute_not_exists(#inflight) OR #inflight <= :now)");
+                update
+                    .update_expression("ADD #resumes :one SET #inflight = :until")
+                    .expression_attribute_names("#inflight", format!("{IN_FLIGHT_PREFIX}{}", resume.fingerprint))
+                    .expression_attribute_values(":now", n(unix_secs(flight.now)))
+                    .expression_attribute_values(":until", n(unix_secs(flight.until)))
+            }
+            None => update.update_expression("ADD #resumes :one"),
+        };
+        let update = update
+            .condition_expression(condition)
             .expression_attribute_names("#resumes", RESUMES)
             .expression_attribute_names("#fp", FINGERPRINT)
             .expression_attribute_names("#first", FIRST_USED_AT)
@@ -316,10 +336,14 @@ impl Ledger for DynamoDbLedger {
             .expression_attribute_values(":delivery", value);
         update = match (fingerprint, delivery.complete) {
             (Some(fingerprint), true) => update
-                .update_expression("SET #delivery = :delivery ADD #completed :fp")
+                .update_expression("SET #delivery = :delivery REMOVE #inflight ADD #completed :fp")
+                .expression_attribute_names("#inflight", format!("{IN_FLIGHT_PREFIX}{fingerprint}"))
                 .expression_attribute_names("#completed", COMPLETED)
                 .expression_attribute_values(":fp", AttributeValue::Ss(vec![fingerprint.to_owned()])),
-            _ => update.update_expression("SET #delivery = :delivery"),
+            (Some(fingerprint), false) => update
+                .update_expression("SET #delivery = :delivery REMOVE #inflight")
+                .expression_attribute_names("#inflight", format!("{IN_FLIGHT_PREFIX}{fingerprint}")),
+            (None, _) => update.update_expression("SET #delivery = :delivery"),
         };
         Self::write(update).await.map(|_| ())
     }
@@ -420,7 +444,11 @@ fn state(item: &Item) -> LinkState {
     let count = |name: &str| number(item, name).map_or(0, |v| u32::try_from(v).unwrap_or(u32::MAX));
     let mut holds = Vec::new();
     let mut deliveries = Vec::new();
+    let mut in_flight = Vec::new();
     for (name, value) in item {
+        if let (Some(fingerprint), AttributeValue::N(until)) = (name.strip_prefix(IN_FLIGHT_PREFIX), value) {
+            in_flight.push((fingerprint.to_owned(), from_unix_secs(until.parse().unwrap_or(0))));
+        }
         if name.starts_with(HOLD_PREFIX)
             && let AttributeValue::N(until) = value
         {
@@ -446,6 +474,7 @@ fn state(item: &Item) -> LinkState {
         holds,
         resumes: count(RESUMES),
         completed: string_set(item, COMPLETED).to_vec(),
+        in_flight,
         deliveries,
     }
 }

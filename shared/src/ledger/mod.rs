@@ -78,8 +78,9 @@ pub struct UseClaim {
     /// `Some(lease end)`: the use is only *held* — it counts against `max_uses`, but it is
     /// confirmed by [`Ledger::commit`] once the origin answered with content, given back by
     /// [`Ledger::release`], and if neither comes (the process died) it lapses at the lease's end
-    /// and the next claim takes it over. `None`: spent at once (CloudFront, which gives a use
-    /// back only when its origin-response trigger sees a refusal).
+    /// and the next claim takes it over. The client is in flight until then (see
+    /// [`ResumeClaim::single_flight`]). `None`: spent at once (CloudFront, which gives a use back
+    /// only when its origin-response trigger sees a refusal).
     pub hold_until: Option<SystemTime>,
 }
 
@@ -130,8 +131,8 @@ pub enum Release {
     NotHeld,
 }
 
-/// A `Range` request by the link's first client, asking to resume inside the resume window
-/// without spending a use.
+/// A request by the link's first client, asking to go on without spending a use: a `Range`
+/// resume inside the link's grace window, or the recovery of a download that did not complete.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ResumeClaim {
     pub key: LedgerKey,
@@ -140,6 +141,17 @@ pub struct ResumeClaim {
     pub window_start: SystemTime,
     /// How many resumes the link allows in all.
     pub max_resumes: u32,
+    /// `Some`: one at a time — granted only while nothing of this client is in flight, and then
+    /// in flight itself until the marker's end (or its delivery is recorded). `None`: any
+    /// number at once (a download manager's parallel ranges inside a grace window).
+    pub single_flight: Option<InFlight>,
+}
+
+/// A client's request in flight, until its delivery is recorded or `until` passes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InFlight {
+    pub now: SystemTime,
+    pub until: SystemTime,
 }
 
 /// What the ledger says about a resume.
@@ -181,6 +193,9 @@ pub struct LinkState {
     pub resumes: u32,
     /// Fingerprints of clients whose download completed.
     pub completed: Vec<String>,
+    /// Clients with a request in flight, and until when (set by a held claim and a
+    /// single-flight resume, cleared by the delivery's record).
+    pub in_flight: Vec<(String, SystemTime)>,
     /// What was delivered, per use and resume, in no particular order.
     pub deliveries: Vec<Delivery>,
 }
@@ -196,11 +211,15 @@ impl LinkState {
     /// download not completed, resumes left, not revoked? (The rule every ledger applies in its
     /// one write, and the look of a HEAD.)
     pub fn resumable(&self, resume: &ResumeClaim) -> bool {
+        let busy = resume.single_flight.is_some_and(|flight| {
+            self.in_flight.iter().any(|(fingerprint, until)| *fingerprint == resume.fingerprint && *until > flight.now)
+        });
         !self.revoked
             && self.fingerprint.as_deref() == Some(resume.fingerprint.as_str())
             && self.first_used_at.is_some_and(|first| first >= resume.window_start)
             && self.resumes < resume.max_resumes
             && !self.completed.contains(&resume.fingerprint)
+            && !busy
     }
 }
 
@@ -230,11 +249,13 @@ pub trait Ledger: Send + Sync {
     /// use, changes nothing. When the last use is given back the link is as if never used.
     async fn release(&self, key: &LedgerKey, request_id: &str) -> Result<Release, LedgerError>;
 
-    /// Counts one resume atomically if [`LinkState::resumable`]; one conditional write.
+    /// Counts one resume atomically if [`LinkState::resumable`] (and marks it in flight when
+    /// single-flight); one conditional write.
     async fn resume(&self, resume: &ResumeClaim) -> Result<ResumeOutcome, LedgerError>;
 
-    /// Records what one use or resume delivered to the client `fingerprint`; a completed one
-    /// closes that client's resumes. Changes nothing if the link has no record.
+    /// Records what one use or resume delivered to the client `fingerprint`; the client is no
+    /// longer in flight, and a completed delivery closes its resumes. Changes nothing if the link
+    /// has no record.
     async fn record_delivery(&self, key: &LedgerKey, fingerprint: Option<&str>, delivery: &Delivery) -> Result<(), LedgerError>;
 
     /// Marks a link revoked (creating its record if it was never used); later claims get

@@ -12,8 +12,9 @@
 //!
 //! `commit` turns a hold into a spent use; `release` gives a held or spent use back (uses − 1,
 //! and when none is left the link is as if never used); `resume` counts a resume when
-//! [`LinkState::resumable`]; `record_delivery` keeps what was sent and closes the resumes of a
-//! client whose download completed. Revocation sets `revoked`, and the retention only if the
+//! [`LinkState::resumable`]; `record_delivery` keeps what was sent, ends the client's time in
+//! flight and closes the resumes of a client whose download completed. A held claim and a
+//! single-flight resume put their client in flight. Revocation sets `revoked`, and the retention only if the
 //! record had none: a record made by a use already outlives its link.
 
 use std::time::SystemTime;
@@ -37,6 +38,8 @@ pub struct LinkRecord {
     pub resumes: u32,
     /// Fingerprints whose download completed.
     pub completed: Vec<String>,
+    /// Fingerprints with a request in flight, until when.
+    pub in_flight: Vec<(String, SystemTime)>,
     pub deliveries: Vec<Delivery>,
 }
 
@@ -72,12 +75,23 @@ impl LinkRecord {
         ClaimOutcome::Granted { use_number: self.uses }
     }
 
-    /// Records `claim`'s use as held or spent (the count is the caller's business).
+    /// Records `claim`'s use as held or spent (the count is the caller's business); a held
+    /// claim puts its client in flight until the lease ends.
     fn take(&mut self, claim: &UseClaim) {
         match claim.hold_until {
-            Some(until) => self.holds.push((claim.request_id.clone(), until)),
+            Some(until) => {
+                self.holds.push((claim.request_id.clone(), until));
+                if let Some(fingerprint) = &claim.fingerprint {
+                    self.set_in_flight(fingerprint, until);
+                }
+            }
             None => self.request_ids.push(claim.request_id.clone()),
         }
+    }
+
+    fn set_in_flight(&mut self, fingerprint: &str, until: SystemTime) {
+        self.in_flight.retain(|(f, _)| f != fingerprint);
+        self.in_flight.push((fingerprint.to_owned(), until));
     }
 
     pub fn commit(&mut self, request_id: &str) -> Commit {
@@ -110,6 +124,9 @@ impl LinkRecord {
             return ResumeOutcome::NotResumable;
         }
         self.resumes += 1;
+        if let Some(flight) = resume.single_flight {
+            self.set_in_flight(&resume.fingerprint, flight.until);
+        }
         ResumeOutcome::Resumed { resume_number: self.resumes }
     }
 
@@ -118,10 +135,9 @@ impl LinkRecord {
     pub fn record_delivery(&mut self, fingerprint: Option<&str>, delivery: &Delivery) {
         self.deliveries.retain(|d| d.request_id != delivery.request_id);
         self.deliveries.push(delivery.clone());
-        if delivery.complete
-            && let Some(fingerprint) = fingerprint
-            && !self.completed.iter().any(|f| f == fingerprint)
-        {
+        let Some(fingerprint) = fingerprint else { return };
+        self.in_flight.retain(|(f, _)| f != fingerprint);
+        if delivery.complete && !self.completed.iter().any(|f| f == fingerprint) {
             self.completed.push(fingerprint.to_owned());
         }
     }
@@ -144,6 +160,7 @@ impl LinkRecord {
             holds: self.holds.iter().map(|(_, until)| *until).collect(),
             resumes: self.resumes,
             completed: self.completed.clone(),
+            in_flight: self.in_flight.clone(),
             deliveries: self.deliveries.clone(),
         }
     }
