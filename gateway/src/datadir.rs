@@ -54,6 +54,29 @@ pub fn write_secret(path: &Path, contents: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// New files 0600, new directories 0700, for the whole process.
+fn private_umask() {
+    // SAFETY: umask only swaps the process's file mode mask; it cannot fail.
+    unsafe {
+        libc::umask(0o077);
+    }
+}
+
+/// Directories 0700 and files 0600, all the way down (symbolic links are left alone).
+fn make_private(dir: &Path) -> std::io::Result<()> {
+    fs::set_permissions(dir, fs::Permissions::from_mode(0o700))?;
+    for entry in fs::read_dir(dir)? {
+        let entry = entry?;
+        let kind = entry.file_type()?;
+        if kind.is_dir() {
+            make_private(&entry.path())?;
+        } else if kind.is_file() && entry.metadata()?.permissions().mode() & 0o077 != 0 {
+            fs::set_permissions(entry.path(), fs::Permissions::from_mode(0o600))?;
+        }
+    }
+    Ok(())
+}
+
 fn read_secret(path: &Path) -> anyhow::Result<Option<String>> {
     match fs::read_to_string(path) {
         Ok(s) => Ok(Some(s.trim().to_owned())),
@@ -63,10 +86,13 @@ fn read_secret(path: &Path) -> anyhow::Result<Option<String>> {
 }
 
 impl DataDir {
-    /// Opens the directory, creating it (0700) when missing.
+    /// Opens the directory, creating it when missing. Everything in it is the owner's alone:
+    /// directories 0700, files 0600 — those already there are put right, and the process's
+    /// umask (077) keeps whatever the ledger and the embedded origin create the same.
     pub fn create(root: &Path) -> anyhow::Result<Self> {
+        private_umask();
         fs::create_dir_all(root).with_context(|| format!("cannot create the data dir {}", root.display()))?;
-        let _ = fs::set_permissions(root, fs::Permissions::from_mode(0o700));
+        make_private(root).with_context(|| format!("cannot make {} private", root.display()))?;
         Ok(Self { root: root.to_owned() })
     }
 

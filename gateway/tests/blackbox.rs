@@ -479,3 +479,43 @@ async fn external_s3_compatible_origin() {
     let (status, body) = gw.get(&url).await;
     assert_eq!((status, code(&body)), (403, "link_already_used".into()));
 }
+
+/// Everything in the data dir is the owner's alone; no client header value reaches a log line;
+/// keys under `_oncelink/` (the gateway's own routes) cannot be issued.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn private_data_dir_quiet_logs_and_reserved_keys() {
+    use std::os::unix::fs::PermissionsExt;
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("data");
+    // A file left world-readable by an older version is put right at start.
+    std::fs::create_dir_all(dir.join("objects")).unwrap();
+    std::fs::write(dir.join("objects/old.txt"), b"old").unwrap();
+    std::fs::set_permissions(dir.join("objects/old.txt"), std::fs::Permissions::from_mode(0o644)).unwrap();
+    let gw = Gateway::start(&dir, &Backend::File, 0, &[]);
+    gw.store("private/report.txt", b"secret numbers".to_vec()).await;
+    let url = gw.url(json!({"key": "private/report.txt"})).await;
+    // A malformed conditional header the origin refuses: s3s would echo it into its error line.
+    let r = gw.http.get(&url).header("if-modified-since", "MARKER-header-value-12345").send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 400);
+    assert_eq!(gw.get(&url).await.0, 200, "the origin's refusal spent nothing");
+
+    let mut checked = 0;
+    let mut stack = vec![dir.clone()];
+    while let Some(path) = stack.pop() {
+        let meta = std::fs::metadata(&path).unwrap();
+        let mode = meta.permissions().mode() & 0o777;
+        if meta.is_dir() {
+            assert_eq!(mode, 0o700, "{}", path.display());
+            stack.extend(std::fs::read_dir(&path).unwrap().map(|e| e.unwrap().path()));
+        } else {
+            assert_eq!(mode, 0o600, "{}", path.display());
+        }
+        checked += 1;
+    }
+    assert!(checked >= 8, "the ledger, the secrets and the objects were all looked at ({checked})");
+
+    let logs = std::fs::read_to_string(tmp.path().join("data.log")).unwrap();
+    assert!(!logs.contains("MARKER-header-value"), "a client header value reached the log");
+    let (status, body) = gw.issue_raw(&json!({"key": "_oncelink/links"})).await;
+    assert_eq!((status, body["error"].as_str()), (400, Some("invalid_key")));
+}
