@@ -105,8 +105,21 @@ pub fn check_answer(event: &Value, mode: LinkMode, answer: &Answer) {
         Answer::Continue(request) => {
             let (_, original) = cloudfront::parse_event(event.clone()).expect("a forwarded event was a valid event");
             assert!(matches!(request.method.as_str(), "GET" | "PUT" | "HEAD" | "OPTIONS"), "forwarded method {:?}", request.method);
-            // Only the query string may change on the way to the origin.
-            assert_eq!((&request.method, &request.uri, &request.headers), (&original.method, &original.uri, &original.headers));
+            // Only the query string and the link header may change on the way to the origin: the
+            // validator names the link (a GET or PUT that spent a use) and drops the viewer's own.
+            let link_header = oncelink::edge::cloudfront::LINK_HEADER;
+            let mut headers = request.headers.clone();
+            let named = headers.remove(link_header);
+            let mut sent = original.headers.clone();
+            sent.remove(link_header);
+            assert_eq!((&request.method, &request.uri, &headers), (&original.method, &original.uri, &sent));
+            match named {
+                Some(values) => {
+                    assert!(matches!(request.method.as_str(), "GET" | "PUT"), "{} named a link", request.method);
+                    assert!(values.len() == 1 && oncelink::link::LinkId::parse(&values[0].value).is_some(), "{values:?}");
+                }
+                None => assert!(matches!(request.method.as_str(), "HEAD" | "OPTIONS"), "a forwarded {} without its link", request.method),
+            }
             assert_eq!((&request.client_ip, &request.extra), (&original.client_ip, &original.extra));
             match mode {
                 LinkMode::Presigned => assert_eq!(request.querystring, original.querystring, "presigned query changed"),
@@ -427,12 +440,17 @@ pub fn check_precheck(request: &ViewerRequest, outcome: &Precheck) {
             assert_eq!(use_claim.request_id, request.request_id);
             if let Some(grace) = claim.grace {
                 assert!(request.header("range").is_some(), "grace without a Range request");
+                assert_eq!(method, "GET", "a grace resume of an upload");
                 assert!(grace > Duration::ZERO && grace.as_secs() <= u64::from(MAX_GRACE_SECONDS));
             }
+            assert_eq!(use_claim.hold_until, None, "the default policy spends uses at once");
         }
-        Precheck::ForwardWithoutUse(_) => assert!(matches!(method, "HEAD" | "OPTIONS"), "a {method:?} request passed without a use"),
+        Precheck::Look(look) => {
+            assert!(matches!(method, "HEAD" | "OPTIONS"), "a {method:?} request passed without a use");
+            assert_eq!(look.use_claim.hold_until, None, "a look holds nothing");
+        }
         Precheck::Preview => {
-            assert!(matches!(method, "GET" | "PUT"));
+            assert_eq!(method, "GET", "only a download is ever a preview");
             assert!(request.header("user-agent").is_some(), "preview answer without a User-Agent");
         }
         Precheck::Deny(reason) => {
@@ -450,7 +468,7 @@ pub fn check_precheck(request: &ViewerRequest, outcome: &Precheck) {
 pub fn outcome_class(outcome: &Precheck) -> String {
     match outcome {
         Precheck::Claim(c) => format!("claim{}", if c.grace.is_some() { "-grace" } else { "" }),
-        Precheck::ForwardWithoutUse(_) => "forward-without-use".into(),
+        Precheck::Look(_) => "look".into(),
         Precheck::Preview => "preview".into(),
         Precheck::Deny(reason) => format!("deny-{}", reason.code()),
     }
@@ -515,7 +533,22 @@ pub fn http_parts(data: &[u8]) -> Option<http::request::Parts> {
 }
 
 pub fn gateway_head(data: &[u8]) {
+    // The connection's raw bytes through the head scanner, whole and in two slices: the same
+    // facts either way, never more heads than blank lines.
+    let (mut whole, mut split) = (Vec::new(), Vec::new());
+    oncelink::head_scan::HeadScanner::default().feed(data, &mut whole);
+    let mut scanner = oncelink::head_scan::HeadScanner::default();
+    let cut = data.len() / 2;
+    scanner.feed(&data[..cut], &mut split);
+    scanner.feed(&data[cut..], &mut split);
+    assert_eq!(whole, split, "the facts depend on how the bytes were read");
+    assert!(whole.len() <= data.windows(4).filter(|w| *w == b"\r\n\r\n").count() + 1);
     let Some(parts) = http_parts(data) else { return };
+    let raw = whole.first().map(|f| oncelink::http_head::RawHead { fragment: f.fragment, bytes: f.bytes }).unwrap_or_default();
+    if let Err(refusal) = oncelink::http_head::check_head(&parts.uri, &parts.headers, raw, 64 * 1024) {
+        assert!(matches!(refusal.status(), 400 | 431), "head refused with {}", refusal.status());
+        return;
+    }
     let client_ip = std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST);
     match oncelink::http_head::viewer_request(&parts, client_ip, "fuzz-request", MAX_UPLOAD_BYTES) {
         Err(refusal) => {

@@ -322,7 +322,14 @@ impl Settings {
             ("shutdown timeout", format_duration(self.shutdown_timeout)),
             ("trust X-Forwarded-For", self.trust_forwarded_for.to_string()),
             ("origin timeout", format_duration(self.origin_timeout)),
-            ("resumes", format!("{} per link; a cut-off download is recoverable for {} after the first use", self.max_resumes, format_duration(self.resume_window))),
+            (
+                "resumes",
+                format!(
+                    "{} per link; a cut-off download is recoverable for {} after the first use",
+                    self.max_resumes,
+                    format_duration(self.resume_window)
+                ),
+            ),
             ("inline active content", self.inline_active_content.to_string()),
             (
                 "api token",

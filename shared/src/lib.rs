@@ -22,7 +22,7 @@
 //! | [`credentials`] | the credentials port: fixed keys, or the AWS chain behind a cache |
 //! | [`sealed`], [`presign`] | the two link encodings: our HMAC token; SigV4 presigning and origin-request signing |
 //! | [`presigned`], [`query`], [`encoding`] | strict reading of presigned links: one reading of every byte, or a refusal |
-//! | [`request`], [`cloudfront`], [`http_head`] | the viewer request, and its two sources: a CloudFront event, an HTTP head |
+//! | [`request`], [`cloudfront`], [`http_head`], [`head_scan`] | the viewer request, and its two sources: a CloudFront event, an HTTP head (and what its raw bytes said) |
 //! | [`delivery`] | when a download is delivered: the bytes that complete it |
 //! | [`content`] | what a stored object may do in a browser: the headers every object carries, attachments for active types |
 //! | [`error`] | [`Refusal`] and the one error-body writer |
@@ -54,6 +54,7 @@ pub mod delivery;
 pub mod edge;
 pub mod encoding;
 pub mod error;
+pub mod head_scan;
 pub mod http_head;
 pub mod issue;
 pub mod ledger;

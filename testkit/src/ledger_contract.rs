@@ -175,7 +175,14 @@ pub async fn spent_uses_given_back(ledger: &impl Ledger) {
 }
 
 fn resume(link: &oncelink::ledger::LedgerKey, fingerprint: &str, window_start: SystemTime, max_resumes: u32) -> ResumeClaim {
-    ResumeClaim { key: link.clone(), fingerprint: fingerprint.into(), window_start, max_resumes, single_flight: None }
+    ResumeClaim {
+        key: link.clone(),
+        request_id: unique("resume"),
+        fingerprint: fingerprint.into(),
+        window_start,
+        max_resumes,
+        single_flight: None,
+    }
 }
 
 fn recovery(link: &oncelink::ledger::LedgerKey, window_start: SystemTime, now: SystemTime, until: SystemTime) -> ResumeClaim {
@@ -202,6 +209,14 @@ pub async fn resumes(ledger: &impl Ledger) {
     assert_eq!(ledger.resume(&resume(&link, "fp-1", window_start, 2)).await.unwrap(), ResumeOutcome::Resumed { resume_number: 2 });
     assert_eq!(ledger.resume(&resume(&link, "fp-1", window_start, 2)).await.unwrap(), ResumeOutcome::NotResumable, "no resumes left");
     assert_eq!(ledger.lookup(&link).await.unwrap().unwrap().resumes, 2);
+    // A request that holds or spent a use is that use again (a redelivered event), never a resume.
+    let link = key(&unique("own-use"));
+    ledger.claim(&claim(&link, "r1", at, 1)).await.unwrap();
+    let own = ResumeClaim { request_id: "r1".into(), ..resume(&link, "fp-1", window_start, 2) };
+    assert_eq!(ledger.resume(&own).await.unwrap(), ResumeOutcome::NotResumable);
+    ledger.claim(&held(claim(&link, "r2", at, 2), at + Duration::from_secs(60))).await.unwrap();
+    let own = ResumeClaim { request_id: "r2".into(), ..resume(&link, "fp-1", window_start, 2) };
+    assert_eq!(ledger.resume(&own).await.unwrap(), ResumeOutcome::NotResumable);
     // A completed download closes the client's resumes.
     let link = key(&unique("completed"));
     ledger.claim(&claim(&link, "r1", at, 1)).await.unwrap();

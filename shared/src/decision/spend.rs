@@ -119,6 +119,7 @@ fn resume_within(
 ) -> Option<ResumeClaim> {
     Some(ResumeClaim {
         key: claim.use_claim.key.clone(),
+        request_id: claim.use_claim.request_id.clone(),
         fingerprint: claim.use_claim.fingerprint.clone()?,
         window_start: now.checked_sub(window).unwrap_or(SystemTime::UNIX_EPOCH),
         max_resumes: policy.max_resumes,

@@ -24,7 +24,7 @@
 //! | take over a lapsed hold | when the claim lost to `uses >= :max` and its `ALL_OLD` item shows a hold whose lease ended: `REMOVE hold:<old>` + the claim's use, under `hold:<old> <= :now` (the same conditions otherwise) |
 //! | commit | `REMOVE hold:<rid> ADD request_ids :rid` under `attribute_exists(hold:<rid>)` |
 //! | release | `REMOVE hold:<rid> DELETE request_ids :rid ADD uses :-1` under `attribute_exists(hold:<rid>) OR contains(request_ids, :rid)`; the last use (`uses = :1`) also removes `first_used_at` and `fingerprint` |
-//! | resume | `ADD resumes :1` under `fingerprint = :fp AND first_used_at >= :window_start AND (attribute_not_exists(resumes) OR resumes < :max) AND attribute_not_exists(revoked) AND NOT contains(completed, :fp)`; single-flight also `SET inflight:<fp> = :until` under `(attribute_not_exists(inflight:<fp>) OR inflight:<fp> <= :now)` |
+//! | resume | `ADD resumes :1` under `fingerprint = :fp AND first_used_at >= :window_start AND (attribute_not_exists(resumes) OR resumes < :max) AND attribute_not_exists(revoked) AND NOT contains(completed, :fp)` and not the request's own use (`NOT contains(request_ids, :rid) AND attribute_not_exists(hold:<rid>)`); single-flight also `SET inflight:<fp> = :until` under `(attribute_not_exists(inflight:<fp>) OR inflight:<fp> <= :now)` |
 //! | delivery | `SET delivery:<rid> = :d REMOVE inflight:<fp> (ADD completed :fp)` under `attribute_exists(pk)` |
 //! | revoke | `SET revoked, revoked_at = if_not_exists(…), expires_at = if_not_exists(…)` |
 //!
@@ -287,9 +287,14 @@ impl Ledger for DynamoDbLedger {
 
     async fn resume(&self, resume: &ResumeClaim) -> Result<ResumeOutcome, LedgerError> {
         let mut condition = String::from(
-            "#fp = :fp AND #first >= :window_start AND (attribute_not_exists(#resumes) OR #resumes < :max) AND attribute_not_exists(#revoked) AND NOT contains(#completed, :fp)",
+            "#fp = :fp AND #first >= :window_start AND (attribute_not_exists(#resumes) OR #resumes < :max) AND attribute_not_exists(#revoked) AND NOT contains(#completed, :fp) AND NOT contains(#rids, :rid) AND attribute_not_exists(#hold)",
         );
-        let mut update = self.update(&resume.key).return_values(ReturnValue::UpdatedNew);
+        let mut update = self
+            .update(&resume.key)
+            .return_values(ReturnValue::UpdatedNew)
+            .expression_attribute_names("#rids", REQUEST_IDS)
+            .expression_attribute_names("#hold", hold_name(&resume.request_id))
+            .expression_attribute_values(":rid", s(&resume.request_id));
         update = match resume.single_flight {
             Some(flight) => {
                 condition.push_str(" AND (attribute_not_exists(#inflight) OR #inflight <= :now)");

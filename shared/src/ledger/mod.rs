@@ -136,6 +136,9 @@ pub enum Release {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ResumeClaim {
     pub key: LedgerKey,
+    /// The viewer request's id: a request that already holds or spent a use of the link (a
+    /// redelivered event) is that use again, never a resume.
+    pub request_id: String,
     pub fingerprint: String,
     /// The first use must be at or after this instant (now minus the window).
     pub window_start: SystemTime,

@@ -120,7 +120,8 @@ impl LinkRecord {
     }
 
     pub fn resume(&mut self, resume: &ResumeClaim) -> ResumeOutcome {
-        if !self.state().resumable(resume) {
+        let own_use = self.request_ids.contains(&resume.request_id) || self.holds.iter().any(|(id, _)| *id == resume.request_id);
+        if own_use || !self.state().resumable(resume) {
             return ResumeOutcome::NotResumable;
         }
         self.resumes += 1;
