@@ -51,12 +51,9 @@ fn api_event(method: &str, path: &str, body: Option<&str>) -> Value {
     })
 }
 
-fn body_of(response: &Value) -> Value {
-    serde_json::from_str(response["body"].as_str().unwrap()).unwrap()
-}
-
-#[tokio::test]
-async fn sealed_deployment_issue_then_view_then_revoke() {
+/// A sealed deployment on the stand-ins and both functions started on it: (issue-url,
+/// viewer-request, the processes to keep alive).
+async fn sealed_functions() -> (RuntimeApi, RuntimeApi, [Child; 2]) {
     let e = emulators();
     let prefix = deployment(&e, true).await;
     let issuer_env = [
@@ -64,8 +61,18 @@ async fn sealed_deployment_issue_then_view_then_revoke() {
         ("ONCELINK_CDN_DOMAIN", "files.example.com".to_owned()),
         ("ONCELINK_SSM_PREFIX", prefix.clone()),
     ];
-    let (issuer, _issuer_process) = start("issue-url", &issuer_env).await;
-    let (edge, _edge_process) = start("viewer-request", &[("ONCELINK_SSM_PREFIX", prefix.clone())]).await;
+    let (issuer, issuer_process) = start("issue-url", &issuer_env).await;
+    let (edge, edge_process) = start("viewer-request", &[("ONCELINK_SSM_PREFIX", prefix)]).await;
+    (issuer, edge, [issuer_process, edge_process])
+}
+
+fn body_of(response: &Value) -> Value {
+    serde_json::from_str(response["body"].as_str().unwrap()).unwrap()
+}
+
+#[tokio::test]
+async fn sealed_deployment_issue_then_view_then_revoke() {
+    let (issuer, edge, _processes) = sealed_functions().await;
 
     let issued = issuer.invoke("i1", api_event("POST", "/links", Some(r#"{"key":"a/b.txt","max_uses":1}"#))).await.unwrap();
     assert_eq!(issued["statusCode"], 201, "{issued}");
@@ -91,15 +98,7 @@ async fn sealed_deployment_issue_then_view_then_revoke() {
 /// once per CloudFront request id; the origin's response goes back unchanged.
 #[tokio::test]
 async fn an_origin_refusal_gives_the_use_back_through_the_real_binary() {
-    let e = emulators();
-    let prefix = deployment(&e, true).await;
-    let issuer_env = [
-        ("ONCELINK_BUCKET", "media".to_owned()),
-        ("ONCELINK_CDN_DOMAIN", "files.example.com".to_owned()),
-        ("ONCELINK_SSM_PREFIX", prefix.clone()),
-    ];
-    let (issuer, _issuer_process) = start("issue-url", &issuer_env).await;
-    let (edge, _edge_process) = start("viewer-request", &[("ONCELINK_SSM_PREFIX", prefix)]).await;
+    let (issuer, edge, _processes) = sealed_functions().await;
     let link = body_of(&issuer.invoke("i1", api_event("POST", "/links", Some(r#"{"key":"not/there-yet.pdf"}"#))).await.unwrap());
     let url = link["url"].as_str().unwrap();
 

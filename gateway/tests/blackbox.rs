@@ -6,45 +6,10 @@
 
 mod common;
 
-use std::future::Future;
 use std::path::Path;
 
-use common::{Backend, Gateway, bytes, code, dynamodb_backend};
+use common::{Backend, Gateway, bytes, code};
 use serde_json::json;
-
-async fn with_gateway<F, Fut>(name: &str, dynamodb: bool, case: F)
-where
-    F: FnOnce(Gateway) -> Fut,
-    Fut: Future<Output = ()>,
-{
-    let backend = if dynamodb {
-        match dynamodb_backend().await {
-            Some(b) => b,
-            None => {
-                eprintln!("SKIPPED {name} on DynamoDB: ONCELINK_TEST_DDB_LOCAL_URL is not set (run through tests/with-emulators.sh)");
-                return;
-            }
-        }
-    } else {
-        Backend::File
-    };
-    let tmp = tempfile::tempdir().unwrap();
-    let gw = Gateway::start(&tmp.path().join("data"), &backend, 0, &[]);
-    case(gw).await;
-}
-
-macro_rules! both_ledgers {
-    ($($case:ident),* $(,)?) => {
-        mod file_ledger {
-            $(#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-            async fn $case() { super::with_gateway(stringify!($case), false, super::$case).await })*
-        }
-        mod dynamodb_ledger {
-            $(#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-            async fn $case() { super::with_gateway(stringify!($case), true, super::$case).await })*
-        }
-    };
-}
 
 both_ledgers!(
     first_get_is_200_with_the_exact_bytes_then_403,

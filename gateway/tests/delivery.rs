@@ -17,43 +17,8 @@ use std::future::Future;
 use std::time::Duration;
 
 use common::fake_origin::{FakeOrigin, Step, raw_status};
-use common::{Backend, Gateway, bytes, code, dynamodb_backend};
+use common::{Gateway, bytes, code, with_gateway};
 use serde_json::json;
-
-async fn with_gateway<F, Fut>(name: &str, dynamodb: bool, args: &[String], env: &[(&str, &str)], case: F)
-where
-    F: FnOnce(Gateway) -> Fut,
-    Fut: Future<Output = ()>,
-{
-    let backend = if dynamodb {
-        match dynamodb_backend().await {
-            Some(b) => b,
-            None => {
-                eprintln!("SKIPPED {name} on DynamoDB: ONCELINK_TEST_DDB_LOCAL_URL is not set (run through tests/with-emulators.sh)");
-                return;
-            }
-        }
-    } else {
-        Backend::File
-    };
-    let tmp = tempfile::tempdir().unwrap();
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let gw = Gateway::start_with_env(&tmp.path().join("data"), &backend, 0, &args, env);
-    case(gw).await;
-}
-
-macro_rules! both_ledgers {
-    ($($case:ident),* $(,)?) => {
-        mod file_ledger {
-            $(#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-            async fn $case() { super::with_gateway(stringify!($case), false, &[], &[], super::$case).await })*
-        }
-        mod dynamodb_ledger {
-            $(#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-            async fn $case() { super::with_gateway(stringify!($case), true, &[], &[], super::$case).await })*
-        }
-    };
-}
 
 both_ledgers!(
     a_key_not_uploaded_yet_does_not_spend_the_link,
@@ -281,7 +246,7 @@ async fn resumes_are_bounded_under_a_race(gw: Gateway) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn resumes_are_bounded_under_a_race_on_both_ledgers() {
-    let args = vec!["--max-resumes".to_owned(), "3".to_owned()];
+    let args = ["--max-resumes", "3"];
     with_gateway("resumes_race", false, &args, &[], resumes_are_bounded_under_a_race).await;
     with_gateway("resumes_race", true, &args, &[], resumes_are_bounded_under_a_race).await;
 }
@@ -305,6 +270,7 @@ async fn origin_failures_give_the_use_back_on_both_ledgers() {
         let origin = FakeOrigin::start(vec![Step::Status(500), Step::Slow(Duration::from_secs(3)), Step::Status(200)], b"finally").await;
         let mut args = origin.gateway_args();
         args.extend(["--origin-timeout".to_owned(), "1s".to_owned()]);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
         with_gateway("origin_failures", dynamodb, &args, &FakeOrigin::gateway_env(), origin_failures_give_the_use_back).await;
     }
 }

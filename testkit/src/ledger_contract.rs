@@ -359,50 +359,19 @@ macro_rules! ledger_contract {
             #[allow(unused_imports)]
             use super::*;
 
-            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-            async fn first_use_then_reuse() {
-                $crate::ledger_contract::first_use_then_reuse(&*$make.await).await
-            }
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-            async fn n_uses_count_down() {
-                $crate::ledger_contract::n_uses_count_down(&*$make.await).await
-            }
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-            async fn revocation() {
-                $crate::ledger_contract::revocation(&*$make.await).await
-            }
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-            async fn state_and_retention() {
-                $crate::ledger_contract::state_and_retention(&*$make.await).await
-            }
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-            async fn holds() {
-                $crate::ledger_contract::holds(&*$make.await).await
-            }
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-            async fn spent_uses_given_back() {
-                $crate::ledger_contract::spent_uses_given_back(&*$make.await).await
-            }
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-            async fn resumes() {
-                $crate::ledger_contract::resumes(&*$make.await).await
-            }
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-            async fn deliveries() {
-                $crate::ledger_contract::deliveries(&*$make.await).await
-            }
+            $crate::ledger_contract!(@cases $make; first_use_then_reuse, n_uses_count_down, revocation, state_and_retention, holds,
+                spent_uses_given_back, resumes, deliveries);
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
             async fn races_grant_exactly_n() {
                 $crate::ledger_contract::races($make.await, $one_time, $n_use).await
             }
         }
+    };
+    (@cases $make:expr; $($case:ident),*) => {
+        $(#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+        async fn $case() {
+            $crate::ledger_contract::$case(&*$make.await).await
+        })*
     };
 }

@@ -240,6 +240,45 @@ pub fn bytes(len: usize, seed: u64) -> Vec<u8> {
         .collect()
 }
 
+/// Runs `case` against a fresh gateway started with `args` and `env`, on the file ledger or —
+/// with `dynamodb` — on DynamoDB Local (a case reports itself skipped when that is not up).
+pub async fn with_gateway<F, Fut>(name: &str, dynamodb: bool, args: &[&str], env: &[(&str, &str)], case: F)
+where
+    F: FnOnce(Gateway) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    let backend = if dynamodb {
+        match dynamodb_backend().await {
+            Some(b) => b,
+            None => {
+                eprintln!("SKIPPED {name} on DynamoDB: ONCELINK_TEST_DDB_LOCAL_URL is not set (run through tests/with-emulators.sh)");
+                return;
+            }
+        }
+    } else {
+        Backend::File
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let gw = Gateway::start_with_env(&tmp.path().join("data"), &backend, 0, args, env);
+    case(gw).await;
+}
+
+/// One test per case and ledger: `mod file_ledger { … }` and `mod dynamodb_ledger { … }`, each
+/// case a fresh default gateway.
+#[macro_export]
+macro_rules! both_ledgers {
+    ($($case:ident),* $(,)?) => {
+        mod file_ledger {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn $case() { $crate::common::with_gateway(stringify!($case), false, &[], &[], super::$case).await })*
+        }
+        mod dynamodb_ledger {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn $case() { $crate::common::with_gateway(stringify!($case), true, &[], &[], super::$case).await })*
+        }
+    };
+}
+
 /// The DynamoDB backend when DynamoDB Local is up (`ONCELINK_TEST_DDB_LOCAL_URL`), with a fresh table.
 pub async fn dynamodb_backend() -> Option<Backend> {
     let endpoint = std::env::var("ONCELINK_TEST_DDB_LOCAL_URL").ok().filter(|v| !v.is_empty())?;
