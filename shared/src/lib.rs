@@ -20,7 +20,7 @@
 //! | [`ledger`] | the ledger port, the record rule, the in-memory and DynamoDB adapters |
 //! | [`config`] | the configuration port, its per-process cache, the SSM adapter |
 //! | [`credentials`] | the credentials port: fixed keys, or the AWS chain behind a cache |
-//! | [`sealed`], [`presign`] | the two link encodings: our HMAC token; SigV4 presigning and origin-request signing |
+//! | [`sealed`], [`presign`], [`sigv4`] | the two link encodings: our HMAC token; SigV4 presigning (our own query signer, the signing key cached) and origin-request signing |
 //! | [`presigned`], [`query`], [`encoding`] | strict reading of presigned links: one reading of every byte, or a refusal |
 //! | [`request`], [`cloudfront`], [`http_head`], [`head_scan`] | the viewer request, and its two sources: a CloudFront event, an HTTP head (and what its raw bytes said) |
 //! | [`delivery`] | when a download is delivered: the bytes that complete it |
@@ -66,6 +66,7 @@ pub mod presigned;
 pub mod query;
 pub mod request;
 pub mod sealed;
+pub mod sigv4;
 pub mod telemetry;
 pub mod time;
 

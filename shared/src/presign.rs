@@ -1,20 +1,21 @@
-//! SigV4 query presigning of S3 object requests, with `aws-sigv4` directly.
+//! Signing S3 object requests: presigned URLs (query signing, with our own [`sigv4`] signer and
+//! its cached signing key: the hot path of issuing) and origin requests signed with headers (with
+//! `aws-sigv4`, as CloudFront's OAC does).
 //!
-//! This produces byte for byte the URL `aws-sdk-s3`'s `presigned()` produces for the same
-//! inputs and time (a unit test holds us to that), without building an SDK client per link.
-//! S3's signing rules: payload `UNSIGNED-PAYLOAD`, no path normalisation, single URI encoding.
+//! Presigning produces byte for byte the URL `aws-sdk-s3`'s `presigned()` produces for the same
+//! inputs and time (a test holds us to that), without building an SDK client per link. S3's
+//! signing rules: payload `UNSIGNED-PAYLOAD`, no path normalisation, single URI encoding.
 
 use std::time::{Duration, SystemTime};
 
 use aws_credential_types::Credentials;
-use aws_sigv4::http_request::{
-    PercentEncodingMode, SignableBody, SignableRequest, SignatureLocation, SigningSettings, UriPathNormalizationMode, sign,
-};
+use aws_sigv4::http_request::{PercentEncodingMode, SignableBody, SignableRequest, SigningSettings, UriPathNormalizationMode, sign};
 use aws_sigv4::sign::v4;
 use aws_smithy_runtime_api::client::identity::Identity;
 
 use crate::encoding::{encode_key, encode_query};
 use crate::link::LinkMethod;
+use crate::sigv4;
 
 /// Where the objects live.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -93,29 +94,41 @@ pub fn presign(
     now: SystemTime,
 ) -> Result<PresignedUrl, PresignError> {
     let (base, prefix) = origin.base_and_prefix();
+    let path = format!("{prefix}/{}", encode_key(request.key));
     // The SDK always names the operation in `x-id`; S3 ignores it but it is signed.
-    let mut path_and_query = format!("{prefix}/{}?x-id={}", encode_key(request.key), request.method.operation());
-    for (name, value) in request.extra_query {
-        path_and_query.push('&');
+    let mut query: Vec<(&str, &str)> = Vec::with_capacity(1 + request.extra_query.len());
+    query.push(("x-id", request.method.operation()));
+    query.extend(request.extra_query.iter().map(|(name, value)| (*name, value.as_str())));
+    let headers: Vec<(&str, &str)> = request.content_type.map(|ct| ("content-type", ct)).into_iter().collect();
+    let host = base.split_once("://").map_or(base.as_str(), |(_, host)| host);
+    let amz_date = amz_date(now);
+    let signed = sigv4::sign_query(
+        &sigv4::QueryRequest { method: request.method.as_str(), host, path: &path, query: &query, headers: &headers },
+        &sigv4::Scope {
+            access_key: credentials.access_key_id(),
+            secret_key: credentials.secret_access_key(),
+            session_token: credentials.session_token(),
+            region: &origin.region,
+            amz_date: &amz_date,
+            expires_secs: request.expires_in.as_secs(),
+        },
+    );
+    let mut path_and_query = path;
+    for (i, (name, value)) in query.iter().enumerate() {
+        path_and_query.push(if i == 0 { '?' } else { '&' });
         path_and_query.push_str(&encode_query(name));
         path_and_query.push('=');
         path_and_query.push_str(&encode_query(value));
     }
-    let unsigned_url = format!("{base}{path_and_query}");
+    path_and_query.push_str(&signed.params);
+    Ok(PresignedUrl { origin: base, path_and_query, signature: signed.signature })
+}
 
-    let mut settings = s3_settings();
-    settings.signature_location = SignatureLocation::QueryParams;
-    settings.expires_in = Some(request.expires_in);
-    let headers = request.content_type.map(|ct| ("content-type", ct));
-    let (instructions, signature) =
-        sign_s3(origin, credentials, settings, request.method.as_str(), &unsigned_url, headers.into_iter(), now)?;
-    for (name, value) in instructions.params() {
-        path_and_query.push('&');
-        path_and_query.push_str(name);
-        path_and_query.push('=');
-        path_and_query.push_str(&encode_query(value));
-    }
-    Ok(PresignedUrl { origin: base, path_and_query, signature })
+/// `yyyymmddThhmmssZ` (UTC).
+fn amz_date(t: SystemTime) -> String {
+    let secs = crate::time::unix_secs(t) as i64;
+    let dt = time::OffsetDateTime::from_unix_timestamp(secs).unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+    format!("{:04}{:02}{:02}T{:02}{:02}{:02}Z", dt.year(), u8::from(dt.month()), dt.day(), dt.hour(), dt.minute(), dt.second())
 }
 
 /// S3's signing rules: single URI encoding, no path normalisation (the payload is always
