@@ -68,6 +68,11 @@ impl Query {
         self.params.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(n, v)| (n.as_str(), v.as_str()))
     }
 
+    /// All (name, value) pairs, decoded, in the viewer's order.
+    pub fn pairs(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.params.iter().map(|(n, v)| (n.as_str(), v.as_str()))
+    }
+
     /// All parameter names, in the viewer's order.
     pub fn names(&self) -> impl Iterator<Item = &str> {
         self.params.iter().map(|(n, _)| n.as_str())

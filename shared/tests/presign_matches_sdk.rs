@@ -142,3 +142,29 @@ async fn the_cached_signing_key_follows_day_region_and_credentials() {
         assert_eq!(ours, sdk_url(&client, "my-bucket", &req, now).await, "step {i}");
     }
 }
+
+/// What the SDK presigns, our verifier (the gateway's file origin) accepts; one changed byte of
+/// the key and it does not.
+#[tokio::test]
+async fn the_verifier_accepts_what_the_sdk_signs() {
+    use oncelink::query::Query;
+    use oncelink::sigv4::{Presented, SignatureError, Verifier, verify_query};
+    let now = parse_amz_date("20261122T174231Z").unwrap();
+    let creds = Credentials::new("AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", None, None, "test");
+    let client = sdk_client(&creds, "eu-west-1", Some("http://127.0.0.1:8014"));
+    let verifier = Verifier { access_key: "AKIDEXAMPLE", secret_key: "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", region: "eu-west-1" };
+    for key in ["report.pdf", "nested/dir/file name (1).txt", "ünïcødé/€uro+plus=eq&amp"] {
+        for (method, content_type) in [(LinkMethod::Get, None), (LinkMethod::Put, Some("application/pdf"))] {
+            let req = PresignRequest { method, key, expires_in: Duration::from_secs(3600), content_type, extra_query: &[] };
+            let url = sdk_url(&client, "my-bucket", &req, now).await;
+            let (path, query) = url.strip_prefix("http://127.0.0.1:8014").unwrap().split_once('?').unwrap();
+            let query = Query::parse(query).unwrap();
+            let headers: Vec<(&str, &str)> = content_type.map(|ct| ("content-type", ct)).into_iter().collect();
+            let presented = Presented { method: method.as_str(), host: "127.0.0.1:8014", path, query: &query, headers: &headers };
+            assert_eq!(verify_query(&presented, &verifier, now), Ok(()), "{key} {method:?}");
+            let tampered = path.replacen("my-bucket", "my-buckes", 1);
+            let presented = Presented { path: &tampered, ..presented };
+            assert_eq!(verify_query(&presented, &verifier, now), Err(SignatureError::Mismatch));
+        }
+    }
+}
