@@ -121,10 +121,6 @@ pub fn main() -> ExitCode {
 
 fn init_logs(default: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    // s3s writes client header values into its error lines ("invalid header: if-modified-since:
-    // <the value>"): the embedded origin's own logs stay off, whatever RUST_LOG says. Its
-    // failures reach the log as the origin's status on the access line.
-    let filter = ["s3s=off", "s3s_fs=off"].iter().fold(filter, |f, d| f.add_directive(d.parse().expect("a valid directive")));
     let _ = tracing_subscriber::fmt().json().with_env_filter(filter).with_current_span(false).with_writer(std::io::stderr).try_init();
 }
 

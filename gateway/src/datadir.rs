@@ -3,7 +3,7 @@
 //! ```text
 //! <data dir>/api-token                 bearer token of /_oncelink/links and key of the page's session cookies (unless ONCELINK_API_TOKEN)
 //! <data dir>/keys.json                 sealed-link key set {"active", "keys": {kid: secret}}
-//! <data dir>/origin-credentials.json   access key pair of the embedded S3 origin
+//! <data dir>/origin-credentials.json   access key pair that signs presigned links to the data dir's objects
 //! <data dir>/ledger.redb               the file ledger
 //! <data dir>/objects/<bucket>/…        the embedded origin's objects
 //! ```

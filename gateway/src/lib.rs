@@ -1,12 +1,12 @@
 //! # The oncelink gateway
 //!
 //! The whole system on one machine: the core's edge decision as a streaming HTTP reverse proxy,
-//! the core's issue API, a web page, an embedded durable ledger and an embedded S3-compatible
-//! origin. Every rule lives in the core (`oncelink`); this crate is I/O: sockets, files, the CLI.
+//! the core's issue API, a web page, an embedded durable ledger and the objects as files in the
+//! data dir (or any S3 origin). Every rule lives in the core (`oncelink`); this crate is I/O: sockets, files, the CLI.
 //!
 //! ```text
 //! socket ─► server (accept, HTTP/1.1, graceful shutdown) ─► app (request id, routing, access line)
-//!              ├─ /<key>?<link>     ─► proxy: request filter ─► decision ─► upstream ─► response filter
+//!              ├─ /<key>?<link>     ─► proxy: request filter ─► decision ─► upstream (origin: files | S3) ─► settle ─► response filter
 //!              ├─ /_oncelink/links  ─► api: bearer token or session cookie ─► body ─► core IssueService
 //!              ├─ /_oncelink/log{in,out} ─► api: the web page's session cookie
 //!              └─ /_oncelink/{,healthz,metrics}
@@ -27,7 +27,7 @@
 //! | [`session`] | the web page's session cookie: its stateless value, its attributes, the own-origin rule |
 //! | [`answer`] | building responses: generated JSON answers, the core's API answers |
 //! | [`body`] | the body that counts bytes and transfers in flight |
-//! | [`origin`] | the embedded S3 origin and the HTTP client to any origin |
+//! | [`origin`] | the origin port and its two adapters: the data dir's files, S3 over HTTP |
 //! | [`keys`] | the key file as a configuration source |
 //! | [`file_ledger`] | the embedded ledger (redb, group commit) |
 //! | [`datadir`] | the data directory and its secrets |
@@ -37,7 +37,7 @@
 //! ## Errors
 //!
 //! What a viewer or API caller is told is one of the core's refusals (or the proxy's own
-//! [`proxy::ProxyError`]), written by the core's one body writer. `anyhow` is used only where the
+//! [`origin::OriginError`]), written by the core's one body writer. `anyhow` is used only where the
 //! process starts or the CLI talks to a person: a start-up error is one line and exit code 1.
 
 pub mod answer;

@@ -293,7 +293,7 @@ impl Settings {
     /// The configuration as `name = value` lines, secrets masked.
     pub fn describe(&self, public_url: &str) -> Vec<(&'static str, String)> {
         let origin = match self.origin_endpoint.as_deref() {
-            None => format!("embedded S3 (s3s-fs) in {}", self.data_dir.join("objects").display()),
+            None => format!("the data dir's files, {}", self.data_dir.join("objects").display()),
             Some("aws") => "AWS S3 (credentials from the AWS chain)".into(),
             Some(e) => format!("{e} (credentials from the AWS chain)"),
         };

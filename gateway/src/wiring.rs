@@ -3,8 +3,8 @@
 //!
 //! | setting | origin | credentials | ledger | key set |
 //! |---|---|---|---|---|
-//! | defaults | embedded s3s-fs on loopback | its generated key pair | file (redb) | `keys.json` (refreshed) |
-//! | `--origin-endpoint URL`, `aws` | that endpoint, AWS S3 | the AWS chain, cached | – | – |
+//! | defaults | the data dir's files ([`FileOrigin`]) | its generated key pair (presigned links) | file (redb) | `keys.json` (refreshed) |
+//! | `--origin-endpoint URL`, `aws` | that endpoint, AWS S3 ([`S3HttpOrigin`]) | the AWS chain, cached | – | – |
 //! | `--ledger dynamodb`, `memory` | – | – | DynamoDB table, in memory | – |
 //! | `ONCELINK_KEYS`, `--mode presigned` | – | – | – | fixed, none |
 
@@ -28,7 +28,9 @@ use crate::datadir::DataDir;
 use crate::file_ledger::FileLedger;
 use crate::keys::{self, KeyFile};
 use crate::metrics::Metrics;
-use crate::origin::{http_client, start_embedded};
+use crate::origin::files::{FileOrigin, PresignedCheck};
+use crate::origin::s3::S3HttpOrigin;
+use crate::origin::{Origin, http_client};
 use crate::proxy::Proxy;
 use crate::server::{self, Running};
 use crate::settings::{LedgerKind, Settings};
@@ -40,9 +42,7 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
     let addr = listener.local_addr()?;
     let public_url = settings.public_url.clone().unwrap_or_else(|| format!("http://{addr}"));
 
-    let (endpoint, credentials) = origin(settings, &data).await?;
-    let origin_endpoint = endpoint.clone().unwrap_or_else(|| format!("https://{}.s3.{}.amazonaws.com", settings.bucket, settings.region));
-    let origin = S3Origin { bucket: settings.bucket.clone(), region: settings.region.clone(), endpoint };
+    let (origin, object_store, credentials) = origin(settings, &data, &public_url).await?;
     let metrics = Arc::new(Metrics::default());
     let ledger = ledger(settings, &data, &metrics).await?;
     let config = match settings.mode {
@@ -77,10 +77,7 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
     let app = Arc::new(App {
         proxy: Proxy {
             edge: Arc::new(EdgeService::new(policy(settings), config.clone(), ledger.clone())),
-            client: http_client()?,
-            origin,
-            mode: settings.mode,
-            credentials: credentials.clone(),
+            origin: object_store.clone(),
             metrics: metrics.clone(),
             max_upload_bytes: settings.max_upload_bytes,
             origin_timeout: settings.origin_timeout,
@@ -95,7 +92,7 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
         trust_forwarded_for: settings.trust_forwarded_for,
     });
     let serving = server::spawn(listener, app, settings.shutdown_timeout);
-    Ok(Running::new(addr, public_url, api_token, origin_endpoint, serving))
+    Ok(Running::new(addr, public_url, api_token, object_store.describe(), serving))
 }
 
 /// The decision's knobs: uses are held while the origin is asked; resumes are bounded.
@@ -108,8 +105,16 @@ fn policy(settings: &Settings) -> EdgePolicy {
     }
 }
 
-/// The origin's endpoint (`None`: AWS S3 itself) and the credentials that sign requests to it.
-async fn origin(settings: &Settings, data: &DataDir) -> anyhow::Result<(Option<String>, Arc<dyn CredentialSource>)> {
+/// The objects' origin as the issuer signs for it, the adapter the proxy asks, and the
+/// credentials that sign presigned links (and, with an S3 endpoint, origin requests).
+///
+/// On the defaults, presigned links are signed for the public URL itself (path style, with the
+/// data dir's generated key pair) and the file origin checks them.
+async fn origin(
+    settings: &Settings,
+    data: &DataDir,
+    public_url: &str,
+) -> anyhow::Result<(S3Origin, Arc<dyn Origin>, Arc<dyn CredentialSource>)> {
     let chain = || async {
         let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
             .region(aws_config::Region::new(settings.region.clone()))
@@ -118,16 +123,30 @@ async fn origin(settings: &Settings, data: &DataDir) -> anyhow::Result<(Option<S
         let provider = sdk.credentials_provider().context("no AWS credentials provider (set AWS_ACCESS_KEY_ID/AWS_PROFILE/…)")?;
         anyhow::Ok(Arc::new(CachedCredentials::new(provider)) as Arc<dyn CredentialSource>)
     };
-    Ok(match settings.origin_endpoint.as_deref() {
+    let s3 = |endpoint: Option<String>, credentials: Arc<dyn CredentialSource>| -> anyhow::Result<_> {
+        let origin = S3Origin { bucket: settings.bucket.clone(), region: settings.region.clone(), endpoint };
+        let adapter = S3HttpOrigin { client: http_client()?, origin: origin.clone(), mode: settings.mode, credentials: credentials.clone() };
+        Ok((origin, Arc::new(adapter) as Arc<dyn Origin>, credentials))
+    };
+    match settings.origin_endpoint.as_deref() {
         None => {
             let creds = data.origin_credentials()?;
-            let endpoint = start_embedded(&data.objects_dir(), &settings.bucket, &creds.access_key, &creds.secret_key).await?;
+            let origin =
+                S3Origin { bucket: settings.bucket.clone(), region: settings.region.clone(), endpoint: Some(public_url.trim_end_matches('/').to_owned()) };
+            let check = (settings.mode == LinkMode::Presigned).then(|| PresignedCheck {
+                host: public_url.split_once("://").map_or(public_url, |(_, rest)| rest).trim_end_matches('/').to_owned(),
+                access_key: creds.access_key.clone(),
+                secret_key: creds.secret_key.clone(),
+                region: settings.region.clone(),
+            });
+            let files = FileOrigin::open(&data.objects_dir(), &settings.bucket, check)
+                .with_context(|| format!("cannot use {} for objects", data.objects_dir().display()))?;
             let fixed = aws_credential_types::Credentials::new(creds.access_key, creds.secret_key, None, None, "oncelink-embedded");
-            (Some(endpoint), Arc::new(FixedCredentials(fixed)))
+            Ok((origin, Arc::new(files), Arc::new(FixedCredentials(fixed))))
         }
-        Some("aws") => (None, chain().await?),
-        Some(endpoint) => (Some(endpoint.trim_end_matches('/').to_owned()), chain().await?),
-    })
+        Some("aws") => s3(None, chain().await?),
+        Some(endpoint) => s3(Some(endpoint.trim_end_matches('/').to_owned()), chain().await?),
+    }
 }
 
 async fn ledger(settings: &Settings, data: &DataDir, metrics: &Arc<Metrics>) -> anyhow::Result<Arc<dyn Ledger>> {

@@ -29,21 +29,18 @@ use http::{HeaderMap, HeaderValue, Response, StatusCode, header};
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use oncelink::content;
-use oncelink::credentials::CredentialSource;
 use oncelink::decision::{Forward, Ticket};
 use oncelink::edge::{EdgeService, Settled, log_refusal};
 use oncelink::ledger::{Delivery, Ledger};
-use oncelink::link::LinkMode;
-use oncelink::presign::S3Origin;
 use oncelink::{Decision, ViewerRequest};
-pub use upstream::{DEFAULT_ORIGIN_TIMEOUT, ProxyError};
+pub use upstream::DEFAULT_ORIGIN_TIMEOUT;
 
 use crate::answer;
 use crate::app::RequestCtx;
 use crate::body::{Report, Tracked};
 use crate::keys::GatewayConfig;
 use crate::metrics::Metrics;
-use crate::origin::{Body, BoxError, HttpClient};
+use crate::origin::{Body, Origin};
 
 /// The core's edge service on the gateway's ports.
 pub type Edge = EdgeService<GatewayConfig, Arc<dyn Ledger>>;
@@ -57,10 +54,7 @@ const DROPPED_RESPONSE_HEADERS: &[&str] =
 
 pub struct Proxy {
     pub edge: Arc<Edge>,
-    pub client: HttpClient,
-    pub origin: S3Origin,
-    pub mode: LinkMode,
-    pub credentials: Arc<dyn CredentialSource>,
+    pub origin: Arc<dyn Origin>,
     pub metrics: Arc<Metrics>,
     pub max_upload_bytes: u64,
     /// The origin's time to answer with a response head.
@@ -158,7 +152,7 @@ impl Proxy {
     /// origin says so; the object can never act with this origin's authority (nosniff, a CSP
     /// sandbox, active types as attachments: `oncelink::content`); the body streams to the
     /// viewer, counted, and a download's delivery is recorded when the body ends.
-    fn response_filter(&self, answer: Response<Incoming>, parts: &Parts, ticket: Option<Ticket>) -> Response<Body> {
+    fn response_filter(&self, answer: Response<Body>, parts: &Parts, ticket: Option<Ticket>) -> Response<Body> {
         let (mut head, body) = answer.into_parts();
         for name in DROPPED_RESPONSE_HEADERS {
             head.headers.remove(*name);
@@ -174,7 +168,7 @@ impl Proxy {
         }
         let report =
             ticket.filter(|_| parts.method == http::Method::GET).map(|t| self.delivery_report(t, head.status.as_u16(), &head.headers));
-        let body = Tracked::download(body.map_err(|e| Box::new(e) as BoxError), self.metrics.clone(), report).boxed();
+        let body = Tracked::download(body, self.metrics.clone(), report).boxed();
         Response::from_parts(head, body)
     }
 
