@@ -3,10 +3,12 @@
 //!
 //! Storage only. The rule (what a claim does to a link's record) is the core's
 //! [`LinkRecord::apply`] / [`LinkRecord::revoke`]; this adapter reads a record, applies the rule
-//! and writes it back inside one write transaction, committed durably (fsync) before `claim`
-//! returns, so concurrent first uses have exactly one winner and a granted use survives `kill -9`.
-//! Writes are group-committed ([`batch`]); records are stored as [`stored`] says; expired
-//! records are purged in the background.
+//! and writes it back inside one write transaction, so concurrent first uses have exactly one
+//! winner. A spent use (a claim without a hold, a confirmed hold), a revocation and a resume are
+//! committed durably (fsync) before the call returns, so they survive `kill -9`; a hold, a hold
+//! given back and a delivery record are committed without a sync of their own ([`batch`] says
+//! why that loses nothing). Writes are group-committed; records are stored as [`stored`] says;
+//! expired records are purged in the background.
 
 mod batch;
 mod stored;
@@ -21,7 +23,8 @@ use oncelink::ledger::{
 };
 use redb::{Database, ReadableDatabase, ReadableTableMetadata, TableDefinition};
 
-use batch::{Writer, job, job_existing, write_batches};
+pub use batch::Commits;
+use batch::{Must, Writer, job, job_existing, write_batches};
 use stored::decode;
 
 const LINKS: TableDefinition<&str, &[u8]> = TableDefinition::new("links");
@@ -30,6 +33,7 @@ const LINKS: TableDefinition<&str, &[u8]> = TableDefinition::new("links");
 pub struct FileLedger {
     db: Arc<Database>,
     writer: Arc<Writer>,
+    commits: Arc<Commits>,
 }
 
 fn unavailable(e: impl std::fmt::Display) -> LedgerError {
@@ -46,21 +50,25 @@ impl FileLedger {
         tx.commit()?;
         let db = Arc::new(db);
         let (jobs, queue) = mpsc::channel();
+        let commits = Arc::new(Commits::default());
         let thread = {
             let db = db.clone();
-            std::thread::Builder::new().name("ledger-writer".into()).spawn(move || write_batches(db, queue))?
+            let commits = commits.clone();
+            std::thread::Builder::new().name("ledger-writer".into()).spawn(move || write_batches(db, queue, commits))?
         };
-        Ok(Self { db, writer: Arc::new(Writer { jobs: Some(jobs), thread: Some(thread) }) })
+        Ok(Self { db, writer: Arc::new(Writer { jobs: Some(jobs), thread: Some(thread) }), commits })
     }
 
     /// Reads one record (an absent one as empty), applies `change` to it and writes it back;
-    /// answers once the batch that carries it is durably committed.
+    /// answers once the batch that carries it is committed — synced if `must` says so of the
+    /// outcome.
     async fn update<T: Send + 'static>(
         &self,
         key: &LedgerKey,
+        must: impl FnOnce(&T) -> Must + Send + 'static,
         change: impl FnOnce(&mut LinkRecord) -> T + Send + 'static,
     ) -> Result<T, LedgerError> {
-        self.queue(job(key, change)).await
+        self.queue(job(key, must, change)).await
     }
 
     /// Like [`Self::update`], for a record that must exist: `change` gets `None` when it does not,
@@ -68,9 +76,10 @@ impl FileLedger {
     async fn update_existing<T: Send + 'static>(
         &self,
         key: &LedgerKey,
+        must: impl FnOnce(&T) -> Must + Send + 'static,
         change: impl FnOnce(Option<&mut LinkRecord>) -> T + Send + 'static,
     ) -> Result<T, LedgerError> {
-        self.queue(job_existing(key, change)).await
+        self.queue(job_existing(key, must, change)).await
     }
 
     async fn queue<T>(&self, (job, answered): (batch::Job, batch::Answered<T>)) -> Result<T, LedgerError> {
@@ -96,6 +105,11 @@ impl FileLedger {
         }
         tx.commit()?;
         Ok(removed)
+    }
+
+    /// The commits made so far, synced and not.
+    pub fn commits(&self) -> &Commits {
+        &self.commits
     }
 
     /// Number of records (for metrics).
@@ -127,27 +141,41 @@ impl FileLedger {
 impl Ledger for FileLedger {
     async fn claim(&self, claim: &UseClaim) -> Result<ClaimOutcome, LedgerError> {
         let claim = claim.clone();
-        self.update(&claim.key.clone(), move |record| record.apply(&claim)).await
+        // A held use is confirmed (durably) before anything is delivered for it.
+        let must = if claim.hold_until.is_some() { Must::BeVisible } else { Must::BeDurable };
+        self.update(&claim.key.clone(), move |_| must, move |record| record.apply(&claim)).await
     }
 
     async fn commit(&self, key: &LedgerKey, request_id: &str) -> Result<Commit, LedgerError> {
         let request_id = request_id.to_owned();
-        self.update_existing(key, move |record| record.map_or(Commit::Lost, |r| r.commit(&request_id))).await
+        self.update_existing(key, |_| Must::BeDurable, move |record| record.map_or(Commit::Lost, |r| r.commit(&request_id))).await
     }
 
     async fn release(&self, key: &LedgerKey, request_id: &str) -> Result<Release, LedgerError> {
         let request_id = request_id.to_owned();
-        self.update_existing(key, move |record| record.map_or(Release::NotHeld, |r| r.release(&request_id))).await
+        // A hold given back need not be synced: lost in a crash, it lapses, and the same use comes
+        // back. A spent use given back must be: lost, it would stay spent.
+        let change = move |record: Option<&mut LinkRecord>| match record {
+            None => (Release::NotHeld, Must::BeVisible),
+            Some(r) => {
+                let held = r.holds.iter().any(|(id, _)| *id == request_id);
+                (r.release(&request_id), if held { Must::BeVisible } else { Must::BeDurable })
+            }
+        };
+        self.update_existing(key, |(_, must)| *must, change).await.map(|(released, _)| released)
     }
 
     async fn resume(&self, resume: &ResumeClaim) -> Result<ResumeOutcome, LedgerError> {
-        let resume = resume.clone();
-        self.update_existing(&resume.key.clone(), move |record| record.map_or(ResumeOutcome::NotResumable, |r| r.resume(&resume))).await
+        let (key, resume) = (resume.key.clone(), resume.clone());
+        let change = move |record: Option<&mut LinkRecord>| record.map_or(ResumeOutcome::NotResumable, |r| r.resume(&resume));
+        self.update_existing(&key, |_| Must::BeDurable, change).await
     }
 
     async fn record_delivery(&self, key: &LedgerKey, fingerprint: Option<&str>, delivery: &Delivery) -> Result<(), LedgerError> {
         let (fingerprint, delivery) = (fingerprint.map(str::to_owned), delivery.clone());
-        self.update_existing(key, move |record| {
+        // Made durable by the next synced commit; a crash before it loses what the recovery
+        // of a cut-off download would have known (README: recovery after a crash).
+        self.update_existing(key, |_| Must::BeVisible, move |record| {
             if let Some(record) = record {
                 record.record_delivery(fingerprint.as_deref(), &delivery);
             }
@@ -156,7 +184,7 @@ impl Ledger for FileLedger {
     }
 
     async fn revoke(&self, key: &LedgerKey, at: SystemTime, retain_until: SystemTime) -> Result<(), LedgerError> {
-        self.update(key, move |record| record.revoke(at, retain_until)).await
+        self.update(key, |_| Must::BeDurable, move |record| record.revoke(at, retain_until)).await
     }
 
     async fn lookup(&self, key: &LedgerKey) -> Result<Option<LinkState>, LedgerError> {
@@ -207,6 +235,41 @@ mod tests {
         assert!(ledger.lookup(&b).await.unwrap().is_some());
     }
 
+    /// Only what must survive a crash is synced: a spent use, a confirmed hold, a revocation. A
+    /// hold, a hold given back, a delivery record and a denial are not (a denial writes nothing).
+    #[tokio::test]
+    async fn only_what_must_survive_a_crash_is_synced() {
+        use std::sync::atomic::Ordering::Relaxed;
+        let dir = tempfile::tempdir().unwrap();
+        let ledger = FileLedger::open(&dir.path().join("l.redb")).unwrap();
+        let counts = |l: &FileLedger| (l.commits().synced.load(Relaxed), l.commits().unsynced.load(Relaxed));
+        let now = SystemTime::now();
+        let held = |name: &str, rid: &str| {
+            let mut c = claim(&key(name), rid, now, 1);
+            c.hold_until = Some(now + Duration::from_secs(60));
+            c
+        };
+        assert_eq!(ledger.claim(&held("h", "r1")).await.unwrap(), ClaimOutcome::Granted { use_number: 1 });
+        assert_eq!(counts(&ledger), (0, 1), "a hold is not synced");
+        assert!(matches!(ledger.claim(&held("h", "r2")).await.unwrap(), ClaimOutcome::Exhausted(_)));
+        assert_eq!(counts(&ledger), (0, 2), "a denial changes nothing, so nothing is synced");
+        assert_eq!(ledger.commit(&key("h"), "r1").await.unwrap(), Commit::Committed);
+        assert_eq!(counts(&ledger), (1, 2), "a confirmed hold is synced");
+        let delivery = Delivery { request_id: "r1".into(), at: now, bytes: 3, complete: true, resume: false };
+        ledger.record_delivery(&key("h"), None, &delivery).await.unwrap();
+        assert_eq!(counts(&ledger), (1, 3), "a delivery record is not synced");
+        assert_eq!(ledger.claim(&held("g", "r3")).await.unwrap(), ClaimOutcome::Granted { use_number: 1 });
+        assert_eq!(ledger.release(&key("g"), "r3").await.unwrap(), Release::Released);
+        assert_eq!(counts(&ledger), (1, 5), "a hold given back is not synced");
+        assert_eq!(ledger.claim(&claim(&key("s"), "r4", now, 1)).await.unwrap(), ClaimOutcome::Granted { use_number: 1 });
+        assert_eq!(counts(&ledger), (2, 5), "a use spent without a hold is synced");
+        assert_eq!(ledger.release(&key("s"), "r4").await.unwrap(), Release::Released);
+        assert_eq!(counts(&ledger), (3, 5), "a spent use given back is synced");
+        assert_eq!(ledger.claim(&claim(&key("s"), "r5", now, 1)).await.unwrap(), ClaimOutcome::Granted { use_number: 1 });
+        ledger.revoke(&key("s"), now, now + Duration::from_secs(60)).await.unwrap();
+        assert_eq!(counts(&ledger), (5, 5), "a revocation is synced");
+    }
+
     /// Two claims of one single-use link in ONE batch: the second sees the first's effect.
     #[tokio::test]
     async fn same_link_twice_in_one_batch_has_one_winner() {
@@ -214,9 +277,9 @@ mod tests {
         let ledger = FileLedger::open(&dir.path().join("l.redb")).unwrap();
         let now = SystemTime::now();
         let (first, second) = (claim(&key("x"), "r1", now, 1), claim(&key("x"), "r2", now, 1));
-        let (job1, a1) = job(&first.key.clone(), move |r| r.apply(&first));
-        let (job2, a2) = job(&second.key.clone(), move |r| r.apply(&second));
-        run_batch(&ledger.db, vec![job1, job2], |tx| tx.commit().map_err(|e| e.to_string()));
+        let (job1, a1) = job(&first.key.clone(), |_| Must::BeDurable, move |r| r.apply(&first));
+        let (job2, a2) = job(&second.key.clone(), |_| Must::BeDurable, move |r| r.apply(&second));
+        run_batch(&ledger.db, vec![job1, job2], batch::commit);
         assert_eq!(a1.await.unwrap().unwrap(), ClaimOutcome::Granted { use_number: 1 });
         assert!(matches!(a2.await.unwrap().unwrap(), ClaimOutcome::Exhausted(_)));
         assert_eq!(ledger.lookup(&key("x")).await.unwrap().unwrap().uses, 1);
@@ -234,10 +297,10 @@ mod tests {
             .enumerate()
             .map(|(i, name)| {
                 let c = claim(&key(name), &format!("r{i}"), now, 1);
-                job(&c.key.clone(), move |r| r.apply(&c))
+                job(&c.key.clone(), |_| Must::BeDurable, move |r| r.apply(&c))
             })
             .unzip();
-        run_batch(&ledger.db, jobs, |tx| {
+        run_batch(&ledger.db, jobs, |tx, _| {
             drop(tx);
             Err("disk full (injected)".into())
         });
