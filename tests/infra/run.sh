@@ -3,7 +3,8 @@
 # prints its own summary (node --test, pytest), and a last line counts the steps.
 #
 #   1. package checks   shim zip <= 1 MiB; Rust zips within Lambda's limits (builds them if missing)
-#   2. edge shim        unit tests (node --test) with an injected fake invoker
+#   2. edge shim        unit tests (node --test) with an injected fake invoker; keys-init (the
+#                       secret initialiser) with fake SSM and Secrets Manager clients
 #   3. CDK              tsc; `cdk synth` of the sample app in both modes with cdk-nag AwsSolutions
 #                       (synth fails on any unacknowledged finding); cfn-lint on every template;
 #                       assertion tests (aws-cdk-lib/assertions under node --test)
@@ -35,6 +36,7 @@ zips() {
 step "package checks (zip sizes)" zips
 
 step "edge shim unit tests" node --test "$repo/infra/edge-shim/test/"
+step "keys-init unit tests" node --test "$repo/infra/keys-init/test/"
 
 cd "$repo/infra/cdk" || exit 1
 step "cdk typecheck" npx --no-install tsc --noEmit

@@ -502,7 +502,7 @@ export class OnceLink extends Construct {
       runtime: lambda.Runtime.NODEJS_24_X,
       architecture: lambda.Architecture.ARM_64,
       handler: 'index.handler',
-      code: lambda.Code.fromAsset(KEYS_INIT_DIR),
+      code: lambda.Code.fromAsset(KEYS_INIT_DIR, { exclude: ['test'] }),
       timeout: Duration.seconds(30),
       memorySize: 128,
       role,
