@@ -9,9 +9,9 @@
 // deployment=static-ip instead deploys OnceLinkStaticIp (the gateway on Fargate behind an NLB and
 // Global Accelerator; stack OnceLinkStaticIp-<name>), from: domainName, certificateArn (ACM, in
 // the region), imageRepository (ECR URI) + imageTag, hostedZoneId + hostedZoneName (optional:
-// an A alias), mode, bucketName, minTasks, maxTasks, availabilityZones (comma separated; default
-// <region>a,<region>b with the placeholder account, else looked up).
-import { App, Duration, Stack, type StackProps, Validations } from 'aws-cdk-lib';
+// an A alias), mode, bucketName, minTasks, maxTasks, resumeWindow (seconds), availabilityZones
+// (comma separated; default: the region's first two, chosen by CloudFormation).
+import { App, Duration, Fn, Stack, type StackProps, Validations } from 'aws-cdk-lib';
 import * as acm from 'aws-cdk-lib/aws-certificatemanager';
 import * as route53 from 'aws-cdk-lib/aws-route53';
 import * as s3 from 'aws-cdk-lib/aws-s3';
@@ -33,19 +33,23 @@ const env = { account: ctx('account') ?? PLACEHOLDER_ACCOUNT, region: ctx('regio
 const bucketName = ctx('bucketName');
 const deployment = ctx('deployment') ?? 'cloudfront';
 
-/** A stack whose availability zones come from context (no lookup): synth works offline. */
+/**
+ * A stack whose availability zones need no lookup (synth works offline, with or without
+ * credentials): the ones named in context, else the region's first two, resolved by
+ * CloudFormation at deploy time (Fn::GetAZs).
+ */
 class FixedAzStack extends Stack {
   constructor(scope: Construct, id: string, props: StackProps, private readonly azs?: string[]) {
     super(scope, id, props);
   }
   get availabilityZones(): string[] {
-    return this.azs ?? super.availabilityZones;
+    return this.azs ?? [Fn.select(0, Fn.getAzs()), Fn.select(1, Fn.getAzs())];
   }
 }
 
 if (deployment === 'static-ip') {
   const region = env.region;
-  const azs = ctx('availabilityZones')?.split(',').filter(Boolean) ?? (env.account === PLACEHOLDER_ACCOUNT ? [`${region}a`, `${region}b`] : undefined);
+  const azs = ctx('availabilityZones')?.split(',').filter(Boolean);
   const stack = new FixedAzStack(app, `OnceLinkStaticIp-${name}`, { env, description: `oncelink ${name}: static IPs (Global Accelerator, NLB, Fargate gateway; ${mode} links)` }, azs);
   const zoneId = ctx('hostedZoneId');
   const zoneName = ctx('hostedZoneName');
