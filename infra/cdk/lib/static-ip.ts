@@ -195,16 +195,22 @@ export class OnceLinkStaticIp extends Construct {
       actions: ['s3:GetObject'],
       resources: [`arn:${stack.partition}:s3:::prod-${region}-starport-layer-bucket/*`],
     }));
+    // The task role is created below; the endpoint policies name it (ECR's layer URLs are presigned
+    // by ECR, so the statement above cannot).
+    const taskRole = new iam.Role(this, 'TaskRole', {
+      assumedBy: new iam.ServicePrincipal('ecs-tasks.amazonaws.com'),
+      description: `oncelink ${name}: the gateway (ledger items, objects through the S3 endpoint)`,
+    });
     s3Endpoint.addToPolicy(new iam.PolicyStatement({
       sid: 'Objects',
-      principals: [new iam.AnyPrincipal()],
+      principals: [taskRole],
       actions: ['s3:GetObject', 's3:PutObject'],
       resources: [this.bucket.arnForObjects('*')],
     }));
     const dynamoEndpoint = this.vpc.addGatewayEndpoint('DynamoDbEndpoint', { service: ec2.GatewayVpcEndpointAwsService.DYNAMODB, subnets: [tasksSubnets] });
     dynamoEndpoint.addToPolicy(new iam.PolicyStatement({
       sid: 'Ledger',
-      principals: [new iam.AnyPrincipal()],
+      principals: [taskRole],
       actions: LEDGER_ACTIONS,
       resources: [this.table.tableArn],
     }));
@@ -265,10 +271,7 @@ export class OnceLinkStaticIp extends Construct {
     const filled = this.secretsInit(name, secrets, secretsKey);
 
     // ---- roles ---------------------------------------------------------------------------
-    this.taskRole = new iam.Role(this, 'TaskRole', {
-      assumedBy: new iam.ServicePrincipal('ecs-tasks.amazonaws.com'),
-      description: `oncelink ${name}: the gateway (ledger items, objects through the S3 endpoint)`,
-    });
+    this.taskRole = taskRole;
     this.taskRole.addToPolicy(new iam.PolicyStatement({ sid: 'Ledger', actions: LEDGER_ACTIONS, resources: [this.table.tableArn] }));
     this.taskRole.addToPolicy(new iam.PolicyStatement({
       sid: 'Objects',

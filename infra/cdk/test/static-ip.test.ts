@@ -183,6 +183,9 @@ describe('network', () => {
         assert.equal(e.p.VpcEndpointType, 'Gateway');
         assert.equal(e.p.RouteTableIds.length, 2);
         const sts: Statement[] = e.p.PolicyDocument.Statement;
+        const taskRole = { AWS: { 'Fn::GetAtt': [idOf(t, 'AWS::IAM::Role', 'OnceLinkStaticIpTaskRole'), 'Arn'] } };
+        if (svc === 'dynamodb') assert.deepEqual(sts[0].Principal, taskRole);
+        if (svc === 's3') assert.deepEqual(sts.map((s) => s.Principal), [{ AWS: '*' }, taskRole], 'ECR presigns its layer URLs; the objects are the task role\'s');
         if (svc === 'dynamodb') {
           assert.deepEqual(sts.map((s) => [asList(s.Action).sort(), s.Resource]), [[LEDGER_ACTIONS.slice().sort(), { 'Fn::GetAtt': [table, 'Arn'] }]]);
         } else {
