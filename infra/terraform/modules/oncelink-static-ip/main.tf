@@ -44,8 +44,9 @@ locals {
   # The gateway's item calls on the ledger (shared/src/ledger/dynamodb: UpdateItem and GetItem).
   ledger_actions = ["dynamodb:GetItem", "dynamodb:UpdateItem"]
 
-  # The secrets the task receives (ECS secrets -> environment), by mode.
-  secret_names = local.sealed ? { "api-token" = "ONCELINK_API_TOKEN", "keys" = "ONCELINK_KEYS" } : { "api-token" = "ONCELINK_API_TOKEN" }
+  # The secrets the task receives (ECS secrets -> environment); presigned mode has no key set.
+  secret_env   = { "api-token" = "ONCELINK_API_TOKEN", "keys" = "ONCELINK_KEYS" }
+  secret_names = { for id, env in local.secret_env : id => env if local.sealed || id != "keys" }
 
   # The container's plain environment: configuration only, never a secret.
   environment = {
@@ -64,6 +65,27 @@ locals {
     ONCELINK_RESUME_WINDOW       = "${var.resume_window_secs}s"
     ONCELINK_TRUST_FORWARDED_FOR = "false" # the NLB adds no X-Forwarded-For
     ONCELINK_SHUTDOWN_TIMEOUT    = "90s"   # ECS sends SIGKILL 120 s after SIGTERM (stopTimeout)
+  }
+
+  # The one container of the task definition (service.tf).
+  container = {
+    name                   = "gateway"
+    image                  = "${var.image_repository_url}:${var.image_tag}"
+    essential              = true
+    readonlyRootFilesystem = true
+    stopTimeout            = 120
+    portMappings           = [{ containerPort = 8787, protocol = "tcp", name = "http" }]
+    environment            = [for k in sort(keys(local.environment)) : { name = k, value = local.environment[k] }]
+    secrets                = [for id, env in local.secret_names : { name = env, valueFrom = aws_secretsmanager_secret.this[id].arn }]
+    mountPoints            = [{ sourceVolume = "data", containerPath = "/data", readOnly = false }]
+    logConfiguration = {
+      logDriver = "awslogs"
+      options = {
+        awslogs-group         = aws_cloudwatch_log_group.gateway.name
+        awslogs-region        = local.region
+        awslogs-stream-prefix = "gateway"
+      }
+    }
   }
 }
 

@@ -33,25 +33,7 @@ resource "aws_ecs_task_definition" "gateway" {
     name = "data"
   }
 
-  container_definitions = jsonencode([{
-    name                   = local.container_name
-    image                  = "${var.image_repository_url}:${var.image_tag}"
-    essential              = true
-    readonlyRootFilesystem = true
-    stopTimeout            = 120
-    portMappings           = [{ containerPort = local.gateway_port, protocol = "tcp", name = "http" }]
-    environment            = [for k in sort(keys(local.environment)) : { name = k, value = local.environment[k] }]
-    secrets                = [for id, env in local.secret_names : { name = env, valueFrom = aws_secretsmanager_secret.this[id].arn }]
-    mountPoints            = [{ sourceVolume = "data", containerPath = local.data_dir, readOnly = false }]
-    logConfiguration = {
-      logDriver = "awslogs"
-      options = {
-        awslogs-group         = aws_cloudwatch_log_group.gateway.name
-        awslogs-region        = local.region
-        awslogs-stream-prefix = "gateway"
-      }
-    }
-  }])
+  container_definitions = jsonencode([local.container])
 }
 
 resource "aws_ecs_service" "gateway" {
