@@ -1,6 +1,7 @@
 """Shared fixtures for the infra tests: parsed Terraform and synthesized CDK templates.
 
-run.sh synthesizes the sample app into $ONCELINK_CDK_OUT/{sealed,presigned} before pytest runs.
+run.sh synthesizes the sample app into $ONCELINK_CDK_OUT/{sealed,presigned} (CloudFront) and
+$ONCELINK_CDK_OUT/static-ip-{sealed,presigned} (-c deployment=static-ip) before pytest runs.
 """
 import glob
 import json
@@ -41,11 +42,13 @@ def tf_files():
     return sorted(pathlib.Path(p) for p in glob.glob(str(TF / "**" / "*.tf"), recursive=True))
 
 
-@pytest.fixture(scope="session")
-def module():
-    """The module's blocks merged across files: {'resource': {type: {name: body}}, 'data': ..., ...}."""
+STATIC_MODULE = TF / "modules" / "oncelink-static-ip"
+
+
+def merged_module(folder):
+    """A module's blocks merged across files: {'resource': {type: {name: body}}, 'data': ..., ...}."""
     merged = {"resource": {}, "data": {}, "variable": {}, "output": {}, "locals": {}}
-    for f in sorted(MODULE.glob("*.tf")):
+    for f in sorted(folder.glob("*.tf")):
         doc = load_tf(f)
         for kind in ("resource", "data"):
             for block in doc.get(kind, []):
@@ -58,6 +61,18 @@ def module():
         for block in doc.get("locals", []):
             merged["locals"].update(block)
     return merged
+
+
+@pytest.fixture(scope="session")
+def module():
+    """modules/oncelink (CloudFront + Lambda@Edge), merged across files."""
+    return merged_module(MODULE)
+
+
+@pytest.fixture(scope="session")
+def static_module():
+    """modules/oncelink-static-ip (Global Accelerator + NLB + Fargate), merged across files."""
+    return merged_module(STATIC_MODULE)
 
 
 def cdk_out():
@@ -74,3 +89,10 @@ def cdk(request):
     main = json.loads((out / "OnceLink-demo.template.json").read_text())
     edge = json.loads((out / "OnceLink-demo-edge.template.json").read_text())
     return request.param, main, edge
+
+
+@pytest.fixture(scope="session", params=["sealed", "presigned"])
+def cdk_static(request):
+    """(mode, template) of the sample app synthesized with -c deployment=static-ip in that mode."""
+    out = cdk_out() / f"static-ip-{request.param}"
+    return request.param, json.loads((out / "OnceLinkStaticIp-demo.template.json").read_text())

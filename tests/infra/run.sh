@@ -3,12 +3,14 @@
 # prints its own summary (node --test, pytest), and a last line counts the steps.
 #
 #   1. package checks   shim zip <= 1 MiB; Rust zips within Lambda's limits (builds them if missing)
-#   2. edge shim        unit tests (node --test) with an injected fake invoker
+#   2. edge shim        unit tests (node --test) with an injected fake invoker; keys-init (the
+#                       secret initialiser) with fake SSM and Secrets Manager clients
 #   3. CDK              tsc; `cdk synth` of the sample app in both modes with cdk-nag AwsSolutions
-#                       (synth fails on any unacknowledged finding); cfn-lint on every template;
+#                       (synth fails on any unacknowledged finding), for the CloudFront deployment
+#                       and for -c deployment=static-ip; cfn-lint on every template;
 #                       assertion tests (aws-cdk-lib/assertions under node --test)
 #   4. Terraform        pytest: every file parses (python-hcl2), checkov 0 failed, skips justified,
-#                       and the Terraform/CDK cross-check
+#                       both modules' own checks, and the Terraform/CDK cross-checks
 set -uo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cache="${ONCELINK_CACHE:-$HOME/.cache/oncelink}"
@@ -35,6 +37,7 @@ zips() {
 step "package checks (zip sizes)" zips
 
 step "edge shim unit tests" node --test "$repo/infra/edge-shim/test/"
+step "keys-init unit tests" node --test "$repo/infra/keys-init/test/"
 
 cd "$repo/infra/cdk" || exit 1
 step "cdk typecheck" npx --no-install tsc --noEmit
@@ -45,6 +48,13 @@ synth() {
 }
 step "cdk synth sealed + cdk-nag" synth sealed
 step "cdk synth presigned + cdk-nag" synth presigned
+synth_static() {
+  local mode="$1"
+  npx --no-install cdk synth --no-notices -q --app "npx --no-install tsx bin/app.ts" \
+    -c deployment=static-ip -c mode="$mode" -o "$out/cdk/static-ip-$mode" && echo "synth static-ip $mode: ok (cdk-nag AwsSolutions: no unacknowledged findings)"
+}
+step "cdk synth static-ip sealed + cdk-nag" synth_static sealed
+step "cdk synth static-ip presigned + cdk-nag" synth_static presigned
 cfnlint() {
   # W3005: CDK adds DependsOn on the role's default policy on purpose (so the function never
   # runs before its policy exists); cfn-lint calls that redundant. Errors (E*) always fail.

@@ -16,14 +16,14 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as crypto from 'node:crypto';
-import { Arn, ArnFormat, CfnOutput, CustomResource, Duration, RemovalPolicy, Stack, Stage, Token, Validations } from 'aws-cdk-lib';
+import { Arn, ArnFormat, CfnOutput, CustomResource, Duration, RemovalPolicy, Stack, Stage, Token } from 'aws-cdk-lib';
 import * as apigw from 'aws-cdk-lib/aws-apigatewayv2';
 import * as authorizers from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
 import * as integrations from 'aws-cdk-lib/aws-apigatewayv2-integrations';
 import * as acm from 'aws-cdk-lib/aws-certificatemanager';
 import * as cloudfront from 'aws-cdk-lib/aws-cloudfront';
 import * as origins from 'aws-cdk-lib/aws-cloudfront-origins';
-import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
@@ -33,8 +33,9 @@ import * as ssm from 'aws-cdk-lib/aws-ssm';
 import * as wafv2 from 'aws-cdk-lib/aws-wafv2';
 import * as cr from 'aws-cdk-lib/custom-resources';
 import { Construct } from 'constructs';
+import { ack, KEYS_INIT_DIR, ledgerTable, type OnceLinkMode, privateBucket, REPO_ROOT } from './common';
 
-export type OnceLinkMode = 'sealed' | 'presigned';
+export type { OnceLinkMode };
 
 /** How callers of the issue API authenticate. */
 export type IssuerAuth =
@@ -74,9 +75,7 @@ export interface OnceLinkProps {
   readonly removalPolicy?: RemovalPolicy;
 }
 
-const REPO_ROOT = path.resolve(__dirname, '..', '..', '..');
 const EDGE_SHIM_DIR = path.join(REPO_ROOT, 'infra', 'edge-shim');
-const KEYS_INIT_DIR = path.join(REPO_ROOT, 'infra', 'keys-init');
 /** The header the validator adds to the request it lets through: the link id, for the give-back on origin response. */
 export const LINK_HEADER = 'x-oncelink-link';
 /** Files of infra/edge-shim that go into the Lambda@Edge zip (tests and docs stay out). */
@@ -92,10 +91,6 @@ export function stageEdgeShim(functionArn: string, region: string, timeoutMs: nu
   for (const f of EDGE_SHIM_FILES) fs.copyFileSync(path.join(EDGE_SHIM_DIR, f), path.join(dir, f));
   fs.writeFileSync(path.join(dir, 'config.mjs'), config);
   return dir;
-}
-
-function ack(scope: Construct, id: string, reason: string) {
-  Validations.of(scope).acknowledge({ id, reason });
 }
 
 export class OnceLink extends Construct {
@@ -134,34 +129,11 @@ export class OnceLink extends Construct {
     const ownParameterArns = ['table-name', 'edge-config', 'keys'].map(paramArn);
 
     // ---- ledger ---------------------------------------------------------------------------
-    this.table = new dynamodb.Table(this, 'Ledger', {
-      tableName: `oncelink-${name}-ledger`,
-      partitionKey: { name: 'pk', type: dynamodb.AttributeType.STRING },
-      billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
-      timeToLiveAttribute: 'expires_at',
-      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
-      encryption: dynamodb.TableEncryption.AWS_MANAGED,
-      deletionProtection: removalPolicy === RemovalPolicy.RETAIN,
-      removalPolicy,
-    });
+    this.table = ledgerTable(this, name, removalPolicy);
 
     // ---- bucket ---------------------------------------------------------------------------
     const ownBucket = !props.bucket;
-    this.bucket =
-      props.bucket ??
-      new s3.Bucket(this, 'Bucket', {
-        blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
-        enforceSSL: true,
-        minimumTLSVersion: 1.2,
-        encryption: s3.BucketEncryption.S3_MANAGED,
-        objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-        versioned: true,
-        removalPolicy,
-        autoDeleteObjects: false,
-      });
-    if (ownBucket) {
-      ack(this.bucket, 'AwsSolutions-S1', 'Every link use is recorded in the ledger table (first_used_at, request ids); S3 server access logs would need a second bucket per deployment. Enable them on the bucket you pass in if your audit needs them.');
-    }
+    this.bucket = props.bucket ?? privateBucket(this, removalPolicy);
 
     // ---- SSM parameters the validator reads -------------------------------------------------
     new ssm.StringParameter(this, 'TableNameParam', {
@@ -530,7 +502,7 @@ export class OnceLink extends Construct {
       runtime: lambda.Runtime.NODEJS_24_X,
       architecture: lambda.Architecture.ARM_64,
       handler: 'index.handler',
-      code: lambda.Code.fromAsset(KEYS_INIT_DIR),
+      code: lambda.Code.fromAsset(KEYS_INIT_DIR, { exclude: ['test'] }),
       timeout: Duration.seconds(30),
       memorySize: 128,
       role,
