@@ -125,14 +125,18 @@ async fn origin(
     };
     let s3 = |endpoint: Option<String>, credentials: Arc<dyn CredentialSource>| -> anyhow::Result<_> {
         let origin = S3Origin { bucket: settings.bucket.clone(), region: settings.region.clone(), endpoint };
-        let adapter = S3HttpOrigin { client: http_client()?, origin: origin.clone(), mode: settings.mode, credentials: credentials.clone() };
+        let adapter =
+            S3HttpOrigin { client: http_client()?, origin: origin.clone(), mode: settings.mode, credentials: credentials.clone() };
         Ok((origin, Arc::new(adapter) as Arc<dyn Origin>, credentials))
     };
     match settings.origin_endpoint.as_deref() {
         None => {
             let creds = data.origin_credentials()?;
-            let origin =
-                S3Origin { bucket: settings.bucket.clone(), region: settings.region.clone(), endpoint: Some(public_url.trim_end_matches('/').to_owned()) };
+            let origin = S3Origin {
+                bucket: settings.bucket.clone(),
+                region: settings.region.clone(),
+                endpoint: Some(public_url.trim_end_matches('/').to_owned()),
+            };
             let check = (settings.mode == LinkMode::Presigned).then(|| PresignedCheck {
                 host: public_url.split_once("://").map_or(public_url, |(_, rest)| rest).trim_end_matches('/').to_owned(),
                 access_key: creds.access_key.clone(),

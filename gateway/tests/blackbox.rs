@@ -506,7 +506,18 @@ async fn presigned_mode_on_the_data_dir() {
     let url = gw.url(json!({"key": "signed/report.csv"})).await;
     // Another signature of the same length: the origin, not the edge, knows it is not ours.
     let signature = url.split("X-Amz-Signature=").nth(1).unwrap();
-    let flipped: String = signature.chars().map(|c| if c == 'a' { 'b' } else if c == 'b' { 'a' } else { c }).collect();
+    let flipped: String = signature
+        .chars()
+        .map(|c| {
+            if c == 'a' {
+                'b'
+            } else if c == 'b' {
+                'a'
+            } else {
+                c
+            }
+        })
+        .collect();
     let forged = url.replace(signature, &flipped);
     let r = gw.http.get(&forged).send().await.unwrap();
     assert_eq!(r.status().as_u16(), 403);

@@ -172,7 +172,11 @@ fn sha256(bytes: &[u8]) -> String {
 /// PUT stores the bytes and the upload's headers; GET gives both back, with the PUT's ETag.
 async fn put_then_get_with_metadata(s: Subject) {
     let put = s
-        .put("dir/report one.pdf", b"%PDF-1.7 twelve", &[("content-type", "application/pdf"), ("content-disposition", "inline; filename=\"r.pdf\"")])
+        .put(
+            "dir/report one.pdf",
+            b"%PDF-1.7 twelve",
+            &[("content-type", "application/pdf"), ("content-disposition", "inline; filename=\"r.pdf\"")],
+        )
         .await;
     assert_eq!(put.status, 200, "{}", String::from_utf8_lossy(&put.body));
     let etag = put.header("etag").expect("a PUT answers with the ETag").to_owned();
@@ -268,7 +272,13 @@ async fn foreign_signature(s: Subject) {
         return;
     }
     assert_eq!(s.put("sig.txt", b"signed", &[]).await.status, 200);
-    let request = PresignRequest { method: LinkMethod::Get, key: "sig.txt", expires_in: Duration::from_secs(600), content_type: None, extra_query: &[] };
+    let request = PresignRequest {
+        method: LinkMethod::Get,
+        key: "sig.txt",
+        expires_in: Duration::from_secs(600),
+        content_type: None,
+        extra_query: &[],
+    };
     let other = Credentials::new(ACCESS_KEY, "not-the-secret", None, None, "other");
     let signed = presign(&s.signed_for, &other, &request, SystemTime::now()).unwrap();
     let query = signed.path_and_query.split_once('?').unwrap().1.to_owned();

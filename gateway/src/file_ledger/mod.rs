@@ -175,11 +175,15 @@ impl Ledger for FileLedger {
         let (fingerprint, delivery) = (fingerprint.map(str::to_owned), delivery.clone());
         // Made durable by the next synced commit; a crash before it loses what the recovery
         // of a cut-off download would have known (README: recovery after a crash).
-        self.update_existing(key, |_| Must::BeVisible, move |record| {
-            if let Some(record) = record {
-                record.record_delivery(fingerprint.as_deref(), &delivery);
-            }
-        })
+        self.update_existing(
+            key,
+            |_| Must::BeVisible,
+            move |record| {
+                if let Some(record) = record {
+                    record.record_delivery(fingerprint.as_deref(), &delivery);
+                }
+            },
+        )
         .await
     }
 

@@ -81,7 +81,12 @@ impl Origin for S3HttpOrigin {
 }
 
 impl S3HttpOrigin {
-    async fn target(&self, parts: &http::request::Parts, forward: &oncelink::decision::Forward, request_id: &str) -> Result<Target, OriginError> {
+    async fn target(
+        &self,
+        parts: &http::request::Parts,
+        forward: &oncelink::decision::Forward,
+        request_id: &str,
+    ) -> Result<Target, OriginError> {
         match self.mode {
             LinkMode::Sealed => {
                 let credentials = self.credentials.credentials().await.map_err(|error| {

@@ -109,7 +109,8 @@ mod tests {
 
     #[test]
     fn reads_what_s3s_fs_wrote() {
-        let meta: Meta = serde_json::from_str(r#"{"user_metadata":{"a":"b"},"content_type":"text/plain","content_disposition":"attachment"}"#).unwrap();
+        let meta: Meta =
+            serde_json::from_str(r#"{"user_metadata":{"a":"b"},"content_type":"text/plain","content_disposition":"attachment"}"#).unwrap();
         assert_eq!(meta.content_type.as_deref(), Some("text/plain"));
         assert!(meta.describes(1, SystemTime::now()), "an s3s-fs sidecar names no file: it always applies");
     }

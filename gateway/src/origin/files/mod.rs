@@ -78,10 +78,7 @@ impl FileOrigin {
         let key = match &self.presigned {
             None => path,
             // Presigned links name the bucket first (path style).
-            Some(_) => path
-                .strip_prefix(self.bucket.as_str())
-                .and_then(|rest| rest.strip_prefix('/'))
-                .ok_or(s3_error::NO_SUCH_BUCKET)?,
+            Some(_) => path.strip_prefix(self.bucket.as_str()).and_then(|rest| rest.strip_prefix('/')).ok_or(s3_error::NO_SUCH_BUCKET)?,
         };
         oncelink::link::key::check(key).map_err(|_| s3_error::INVALID_ARGUMENT)?;
         Ok(key)

@@ -23,15 +23,17 @@ pub const PRECONDITION_FAILED: S3Error =
     S3Error { status: 412, code: "PreconditionFailed", message: "At least one of the preconditions you specified did not hold." };
 pub const MISSING_CONTENT_LENGTH: S3Error =
     S3Error { status: 411, code: "MissingContentLength", message: "You must provide the Content-Length HTTP header." };
-pub const INCOMPLETE_BODY: S3Error =
-    S3Error { status: 400, code: "IncompleteBody", message: "You did not provide the number of bytes specified by the Content-Length HTTP header." };
+pub const INCOMPLETE_BODY: S3Error = S3Error {
+    status: 400,
+    code: "IncompleteBody",
+    message: "You did not provide the number of bytes specified by the Content-Length HTTP header.",
+};
 pub const BAD_DIGEST: S3Error =
     S3Error { status: 400, code: "BadDigest", message: "The Content-MD5 you specified did not match what we received." };
 pub const INVALID_DIGEST: S3Error = S3Error { status: 400, code: "InvalidDigest", message: "The Content-MD5 you specified is not valid." };
 pub const KEY_TOO_LONG: S3Error = S3Error { status: 400, code: "KeyTooLongError", message: "Your key is too long." };
 pub const INVALID_ARGUMENT: S3Error = S3Error { status: 400, code: "InvalidArgument", message: "Invalid Argument." };
-pub const NO_SUCH_VERSION: S3Error =
-    S3Error { status: 404, code: "NoSuchVersion", message: "The specified version does not exist." };
+pub const NO_SUCH_VERSION: S3Error = S3Error { status: 404, code: "NoSuchVersion", message: "The specified version does not exist." };
 pub const METHOD_NOT_ALLOWED: S3Error =
     S3Error { status: 405, code: "MethodNotAllowed", message: "The specified method is not allowed against this resource." };
 /// What S3 answers a CORS preflight on a bucket without a CORS configuration.

@@ -127,9 +127,7 @@ async fn store_inner(target: Target<'_>, headers: &HeaderMap, mut body: Body) ->
         user_metadata: None,
     };
     let root = target.root.to_owned();
-    tokio::task::spawn_blocking(move || place(&root, temp, &target.object, &target.sidecar, &meta))
-        .await
-        .map_err(io::Error::other)??;
+    tokio::task::spawn_blocking(move || place(&root, temp, &target.object, &target.sidecar, &meta)).await.map_err(io::Error::other)??;
     Ok(etag)
 }
 
