@@ -161,12 +161,26 @@ impl DataDir {
     pub fn origin_credentials(&self) -> anyhow::Result<OriginCredentials> {
         let path = self.root.join("origin-credentials.json");
         if let Some(raw) = read_secret(&path)? {
-            return serde_json::from_str(&raw).with_context(|| format!("{} is not valid", path.display()));
+            let creds: OriginCredentials = serde_json::from_str(&raw).with_context(|| format!("{} is not valid", path.display()))?;
+            // Earlier versions drew key ids from URL-safe base64 ('-', '_'), which no SigV4
+            // credential scope may hold (links signed with one would be refused as malformed):
+            // such a pair is replaced; links it signed could never have worked.
+            if is_access_key_id(&creds.access_key) {
+                return Ok(creds);
+            }
+            tracing::warn!(path = %path.display(), "replacing an origin key pair whose key id is not alphanumeric");
         }
-        let creds = OriginCredentials { access_key: format!("OL{}", random_token(9)?.to_uppercase()), secret_key: random_token(30)? };
+        let mut id = [0u8; 9];
+        getrandom::getrandom(&mut id).map_err(|e| anyhow::anyhow!("no randomness: {e}"))?;
+        let creds = OriginCredentials { access_key: format!("OL{}", hex::encode_upper(id)), secret_key: random_token(30)? };
         write_secret(&path, &serde_json::to_string(&creds)?)?;
         Ok(creds)
     }
+}
+
+/// What a SigV4 credential scope accepts as a key id (the core's presigned check): letters or digits.
+fn is_access_key_id(id: &str) -> bool {
+    (3..=128).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_alphanumeric())
 }
 
 /// Key ids name their creation time: `k<unix seconds>` (unique enough for a manual rotation;
@@ -181,6 +195,21 @@ fn new_kid() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn origin_key_ids_are_alphanumeric_and_bad_ones_are_replaced() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = DataDir::create(dir.path()).unwrap();
+        for _ in 0..64 {
+            fs::remove_file(dir.path().join("origin-credentials.json")).ok();
+            let creds = data.origin_credentials().unwrap();
+            assert!(is_access_key_id(&creds.access_key), "{}", creds.access_key);
+            assert_eq!(data.origin_credentials().unwrap().access_key, creds.access_key, "stable once written");
+        }
+        write_secret(&dir.path().join("origin-credentials.json"), r#"{"access_key":"OLAB-C_DEFGHIJKL","secret_key":"s"}"#).unwrap();
+        let replaced = data.origin_credentials().unwrap();
+        assert!(is_access_key_id(&replaced.access_key) && replaced.secret_key != "s", "{}", replaced.access_key);
+    }
 
     #[test]
     fn secrets_are_private_and_stable() {
