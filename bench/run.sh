@@ -71,12 +71,12 @@ CARGO_PROFILE_RELEASE_STRIP=false CARGO_PROFILE_RELEASE_DEBUG=line-tables-only C
 valgrind --tool=callgrind --callgrind-out-file="$BENCH_OUT/issue_loop.callgrind" \
   "$repo/target/profiling/release/issue_loop" 2000 2> "$BENCH_OUT/issue_loop.valgrind.log"
 {
-  echo "callgrind: 2,000 presigned links through oncelink::issue::issue (bench/src/bin/issue_loop.rs)."
+  echo "callgrind: 2,000 presigned links through oncelink::issue::issue (bench/src/bin/issue_loop.rs), our SigV4 signer with its cached key."
   echo "Instructions per function, inclusive (self + callees), from the issue path down. sha2 ran its portable"
   echo "code under valgrind (soft::compress); where the CPU's SHA extensions are used natively, SHA-256 weighs less."
   # (awk, not head, keeps the top lines: head would end the pipe early and pipefail would stop us)
   callgrind_annotate --inclusive=yes "$BENCH_OUT/issue_loop.callgrind" \
-    | sed -n '/oncelink::issue::issue$/,$p' | grep -v -e '^$' -e '^-' \
+    | sed -n -E '/oncelink::issue::(mint::)?issue$/,$p' | grep -v -e '^$' -e '^-' \
     | sed -E 's# \[[^]]*\]$##; s#/root/.cargo/registry/src/[^/]*/##; s#/rustc/[0-9a-f]*/library/#std:#' | awk 'NR <= 22'
 } > "$BENCH_OUT/issuing.profile.txt"
 

@@ -3,15 +3,17 @@
 #
 #   bash bench/gateway/run.sh        (called by bench/run.sh; runs on its own too)
 #
-#   1. wrk (Debian package, installed if missing) and a release build of the gateway;
-#   2. a gateway on a loopback port with the embedded durable ledger (redb) and origin (s3s-fs);
-#      a small object stored through it; links issued through the issue API for ISSUE_SECONDS
-#      (wrk POST, issue.lua saves each link);
+#   1. wrk and nginx (Debian packages, installed if missing) and a release build of the gateway;
+#   2. a gateway on a loopback port on embedded defaults: the durable ledger (redb, group commit)
+#      and the data dir's files as the origin; a small object stored through it; links issued
+#      through the issue API for ISSUE_SECONDS (wrk POST, issue.lua saves each link);
 #   3. wrk runs of BENCH_SECONDS each: first uses (walk.lua: every GET a different fresh link),
-#      denials (the same, now spent, links again → 403), healthz (the peer without ledger/origin);
-#   4. a 1 GiB object on a standalone s3s-fs: downloaded through a gateway (--origin-endpoint)
-#      and straight from s3s-fs with a presigned URL;
-#   5. report.py → gateway.json.
+#      denials (the same, now spent, links again → 403), healthz (no ledger, no origin);
+#   4. the peer: nginx (Debian's, 2 workers) serving the same objects dir, the same small file
+#      under the same wrk settings, with its access log on as the gateway's is;
+#   5. a 1 GiB object in the same objects dir: downloaded through a gateway link, and from nginx
+#      (three rounds, alternating; the medians);
+#   6. report.py → gateway.json.
 # Loopback only; every run is bounded in seconds, the issued links bound the first-use count.
 set -euo pipefail
 
@@ -24,16 +26,17 @@ issue_seconds="${ISSUE_SECONDS:-15}"
 warmup=2
 threads=2
 connections="${BENCH_CONNECTIONS:-64}"
-s3s_fs="${ONCELINK_CACHE:-$HOME/.cache/oncelink}/s3s-fs/bin/s3s-fs"
 mkdir -p "$BENCH_OUT"
 step() { echo "==== gateway bench: $* ($(date -u +%H:%M:%S))"; }
 
 # --- 1. tools ----------------------------------------------------------------------------------
-if ! command -v wrk >/dev/null; then
-  step "installing wrk"
-  apt-get install -y wrk >/dev/null 2>&1 || { apt-get update >/dev/null && apt-get install -y wrk >/dev/null; }
-fi
-[ -x "$s3s_fs" ] || { echo "s3s-fs not found at $s3s_fs (run tests/setup.sh)" >&2; exit 1; }
+for tool in wrk nginx; do
+  if ! command -v "$tool" >/dev/null && [ ! -x "/usr/sbin/$tool" ]; then
+    step "installing $tool"
+    apt-get install -y "$tool" >/dev/null 2>&1 || { apt-get update >/dev/null && apt-get install -y "$tool" >/dev/null; }
+  fi
+done
+nginx="$(command -v nginx || echo /usr/sbin/nginx)"
 step "build (release, symbols kept for the profile)"
 # The release profile (same optimisation), but not stripped and with line tables, so that the
 # first-use run can be profiled; its own target dir keeps target/release untouched.
@@ -101,7 +104,7 @@ if [ "$profile" = 1 ]; then
   wait "$perf_pid" || true
   { perf report -i "$work/perf.data" --stdio --no-children --sort dso -g none 2>/dev/null | grep -E '^ +[0-9]' | head -4
     perf report -i "$work/perf.data" --stdio --children --sort sym -g none 2>/dev/null |
-      grep -E '\] (__x64_sys_futex|do_fsync|epoll_wait|__libc_open|statx|malloc|s3s_fs::|oncelink::|redb::)' | head -12
+      grep -E '\] (__x64_sys_futex|do_fsync|epoll_wait|__libc_open|statx|malloc|oncelink_gateway::origin|oncelink::|redb::)' | head -12
   } >"$work/profile.txt" || true
   cat "$work/profile.txt"
 fi
@@ -109,38 +112,76 @@ step "denials (${seconds}s)"
 LINKS_FILE="$work/spent.txt" WRAP=1 run_wrk denied "$here/walk.lua" "$seconds"
 step "healthz (${seconds}s)"
 wrk -t"$threads" -c"$connections" -d"${seconds}s" --latency "$base/_oncelink/healthz" | tee "$work/health.txt"
-kill "${pids[0]}"; wait "${pids[0]}" 2>/dev/null || true
 
-# --- 4. 1 GiB through the gateway vs straight from the origin --------------------------------------
+# --- 4. the peer: nginx serving the same files -------------------------------------------------
+step "peer: nginx on the same objects dir (${seconds}s)"
+objects="$work/data/objects/oncelink"
+nginx_port="$(free_port)"
+mkdir -p "$work/nginx"
+# Its workers must read the gateway's data dir (0700, ours): as root, they run as us too.
+user_line=""
+[ "$(id -u)" = 0 ] && user_line="user root;"
+cat >"$work/nginx/nginx.conf" <<CONF
+$user_line
+worker_processes $(nproc);
+pid $work/nginx/nginx.pid;
+error_log $work/nginx/error.log warn;
+events { worker_connections 1024; }
+http {
+  access_log $work/nginx/access.log;
+  client_body_temp_path $work/nginx/body;
+  proxy_temp_path $work/nginx/proxy;
+  fastcgi_temp_path $work/nginx/fastcgi;
+  uwsgi_temp_path $work/nginx/uwsgi;
+  scgi_temp_path $work/nginx/scgi;
+  sendfile on;
+  tcp_nopush on;
+  keepalive_requests 1000000;
+  default_type application/octet-stream;
+  server { listen 127.0.0.1:$nginx_port; root $objects; }
+}
+CONF
+"$nginx" -c "$work/nginx/nginx.conf" -e "$work/nginx/error.log" -g 'daemon off;' &
+pids+=($!)
+nginx_base="http://127.0.0.1:$nginx_port"
+wait_http "$nginx_base/$key"
+[ "$(curl -fsS "$nginx_base/$key")" = "$(cat "$work/small.txt")" ] || { echo "nginx does not serve the small object" >&2; exit 1; }
+wrk -t"$threads" -c"$connections" -d"${warmup}s" "$nginx_base/$key" >/dev/null
+wrk -t"$threads" -c"$connections" -d"${seconds}s" --latency "$nginx_base/$key" | tee "$work/nginx.txt"
+
+# --- 5. 1 GiB through a gateway link vs from nginx -------------------------------------------------
 step "1 GiB download"
-s3_port="$(free_port)"
-access=benchaccess secret=benchsecret bucket=bench big="big/1gib.bin"
-mkdir -p "$work/s3/$bucket/big"
-head -c 1073741824 /dev/urandom >"$work/s3/$bucket/$big"
-"$s3s_fs" --host 127.0.0.1 --port "$s3_port" --access-key "$access" --secret-key "$secret" "$work/s3" >"$work/s3s-fs.log" 2>&1 &
-pids+=($!)
-port="$(free_port)"
-base="http://127.0.0.1:$port"
-AWS_ACCESS_KEY_ID=$access AWS_SECRET_ACCESS_KEY=$secret AWS_EC2_METADATA_DISABLED=true \
-  "$oncelink" serve --data-dir "$work/data2" --listen "127.0.0.1:$port" \
-  --origin-endpoint "http://127.0.0.1:$s3_port" --bucket "$bucket" --region us-east-1 >"$work/gateway2.log" 2>&1 &
-pids+=($!)
-wait_http "$base/_oncelink/healthz"
-link="$(curl -fsS -H "Authorization: Bearer $(cat "$work/data2/api-token")" -d "{\"key\":\"$big\"}" "$base/_oncelink/links" |
-  python3 -c 'import json,sys; print(json.load(sys.stdin)["url"])')"
-direct="$(python3 "$here/presign.py" "http://127.0.0.1:$s3_port" "$bucket" "$big" "$access" "$secret")"
-cat "$work/s3/$bucket/$big" >/dev/null # page cache warm for both
-mbps() { # url → MB/s, and checks the whole GiB arrived
+big="big/1gib.bin"
+mkdir -p "$objects/big"
+head -c 1073741824 /dev/urandom >"$objects/$big"
+issue_big() {
+  curl -fsS -H "Authorization: Bearer $(cat "$work/data/api-token")" -d "{\"key\":\"$big\"}" "$base/_oncelink/links" |
+    python3 -c 'import json,sys; print(json.load(sys.stdin)["url"])'
+}
+cat "$objects/$big" >/dev/null # page cache warm for both
+mbps() { # url → MB/s to /dev/null (nothing else on the path); checks the whole GiB arrived
   curl -fsS -o /dev/null -w '%{size_download} %{speed_download}\n' "$1" |
     awk '$1 != 1073741824 { print "short download: " $1 " bytes" > "/dev/stderr"; exit 1 } { printf "%.1f\n", $2 / 1e6 }'
 }
-mbps "$direct" >"$work/origin.mbps"
-mbps "$link" >"$work/gateway.mbps"
-echo "plain origin $(cat "$work/origin.mbps") MB/s, gateway $(cat "$work/gateway.mbps") MB/s"
-rm -f "$work/s3/$bucket/$big"
+# Three rounds, alternating, each side's median kept: one download is at the mercy of whatever
+# else the machine does in those few hundred milliseconds.
+for _ in 1 2 3; do
+  mbps "$nginx_base/$big" >>"$work/origin.runs"
+  mbps "$(issue_big)" >>"$work/gateway.runs"
+done
+median() { sort -n "$1" | sed -n 2p; }
+median "$work/origin.runs" >"$work/origin.mbps"
+median "$work/gateway.runs" >"$work/gateway.mbps"
+echo "runs (MB/s): nginx $(tr '\n' ' ' <"$work/origin.runs")| gateway $(tr '\n' ' ' <"$work/gateway.runs")"
+# Then, untimed, that the bytes are the file's.
+curl -fsS "$(issue_big)" | cmp - "$objects/$big" || { echo "the gateway delivered other bytes than the file's" >&2; exit 1; }
+echo "nginx $(cat "$work/origin.mbps") MB/s, gateway $(cat "$work/gateway.mbps") MB/s"
+rm -f "$objects/$big"
+kill "${pids[@]}" 2>/dev/null || true; wait 2>/dev/null || true
+pids=()
 
-# --- 5. result ---------------------------------------------------------------------------------
-printf '{"threads": %d, "connections": %d, "seconds": %d, "warmup": %d, "cores": %d}\n' \
-  "$threads" "$connections" "$seconds" "$warmup" "$(nproc)" >"$work/settings.json"
+# --- 6. result ---------------------------------------------------------------------------------
+printf '{"threads": %d, "connections": %d, "seconds": %d, "warmup": %d, "cores": %d, "nginx": "%s"}\n' \
+  "$threads" "$connections" "$seconds" "$warmup" "$(nproc)" "$("$nginx" -v 2>&1 | sed 's#.*/##')" >"$work/settings.json"
 python3 "$here/report.py" "$work" "$BENCH_OUT/gateway.json"
 echo "wrote $BENCH_OUT/gateway.json"

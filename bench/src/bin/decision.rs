@@ -19,7 +19,7 @@ use oncelink_bench::result::{Bar, Chart, PartResult, Row, Target, out_dir};
 use oncelink_bench::stats::{Summary, micros, summarize};
 
 /// The target: the decision's CPU at p99, excluding I/O.
-const TARGET_P99: Duration = Duration::from_micros(20);
+const TARGET_P99: Duration = Duration::from_micros(5);
 
 /// `count` fresh links of `mode`, as the viewer requests the edge would see.
 fn requests(mode: LinkMode, keys: &KeySet, count: usize) -> anyhow::Result<Vec<ViewerRequest>> {

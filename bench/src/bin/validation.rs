@@ -4,6 +4,12 @@
 //! at a time. The SDK clients carry a [`CallCounter`]: every warm request must send exactly one
 //! ledger request and no SSM request, or this bench fails.
 //!
+//! Beside it, in the same run and interleaved request by request (so drift in the emulator
+//! hits both alike), its floor: one raw conditional `PutItem` (`attribute_not_exists(pk)`,
+//! `ReturnValuesOnConditionCheckFailure=ALL_OLD`) of a fresh item to the same table, sent by a
+//! client built from the same SDK settings with the same counting interceptor. What the edge
+//! service adds on top of the one write it cannot avoid is the ratio of the two.
+//!
 //! Run under the emulators: `bash tests/with-emulators.sh target/release/validation [--requests 2000]`.
 //! Writes `$BENCH_OUT/validation.json`.
 
@@ -16,11 +22,13 @@ use oncelink::issue::{LinkRequest, Signer, issue};
 use oncelink::link::LinkMode;
 use oncelink::sealed::KeySet;
 use oncelink_bench::counting::CallCounter;
-use oncelink_bench::result::{PartResult, Row, out_dir};
+use oncelink_bench::result::{PartResult, Row, Target, out_dir};
 use oncelink_bench::stats::{micros, summarize};
 use oncelink_integration_tests::{Deployment, emulators, issuer_settings, sdk, viewer_event};
 
 const WARM_UP: usize = 100;
+/// The validation's p50 may be at most this many times its floor's.
+const TARGET_RATIO: f64 = 1.1;
 
 fn main() -> anyhow::Result<()> {
     let mut requests = 2_000usize;
@@ -50,6 +58,21 @@ async fn run(requests: usize) -> anyhow::Result<()> {
         aws_sdk_dynamodb::config::Builder::from(&sdk(&env.dynamodb_local).await).interceptor(ledger_calls.clone()).build(),
     );
     let edge = EdgeService::with_clients(ssm, ddb, deployment.prefix.clone(), oncelink::EdgePolicy::default(), None);
+    let floor_calls = CallCounter::default();
+    let raw = aws_sdk_dynamodb::Client::from_conf(
+        aws_sdk_dynamodb::config::Builder::from(&sdk(&env.dynamodb_local).await).interceptor(floor_calls.clone()).build(),
+    );
+    let floor = |i: usize| {
+        use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure};
+        raw.put_item()
+            .table_name(&deployment.table)
+            .item("pk", AttributeValue::S(format!("floor:{i:032x}")))
+            .item("uses", AttributeValue::N("1".into()))
+            .item("ttl", AttributeValue::N("4102444800".into()))
+            .condition_expression("attribute_not_exists(pk)")
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+    };
 
     let settings = issuer_settings(LinkMode::Sealed, "files.example.com");
     let signer = Signer { credentials: None, keys: Some(&keys) };
@@ -58,6 +81,7 @@ async fn run(requests: usize) -> anyhow::Result<()> {
 
     // Cold: the first request loads the configuration (one SSM call) and claims (one ledger call).
     let mut samples = Vec::with_capacity(requests);
+    let mut floor_samples = Vec::with_capacity(requests);
     let mut cold = Duration::ZERO;
     for i in 0..WARM_UP + requests {
         let url = link(i)?.url;
@@ -78,13 +102,27 @@ async fn run(requests: usize) -> anyhow::Result<()> {
             ensure!(ssm_sent == 0, "warm request {i}: expected no SSM call, saw {ssm_sent}");
             ensure!(ledger_sent == 1, "warm request {i}: expected exactly one ledger call, saw {ledger_sent}");
         }
+        // Its floor, right after it: one conditional write and nothing else.
+        let before = floor_calls.sent();
+        let started = Instant::now();
+        floor(i).await.with_context(|| format!("floor PutItem {i}"))?;
+        let floor_elapsed = started.elapsed();
+        ensure!(floor_calls.sent() - before == 1, "floor request {i}: expected exactly one call");
         if i >= WARM_UP {
             samples.push(elapsed);
+            floor_samples.push(floor_elapsed);
         }
     }
     let ledger_per_request = (ledger_calls.sent() - 1) as f64 / (WARM_UP + requests - 1) as f64;
     let ssm_per_request = (ssm_calls.sent() - 1) as f64 / (WARM_UP + requests - 1) as f64;
     let s = summarize(&mut samples).context("samples")?;
+    let f = summarize(&mut floor_samples).context("floor samples")?;
+    let ratio = s.p50.as_secs_f64() / f.p50.as_secs_f64();
+    eprintln!(
+        "floor (one raw conditional PutItem): p50 {:.0} µs p99 {:.0} µs; validation/floor p50 {ratio:.2}x",
+        micros(f.p50),
+        micros(f.p99)
+    );
     eprintln!(
         "validation: p50 {:.0} µs p99 {:.0} µs max {:.0} µs cold {:.0} µs; per warm request: {ledger_per_request} ledger, {ssm_per_request} SSM calls",
         micros(s.p50),
@@ -93,6 +131,25 @@ async fn run(requests: usize) -> anyhow::Result<()> {
         micros(cold)
     );
     let subject = "EdgeService, DynamoDB Local + moto SSM (loopback)";
+    let floor_subject = "floor: one raw conditional PutItem, same DynamoDB Local, same client settings";
+    let met = ratio <= TARGET_RATIO;
+    let target = Target {
+        target: format!("consuming validation p50 <= {TARGET_RATIO}x its floor (one raw conditional PutItem, same emulator, same run)"),
+        measured: format!("{ratio:.2}x ({:.0} µs vs {:.0} µs p50)", micros(s.p50), micros(f.p50)),
+        met,
+        explanation: (!met).then(|| {
+            format!(
+                "The edge service sends one UpdateItem per request (counted), so the difference is what that one write \
+                 carries beyond the floor's PutItem (a condition over revocation, the use count, the request ids and holds; \
+                 SET/ADD expressions; UPDATED_NEW attributes back) plus the decision itself (precheck, token check: a few \
+                 µs, see the decision part): p50 {:.0} µs vs {:.0} µs, p99 {:.0} µs vs {:.0} µs.",
+                micros(s.p50),
+                micros(f.p50),
+                micros(s.p99),
+                micros(f.p99)
+            )
+        }),
+    };
     let result = PartResult {
         part: "validation".into(),
         title: "Validation of a consuming request (real ledger)".into(),
@@ -100,16 +157,19 @@ async fn run(requests: usize) -> anyhow::Result<()> {
             "{requests} viewer-request events, one at a time, each for a fresh sealed link, through `EdgeService::handle_event` \
              with the real SSM (moto) and DynamoDB (DynamoDB Local) clients on loopback, after {WARM_UP} warm-up requests. \
              Network calls are counted by an interceptor in both SDK clients (once per attempt sent); the bench fails unless \
-             every warm request sends exactly one ledger call and no SSM call."
+             every warm request sends exactly one ledger call and no SSM call. After each, its floor: one raw conditional \
+             PutItem of a fresh item to the same table from a client with the same SDK settings (interleaved, same run)."
         ),
         rows: vec![
-            Row::new(subject, "p50", micros(s.p50), "µs"),
+            Row::new(subject, "p50", micros(s.p50), "µs").ratio(format!("{ratio:.2}x floor")),
             Row::new(subject, "p99", micros(s.p99), "µs").note(format!("max {:.0} µs over {} requests", micros(s.max), s.count)),
             Row::new(subject, "first (cold) request", micros(cold), "µs").note("loads the configuration: 1 SSM + 1 ledger call"),
             Row::new(subject, "ledger calls per warm request", ledger_per_request, "calls").note("counted in the SDK; must be exactly 1"),
             Row::new(subject, "SSM calls per warm request", ssm_per_request, "calls").note("counted in the SDK; must be 0"),
+            Row::new(floor_subject, "p50", micros(f.p50), "µs"),
+            Row::new(floor_subject, "p99", micros(f.p99), "µs").note(format!("max {:.0} µs over {} requests", micros(f.max), f.count)),
         ],
-        targets: vec![],
+        targets: vec![target],
         charts: vec![],
     };
     let path = result.write_to(&out_dir())?;
