@@ -7,8 +7,8 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use oncelink::metrics::{ALL, Metric, Sample, Unit};
 
@@ -26,6 +26,8 @@ pub struct Metrics {
     pub bytes_from_viewers: AtomicU64,
     pub origin_errors: AtomicU64,
     pub ledger_records: AtomicU64,
+    /// The file ledger's commit counters, when it is the ledger.
+    pub ledger_commits: OnceLock<Arc<crate::file_ledger::Commits>>,
 }
 
 enum Series {
@@ -111,6 +113,20 @@ impl Metrics {
         ];
         for (name, kind, help, value) in gauges {
             let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}");
+        }
+        if let Some(commits) = self.ledger_commits.get() {
+            let (synced, unsynced) = (commits.synced.load(Ordering::Relaxed), commits.unsynced.load(Ordering::Relaxed));
+            let _ = writeln!(
+                out,
+                "# HELP oncelink_ledger_commits_total File ledger commits (group commits), synced to disk or not.\n\
+                 # TYPE oncelink_ledger_commits_total counter\n\
+                 oncelink_ledger_commits_total{{synced=\"true\"}} {synced}\n\
+                 oncelink_ledger_commits_total{{synced=\"false\"}} {unsynced}\n\
+                 # HELP oncelink_ledger_changes_total Changes carried by the file ledger's commits.\n\
+                 # TYPE oncelink_ledger_changes_total counter\n\
+                 oncelink_ledger_changes_total {}",
+                commits.changes.load(Ordering::Relaxed)
+            );
         }
         out
     }

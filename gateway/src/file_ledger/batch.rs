@@ -117,6 +117,8 @@ impl Drop for Writer {
 pub struct Commits {
     pub synced: AtomicU64,
     pub unsynced: AtomicU64,
+    /// Changes carried by those commits (changes / commits = the batch size).
+    pub changes: AtomicU64,
 }
 
 /// The writer thread: one batch per commit, until every sender is gone.
@@ -124,6 +126,7 @@ pub(super) fn write_batches(db: Arc<Database>, jobs: mpsc::Receiver<Job>, commit
     while let Ok(first) = jobs.recv() {
         let mut batch = vec![first];
         batch.extend(jobs.try_iter().take(MAX_BATCH - 1));
+        commits.changes.fetch_add(batch.len() as u64, Ordering::Relaxed);
         run_batch(&db, batch, |tx, must| {
             commit(tx, must)?;
             let counter = if must == Must::BeDurable { &commits.synced } else { &commits.unsynced };

@@ -88,6 +88,23 @@ impl FileLedger {
         answered.await.map_err(|_| unavailable("the writer dropped the change"))?
     }
 
+    /// A claim the rule refuses without changing the record (a spent, exhausted or revoked
+    /// link, a live hold) is answered from the committed record: no write, no trip to the writer
+    /// and its queue. The answer is the one the writer would give, decided at this read (a
+    /// change committed after it orders after this claim). Anything else — a fresh link, a use
+    /// left, a lapsed hold, a retry — goes to the writer. The read is of pages the ledger keeps
+    /// cached (a spent link was written moments ago), done on the runtime thread: a trip to the
+    /// blocking pool would cost more than the read.
+    fn refused_as_it_stands(&self, claim: &UseClaim) -> Result<Option<ClaimOutcome>, LedgerError> {
+        let tx = self.db.begin_read().map_err(unavailable)?;
+        let table = tx.open_table(LINKS).map_err(unavailable)?;
+        let Some(raw) = table.get(claim.key.as_str()).map_err(unavailable)? else { return Ok(None) };
+        let Ok(mut record) = decode(raw.value()) else { return Ok(None) };
+        let outcome = record.apply(claim);
+        let unchanged = stored::encode(&record).is_ok_and(|bytes| bytes == raw.value());
+        Ok((unchanged && !outcome.is_allowed()).then_some(outcome))
+    }
+
     /// Deletes every record whose retention has passed; returns how many.
     pub fn purge(&self, now: SystemTime) -> anyhow::Result<u64> {
         let tx = self.db.begin_write()?;
@@ -110,6 +127,11 @@ impl FileLedger {
     /// The commits made so far, synced and not.
     pub fn commits(&self) -> &Commits {
         &self.commits
+    }
+
+    /// The same counters, to be read by whoever outlives this handle (the metrics).
+    pub fn commit_counters(&self) -> Arc<Commits> {
+        self.commits.clone()
     }
 
     /// Number of records (for metrics).
@@ -140,6 +162,9 @@ impl FileLedger {
 #[async_trait]
 impl Ledger for FileLedger {
     async fn claim(&self, claim: &UseClaim) -> Result<ClaimOutcome, LedgerError> {
+        if let Some(refused) = self.refused_as_it_stands(claim)? {
+            return Ok(refused);
+        }
         let claim = claim.clone();
         // A held use is confirmed (durably) before anything is delivered for it.
         let must = if claim.hold_until.is_some() { Must::BeVisible } else { Must::BeDurable };
@@ -240,7 +265,7 @@ mod tests {
     }
 
     /// Only what must survive a crash is synced: a spent use, a confirmed hold, a revocation. A
-    /// hold, a hold given back, a delivery record and a denial are not (a denial writes nothing).
+    /// hold, a hold given back and a delivery record are not; a denial commits nothing at all.
     #[tokio::test]
     async fn only_what_must_survive_a_crash_is_synced() {
         use std::sync::atomic::Ordering::Relaxed;
@@ -256,12 +281,15 @@ mod tests {
         assert_eq!(ledger.claim(&held("h", "r1")).await.unwrap(), ClaimOutcome::Granted { use_number: 1 });
         assert_eq!(counts(&ledger), (0, 1), "a hold is not synced");
         assert!(matches!(ledger.claim(&held("h", "r2")).await.unwrap(), ClaimOutcome::Exhausted(_)));
-        assert_eq!(counts(&ledger), (0, 2), "a denial changes nothing, so nothing is synced");
+        assert_eq!(counts(&ledger), (0, 1), "a denial changes nothing: it is answered from a read, without a commit");
         assert_eq!(ledger.commit(&key("h"), "r1").await.unwrap(), Commit::Committed);
-        assert_eq!(counts(&ledger), (1, 2), "a confirmed hold is synced");
+        assert_eq!(counts(&ledger), (1, 1), "a confirmed hold is synced");
         let delivery = Delivery { request_id: "r1".into(), at: now, bytes: 3, complete: true, resume: false };
         ledger.record_delivery(&key("h"), None, &delivery).await.unwrap();
-        assert_eq!(counts(&ledger), (1, 3), "a delivery record is not synced");
+        assert_eq!(counts(&ledger), (1, 2), "a delivery record is not synced");
+        assert!(matches!(ledger.claim(&held("h", "r9")).await.unwrap(), ClaimOutcome::Exhausted(_)));
+        assert!(matches!(ledger.claim(&held("h", "r1")).await.unwrap(), ClaimOutcome::Retried), "a retry still gets its answer");
+        assert_eq!(counts(&ledger), (1, 3), "the retry went to the writer, the denial did not");
         assert_eq!(ledger.claim(&held("g", "r3")).await.unwrap(), ClaimOutcome::Granted { use_number: 1 });
         assert_eq!(ledger.release(&key("g"), "r3").await.unwrap(), Release::Released);
         assert_eq!(counts(&ledger), (1, 5), "a hold given back is not synced");
@@ -272,6 +300,8 @@ mod tests {
         assert_eq!(ledger.claim(&claim(&key("s"), "r5", now, 1)).await.unwrap(), ClaimOutcome::Granted { use_number: 1 });
         ledger.revoke(&key("s"), now, now + Duration::from_secs(60)).await.unwrap();
         assert_eq!(counts(&ledger), (5, 5), "a revocation is synced");
+        assert_eq!(ledger.claim(&claim(&key("s"), "r6", now, 1)).await.unwrap(), ClaimOutcome::Revoked);
+        assert_eq!(counts(&ledger), (5, 5), "a claim on a revoked link is answered from a read");
     }
 
     /// Two claims of one single-use link in ONE batch: the second sees the first's effect.

@@ -19,7 +19,7 @@ use tokio::task::JoinHandle;
 use crate::origin::BoxError;
 
 /// Bytes per read.
-pub const CHUNK: usize = 512 * 1024;
+pub const CHUNK: usize = 1024 * 1024;
 
 pub struct FileBody {
     file: Arc<std::fs::File>,
