@@ -1,8 +1,9 @@
 //! Black-box tests: the real `oncelink` binary on a loopback port, a real HTTP client.
 //!
-//! Every case runs twice: with the embedded file ledger, and with `--ledger dynamodb` against
-//! DynamoDB Local (when `ONCELINK_TEST_DDB_LOCAL_URL` is set, as `tests/with-emulators.sh` does;
-//! otherwise that half reports itself skipped).
+//! Every case runs three times: with the embedded file ledger, with `--ledger dynamodb` against
+//! DynamoDB Local and with `--ledger postgres` against PostgreSQL (when
+//! `ONCELINK_TEST_DDB_LOCAL_URL` / `ONCELINK_TEST_POSTGRES_URL` are set, as
+//! `tests/with-emulators.sh` does; otherwise those report themselves skipped).
 
 mod common;
 
