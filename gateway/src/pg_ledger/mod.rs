@@ -44,8 +44,23 @@ pub struct PgLedger {
     pool: Pool,
 }
 
-fn unavailable(e: impl std::fmt::Display) -> LedgerError {
-    LedgerError::Unavailable(format!("postgres ledger: {e}"))
+fn unavailable(e: impl std::error::Error) -> LedgerError {
+    LedgerError::Unavailable(format!("postgres ledger: {}", causes(&e)))
+}
+
+/// An error and its causes, `a: b: c` (the driver's own message is often only "error
+/// connecting to server"). None of them carries the URL or a parameter's value.
+fn causes(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        let next = cause.to_string();
+        if !text.ends_with(&next) {
+            text = format!("{text}: {next}");
+        }
+        source = cause.source();
+    }
+    text
 }
 
 impl PgLedger {
@@ -54,8 +69,10 @@ impl PgLedger {
     pub async fn connect(url: &str) -> anyhow::Result<Self> {
         let pool = pool::pool(url)?;
         let shown = redact(url);
-        let mut client = pool.get().await.map_err(|e| anyhow::anyhow!("cannot connect to the ledger database {shown}: {e}"))?;
-        let version = schema::migrate(&mut client).await.map_err(|e| anyhow::anyhow!("cannot migrate the ledger database {shown}: {e}"))?;
+        let mut client = pool.get().await.map_err(|e| anyhow::anyhow!("cannot connect to the ledger database {shown}: {}", causes(&e)))?;
+        let version = schema::migrate(&mut client)
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot migrate the ledger database {shown}: {}", causes(&e)))?;
         if version > schema::newest() {
             anyhow::bail!("the ledger database {shown} has schema version {version}; this gateway knows up to {}", schema::newest());
         }
