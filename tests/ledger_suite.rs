@@ -1,10 +1,12 @@
 //! The ledger contract (`oncelink_testkit::ledger_contract`) against every adapter: the same test
-//! functions, one line per adapter. DynamoDB Local runs the real engine; moto is served one
+//! functions, one line per adapter. DynamoDB Local runs the real engine, PostgreSQL is the real
+//! server (a fresh cluster `tests/with-emulators.sh` starts); moto is served one
 //! request at a time (tests/emulators/moto_serial.py): its threaded server evaluates a condition
 //! and applies the write without a lock (seen: 2 winners of 64 for a one-time PutItem), which
 //! real DynamoDB never does. Soak (`ONCELINK_SOAK=1`): 10,000 one-time races per adapter.
 //!
-//! After the contract: what only the DynamoDB adapter promises, the stored item's shape.
+//! After the contract: what only the DynamoDB adapter promises, the stored item's shape; and the
+//! PostgreSQL ledger's purge of expired rows.
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -13,6 +15,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use oncelink::ledger::{DynamoDbLedger, Ledger, MemoryLedger};
 use oncelink::time::{from_unix_secs, unix_secs};
 use oncelink_gateway::file_ledger::FileLedger;
+use oncelink_gateway::pg_ledger::PgLedger;
 use oncelink_integration_tests::{create_ledger_table, emulators, sdk, unique};
 use oncelink_testkit::{claim, key, ledger_contract};
 
@@ -28,10 +31,31 @@ fn file() -> Arc<FileLedger> {
     Arc::new(FileLedger::open(&dir.join("ledger.redb")).expect("open the file ledger"))
 }
 
+/// The shared test database (link keys never collide); connecting applies the migrations.
+async fn pg_ledger() -> Arc<PgLedger> {
+    Arc::new(PgLedger::connect(&emulators().postgres).await.expect("connect to the PostgreSQL stand-in"))
+}
+
 ledger_contract!(memory, races = (150, 10), async { Arc::new(MemoryLedger::new()) });
 ledger_contract!(file_redb, races = (150, 10), async { file() });
 ledger_contract!(dynamodb_local, races = (150, 10), dynamodb(emulators().dynamodb_local));
 ledger_contract!(moto, races = (40, 10), dynamodb(emulators().moto));
+ledger_contract!(postgres, races = (150, 10), pg_ledger());
+
+/// Rows whose retention ended are deleted by the purge; the others stay.
+#[tokio::test]
+async fn postgres_purges_expired_rows() {
+    let ledger = pg_ledger().await;
+    let now = from_unix_secs(unix_secs(SystemTime::now()));
+    let (expired, kept) = (key(&unique("purged")), key(&unique("kept")));
+    let mut old = claim(&expired, "r1", now - Duration::from_secs(7200), 1);
+    old.retain_until = now - Duration::from_secs(1);
+    ledger.claim(&old).await.unwrap();
+    ledger.claim(&claim(&kept, "r1", now, 1)).await.unwrap();
+    assert!(ledger.purge(now).await.unwrap() >= 1);
+    assert_eq!(ledger.lookup(&expired).await.unwrap(), None, "expired: deleted");
+    assert_eq!(ledger.lookup(&kept).await.unwrap().unwrap().uses, 1, "not expired: kept");
+}
 
 /// The item: the hashed key, the TTL attribute, the request ids, the use count.
 #[tokio::test]

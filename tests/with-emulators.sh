@@ -10,6 +10,8 @@
 #        moto server       127.0.0.1:5055  DynamoDB + SSM (in memory)
 #        DynamoDB Local    127.0.0.1:8000  the real DynamoDB engine (in memory)
 #        s3s-fs            127.0.0.1:8014  S3 that really verifies SigV4 / presigned URLs
+#        PostgreSQL        127.0.0.1:5433  a fresh cluster in the run dir (+ a Unix socket there),
+#                                          database "oncelink", superuser "oncelink", trust auth
 #      and waits until each answers;
 #   4. runs CMD with the ONCELINK_TEST_* / AWS_* variables below exported;
 #   5. always stops the emulators (normal exit, failure, SIGINT/SIGTERM/SIGHUP), prints
@@ -23,6 +25,7 @@
 #   ONCELINK_TEST_S3_BUCKET=oncelink-test               (already exists, empty)
 #   ONCELINK_TEST_S3_DATA_DIR=<dir>                     (bucket = <dir>/oncelink-test/)
 #   ONCELINK_TEST_S3_ACCESS_KEY / ONCELINK_TEST_S3_SECRET_KEY  (the only key s3s-fs accepts)
+#   ONCELINK_TEST_POSTGRES_URL=postgres://oncelink@127.0.0.1:5433/oncelink
 #   ONCELINK_TEST_RUN_DIR=<dir>                         (logs/, pids/, config.env)
 #   ONCELINK_TEST_CTL=<repo>/tests/emulators/ctl.sh     (ctl.sh stop|start ddb ...)
 #   AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_REGION=us-east-1
@@ -45,7 +48,10 @@
 #   ONCELINK_SKIP_SETUP=1    don't run tests/setup.sh (you ran it already).
 #   ONCELINK_KEEP_RUN_DIR=1  keep the run dir (logs, S3 data) even when CMD succeeded.
 #   ONCELINK_EMU_DDB_TIMEOUT / ONCELINK_EMU_TIMEOUT   startup timeouts (60 s / 30 s).
-#   ONCELINK_MOTO_PORT / ONCELINK_DDB_PORT / ONCELINK_S3_PORT  ports (useful with NO_NETNS).
+#   ONCELINK_MOTO_PORT / ONCELINK_DDB_PORT / ONCELINK_S3_PORT / ONCELINK_PG_PORT  ports
+#                            (useful with NO_NETNS).
+#   PostgreSQL runs as the "postgres" user (or "nobody") when this script runs as root: it
+#   refuses to run as root.
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -103,6 +109,9 @@ fi
 cache="${ONCELINK_CACHE:-$HOME/.cache/oncelink}"
 ddb_dir="$(cat "$cache/dynamodb-local/DYNAMODB_LOCAL_DIR" 2>/dev/null)" \
   || die "DynamoDB Local not installed in $cache (run tests/setup.sh)"
+pg_bin="$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n1)"
+[[ -x "$pg_bin/postgres" ]] || die "PostgreSQL not installed (/usr/lib/postgresql/*/bin/postgres; run tests/setup.sh)"
+if id -u postgres >/dev/null 2>&1; then pg_user=postgres; else pg_user=nobody; fi
 
 run_dir="$(mktemp -d "${TMPDIR:-/tmp}/oncelink-emulators.XXXXXX")"
 mkdir -p "$run_dir/logs" "$run_dir/pids" "$run_dir/s3-data/oncelink-test"
@@ -119,6 +128,11 @@ export ONCELINK_TEST_RUN_DIR="$run_dir"
   printf 'EMU_S3_DATA_DIR=%q\n'   "$run_dir/s3-data"
   printf 'EMU_S3_ACCESS_KEY=%q\n' "AKIDONCELINKTEST"
   printf 'EMU_S3_SECRET_KEY=%q\n' "oncelink-test-secret"
+  printf 'EMU_PG_BIN=%q\n'        "$pg_bin"
+  printf 'EMU_PG_PORT=%q\n'       "${ONCELINK_PG_PORT:-5433}"
+  printf 'EMU_PG_DATA=%q\n'       "$run_dir/pg/data"
+  printf 'EMU_PG_SOCKET_DIR=%q\n' "$run_dir/pg"
+  printf 'EMU_PG_USER=%q\n'       "$pg_user"
 } >"$run_dir/config.env"
 # shellcheck source=/dev/null
 source "$run_dir/config.env"
@@ -166,16 +180,18 @@ if [[ "$ONCELINK_EMU_STAGE" == host ]]; then
     ! emu_port_open "$p" || die "port $p (for $n) is already in use on this host; set ONCELINK_${n^^}_PORT to another port"
   done
 fi
-# Launch all three at once (the JVM dominates startup), then wait for each.
+# Launch all at once (the JVM dominates startup), then wait for each.
+pg_init || exit 1
 for n in "${EMU_NAMES[@]}"; do emu_launch "$n" || exit 1; done
 for n in "${EMU_NAMES[@]}"; do emu_wait_ready "$n" "$(emu_timeout "$n")" || exit 1; done
+pg_create_db || exit 1
 if [[ "$ONCELINK_EMU_STAGE" == host ]] && command -v ss >/dev/null 2>&1; then
   # Report what is listening beyond loopback (DynamoDB Local will be).
-  wide="$(ss -Hltn "( sport = :$EMU_MOTO_PORT or sport = :$EMU_DDB_PORT or sport = :$EMU_S3_PORT )" \
+  wide="$(ss -Hltn "( sport = :$EMU_MOTO_PORT or sport = :$EMU_DDB_PORT or sport = :$EMU_S3_PORT or sport = :$EMU_PG_PORT )" \
           | awk '{print $4}' | grep -vE '^(127\.[0-9.]+|\[::1\]):' || true)"
   [[ -z "$wide" ]] || note "WARNING: listening beyond loopback: $(echo $wide)"
 fi
-note "emulators up in $((SECONDS - started))s (moto :$EMU_MOTO_PORT, DynamoDB Local :$EMU_DDB_PORT, s3s-fs :$EMU_S3_PORT; network: $ONCELINK_EMU_STAGE); run dir $run_dir"
+note "emulators up in $((SECONDS - started))s (moto :$EMU_MOTO_PORT, DynamoDB Local :$EMU_DDB_PORT, s3s-fs :$EMU_S3_PORT, PostgreSQL :$EMU_PG_PORT; network: $ONCELINK_EMU_STAGE); run dir $run_dir"
 
 # ---- environment for CMD -----------------------------------------------------------------
 export ONCELINK_TEST_EMULATORS=1
@@ -186,6 +202,7 @@ export ONCELINK_TEST_S3_BUCKET=oncelink-test
 export ONCELINK_TEST_S3_DATA_DIR="$EMU_S3_DATA_DIR"
 export ONCELINK_TEST_S3_ACCESS_KEY="$EMU_S3_ACCESS_KEY"
 export ONCELINK_TEST_S3_SECRET_KEY="$EMU_S3_SECRET_KEY"
+export ONCELINK_TEST_POSTGRES_URL="postgres://oncelink@127.0.0.1:$EMU_PG_PORT/oncelink"
 export ONCELINK_TEST_CTL="$here/emulators/ctl.sh"
 export ONCELINK_CACHE="$cache"
 # Static dummy credentials for moto / DynamoDB Local (they accept any key). Clear every

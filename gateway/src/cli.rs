@@ -43,7 +43,7 @@ struct GatewayArgs {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run the gateway: links at /<key>, the issue API and a web page under /_oncelink/
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Issue a link to an object and print it
     Issue {
         /// Object key, e.g. reports/q3.pdf

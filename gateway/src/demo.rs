@@ -24,6 +24,7 @@ pub async fn run() -> anyhow::Result<ExitCode> {
         ledger: LedgerKind::File,
         table: None,
         dynamodb_endpoint: None,
+        database_url: None,
         origin_endpoint: None,
         bucket: "oncelink".into(),
         region: "us-east-1".into(),

@@ -30,6 +30,7 @@
 //! | [`origin`] | the origin port and its two adapters: the data dir's files, S3 over HTTP |
 //! | [`keys`] | the key file as a configuration source |
 //! | [`file_ledger`] | the embedded ledger (redb, group commit) |
+//! | [`pg_ledger`] | the PostgreSQL ledger: several gateways on one database, one statement per decision |
 //! | [`datadir`] | the data directory and its secrets |
 //! | [`metrics`] | Prometheus text from the core's metric vocabulary |
 //! | [`client`] | the CLI's HTTP client of the API |
@@ -53,6 +54,7 @@ pub mod head_guard;
 pub mod keys;
 pub mod metrics;
 pub mod origin;
+pub mod pg_ledger;
 pub mod proxy;
 pub mod server;
 pub mod session;

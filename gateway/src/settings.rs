@@ -19,6 +19,8 @@ pub enum LedgerKind {
     File,
     /// DynamoDB (many gateways share it).
     Dynamodb,
+    /// PostgreSQL (many gateways share it): `--database-url`.
+    Postgres,
     /// In memory; forgotten at exit (tests, demos).
     Memory,
 }
@@ -46,6 +48,10 @@ pub struct ServeArgs {
     /// DynamoDB endpoint override (e.g. DynamoDB Local)
     #[arg(long, env = "ONCELINK_DYNAMODB_ENDPOINT")]
     pub dynamodb_endpoint: Option<String>,
+    /// PostgreSQL database (with --ledger postgres): postgres://user:password@host:port/db
+    /// (or host=… user=… dbname=…); printed with the password masked
+    #[arg(long, env = "ONCELINK_DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<String>,
     /// S3-compatible origin endpoint (path style); credentials come from the AWS chain.
     /// "aws" means AWS S3 itself. Unset: the embedded origin in the data directory.
     #[arg(long, env = "ONCELINK_ORIGIN_ENDPOINT")]
@@ -111,6 +117,7 @@ struct FileConfig {
     ledger: Option<LedgerKind>,
     table: Option<String>,
     dynamodb_endpoint: Option<String>,
+    database_url: Option<String>,
     origin_endpoint: Option<String>,
     bucket: Option<String>,
     region: Option<String>,
@@ -135,6 +142,8 @@ pub struct Settings {
     pub ledger: LedgerKind,
     pub table: Option<String>,
     pub dynamodb_endpoint: Option<String>,
+    /// The PostgreSQL ledger's database (a secret: shown only through [`crate::pg_ledger::redact`]).
+    pub database_url: Option<String>,
     pub origin_endpoint: Option<String>,
     pub bucket: String,
     pub region: String,
@@ -245,6 +254,7 @@ impl Settings {
             ledger: args.ledger.or(file.ledger).unwrap_or(LedgerKind::File),
             table: args.table.clone().or(file.table),
             dynamodb_endpoint: args.dynamodb_endpoint.clone().or(file.dynamodb_endpoint),
+            database_url: args.database_url.clone().or(file.database_url).filter(|u| !u.trim().is_empty()),
             origin_endpoint: args.origin_endpoint.clone().or(file.origin_endpoint),
             bucket: args.bucket.clone().or(file.bucket).unwrap_or_else(|| "oncelink".into()),
             region: args.region.clone().or(file.region).or_else(|| env_nonempty("AWS_REGION")).unwrap_or_else(|| "us-east-1".into()),
@@ -267,6 +277,9 @@ impl Settings {
     fn check(&self) -> anyhow::Result<()> {
         if self.ledger == LedgerKind::Dynamodb && self.table.is_none() {
             bail!("--ledger dynamodb needs --table (or ONCELINK_TABLE)");
+        }
+        if self.ledger == LedgerKind::Postgres && self.database_url.is_none() {
+            bail!("--ledger postgres needs --database-url (or ONCELINK_DATABASE_URL)");
         }
         if self.default_expires.is_zero() || self.default_expires > self.max_expires {
             bail!("--default-expires must be at least 1s and at most --max-expires");
@@ -305,6 +318,7 @@ impl Settings {
                 self.table.as_deref().unwrap_or("?"),
                 self.dynamodb_endpoint.as_deref().map(|e| format!(" at {e}")).unwrap_or_default()
             ),
+            LedgerKind::Postgres => format!("postgres {}", crate::pg_ledger::redact(self.database_url.as_deref().unwrap_or("?"))),
         };
         vec![
             ("config file", self.config_file.as_ref().map_or("none".into(), |p| p.display().to_string())),
@@ -376,5 +390,20 @@ mod tests {
         assert!(error.contains("bukket"), "{error}");
         std::fs::write(&file, "default_expires = \"8d\"\n").unwrap();
         assert!(Settings::resolve(&common, &ServeArgs::default()).is_err(), "default beyond max must be refused");
+    }
+
+    #[test]
+    fn postgres_needs_a_database_url_and_never_shows_its_password() {
+        let dir = tempfile::tempdir().unwrap();
+        let common = CommonArgs { data_dir: Some(dir.path().join("d")), config: Some(dir.path().join("none.toml")) };
+        std::fs::write(dir.path().join("none.toml"), "ledger = \"postgres\"\n").unwrap();
+        let error = Settings::resolve(&common, &ServeArgs::default()).unwrap_err().to_string();
+        assert!(error.contains("--database-url"), "{error}");
+        let args = ServeArgs { database_url: Some("postgres://app:s3cret@db:5432/oncelink".into()), ..Default::default() };
+        let s = Settings::resolve(&common, &args).unwrap();
+        assert_eq!(s.ledger, LedgerKind::Postgres);
+        let shown = s.describe("http://x").into_iter().map(|(k, v)| format!("{k} = {v}\n")).collect::<String>();
+        assert!(shown.contains("ledger = postgres postgres://app:****@db:5432/oncelink"), "{shown}");
+        assert!(!shown.contains("s3cret"), "{shown}");
     }
 }

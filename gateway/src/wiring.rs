@@ -5,7 +5,7 @@
 //! |---|---|---|---|---|
 //! | defaults | the data dir's files ([`FileOrigin`]) | its generated key pair (presigned links) | file (redb) | `keys.json` (refreshed) |
 //! | `--origin-endpoint URL`, `aws` | that endpoint, AWS S3 ([`S3HttpOrigin`]) | the AWS chain, cached | – | – |
-//! | `--ledger dynamodb`, `memory` | – | – | DynamoDB table, in memory | – |
+//! | `--ledger dynamodb`, `postgres`, `memory` | – | – | DynamoDB table, PostgreSQL database, in memory | – |
 //! | `ONCELINK_KEYS`, `--mode presigned` | – | – | – | fixed, none |
 
 use std::sync::Arc;
@@ -31,6 +31,7 @@ use crate::metrics::Metrics;
 use crate::origin::files::{FileOrigin, PresignedCheck};
 use crate::origin::s3::S3HttpOrigin;
 use crate::origin::{Origin, http_client};
+use crate::pg_ledger::PgLedger;
 use crate::proxy::Proxy;
 use crate::server::{self, Running};
 use crate::settings::{LedgerKind, Settings};
@@ -182,6 +183,12 @@ async fn ledger(settings: &Settings, data: &DataDir, metrics: &Arc<Metrics>) -> 
             let sdk = loader.load().await;
             let table = settings.table.clone().context("--ledger dynamodb needs --table")?;
             Arc::new(DynamoDbLedger::new(aws_sdk_dynamodb::Client::new(&sdk), table))
+        }
+        LedgerKind::Postgres => {
+            let url = settings.database_url.as_deref().context("--ledger postgres needs --database-url")?;
+            let ledger = PgLedger::connect(url).await?;
+            ledger.spawn_purger(Duration::from_secs(60));
+            Arc::new(ledger)
         }
     })
 }

@@ -1,4 +1,6 @@
-//! Reliability of the embedded (redb, group-committed) ledger through the real binary:
+//! Reliability of the ledgers a gateway keeps itself — the embedded one (redb, group-committed),
+//! and PostgreSQL (when `ONCELINK_TEST_POSTGRES_URL` is set, as `tests/with-emulators.sh` does;
+//! otherwise those cases report themselves skipped) — through the real binary:
 //!
 //! * 64-way first-use races on many links: exactly one 200 per link, every time;
 //! * `kill -9` at a random moment during a burst of first uses: after the restart (and the hold
@@ -16,7 +18,7 @@ mod common;
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::{Backend, Gateway, code};
+use common::{Backend, Gateway, Ledgers, code};
 use serde_json::json;
 
 fn soak() -> bool {
@@ -63,9 +65,20 @@ async fn try_get(http: &reqwest::Client, url: &str) -> Option<(u16, Vec<u8>)> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn sixty_four_way_first_use_races_on_the_embedded_ledger() {
+    sixty_four_way_first_use_races(Backend::File).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sixty_four_way_first_use_races_on_postgres() {
+    if let Some(backend) = common::backend("sixty_four_way_first_use_races_on_postgres", Ledgers::Postgres).await {
+        sixty_four_way_first_use_races(backend).await;
+    }
+}
+
+async fn sixty_four_way_first_use_races(backend: Backend) {
     let rounds = if soak() { 10_000 } else { 200 };
     let tmp = tempfile::tempdir().unwrap();
-    let gw = Gateway::start(&tmp.path().join("data"), &Backend::File, 0, &[]);
+    let gw = Gateway::start(&tmp.path().join("data"), &backend, 0, &[]);
     gw.store("race.txt", b"one winner".to_vec()).await;
     let started = std::time::Instant::now();
     for round in 0..rounds {
@@ -93,18 +106,29 @@ async fn sixty_four_way_first_use_races_on_the_embedded_ledger() {
         }
         assert_eq!((granted, refused), (1, 63), "round {round}");
     }
-    println!("embedded ledger: {rounds} 64-way races, one winner each, {:?}", started.elapsed());
+    println!("{backend:?}: {rounds} 64-way races, one winner each, {:?}", started.elapsed());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn kill_9_during_a_burst_never_regrants_an_answered_link() {
+    kill_9_during_a_burst(Backend::File).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn kill_9_during_a_burst_never_regrants_an_answered_link_on_postgres() {
+    if let Some(backend) = common::backend("kill_9_during_a_burst_never_regrants_an_answered_link_on_postgres", Ledgers::Postgres).await {
+        kill_9_during_a_burst(backend).await;
+    }
+}
+
+async fn kill_9_during_a_burst(backend: Backend) {
     const LINKS: usize = 150;
     const CONCURRENCY: usize = 24;
     let rounds = if soak() { 50 } else { 8 };
     let mut rng = Rng::from_env();
     let tmp = tempfile::tempdir().unwrap();
     // A short origin timeout keeps the hold lease (timeout + 5 s) short enough to wait out.
-    let mut gw = Gateway::start(&tmp.path().join("data"), &Backend::File, 0, &["--origin-timeout", "2s"]);
+    let mut gw = Gateway::start(&tmp.path().join("data"), &backend, 0, &["--origin-timeout", "2s"]);
     let lease = Duration::from_secs(2 + 5);
     gw.store("burst.bin", common::bytes(64 * 1024, 9)).await;
 

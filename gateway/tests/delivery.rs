@@ -1,6 +1,7 @@
 //! "Nothing that fails is their loss", through the real binary: a use is spent on delivery, not
-//! on admission. Every case runs on the embedded file ledger and on DynamoDB Local (when
-//! `ONCELINK_TEST_DDB_LOCAL_URL` is set, as `tests/with-emulators.sh` does).
+//! on admission. Every case runs on the embedded file ledger, on DynamoDB Local and on PostgreSQL
+//! (when `ONCELINK_TEST_DDB_LOCAL_URL` / `ONCELINK_TEST_POSTGRES_URL` are set, as
+//! `tests/with-emulators.sh` does).
 //!
 //! * the origin refuses (404 for a key not uploaded yet, 416 for a range past the end, 400 for an
 //!   upload it will not take, 500), fails or never answers: the use is given back;
@@ -17,7 +18,7 @@ use std::future::Future;
 use std::time::Duration;
 
 use common::fake_origin::{FakeOrigin, Step, raw_status};
-use common::{Gateway, bytes, code, with_gateway};
+use common::{Gateway, Ledgers, bytes, code, with_gateway};
 use serde_json::json;
 
 both_ledgers!(
@@ -247,8 +248,9 @@ async fn resumes_are_bounded_under_a_race(gw: Gateway) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn resumes_are_bounded_under_a_race_on_both_ledgers() {
     let args = ["--max-resumes", "3"];
-    with_gateway("resumes_race", false, &args, &[], resumes_are_bounded_under_a_race).await;
-    with_gateway("resumes_race", true, &args, &[], resumes_are_bounded_under_a_race).await;
+    for ledgers in Ledgers::ALL {
+        with_gateway("resumes_race", ledgers, &args, &[], resumes_are_bounded_under_a_race).await;
+    }
 }
 
 /// An origin that fails (500), or that does not answer within --origin-timeout: the use is
@@ -266,11 +268,11 @@ async fn origin_failures_give_the_use_back(gw: Gateway) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn origin_failures_give_the_use_back_on_both_ledgers() {
-    for dynamodb in [false, true] {
+    for ledgers in Ledgers::ALL {
         let origin = FakeOrigin::start(vec![Step::Status(500), Step::Slow(Duration::from_secs(3)), Step::Status(200)], b"finally").await;
         let mut args = origin.gateway_args();
         args.extend(["--origin-timeout".to_owned(), "1s".to_owned()]);
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        with_gateway("origin_failures", dynamodb, &args, &FakeOrigin::gateway_env(), origin_failures_give_the_use_back).await;
+        with_gateway("origin_failures", ledgers, &args, &FakeOrigin::gateway_env(), origin_failures_give_the_use_back).await;
     }
 }

@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # tests/emulators/ctl.sh — stop/start one emulator while tests run.
 #
-#   ctl.sh stop   moto|ddb|s3|all   SIGTERM it and wait until its port refuses connections
-#   ctl.sh start  moto|ddb|s3|all   start it again on the same port and wait until it answers
-#   ctl.sh restart moto|ddb|s3|all
-#   ctl.sh status [moto|ddb|s3|all] print "<name> up|down <port> [pid]" (exit 1 if any is down)
+#   ctl.sh stop   moto|ddb|s3|pg|all   SIGTERM it and wait until its port refuses connections
+#   ctl.sh start  moto|ddb|s3|pg|all   start it again on the same port and wait until it answers
+#   ctl.sh restart moto|ddb|s3|pg|all
+#   ctl.sh status [moto|ddb|s3|pg|all] print "<name> up|down <port> [pid]" (exit 1 if any is down)
 #
 # Only works under tests/with-emulators.sh, which exports ONCELINK_TEST_RUN_DIR (pid
 # files, logs, config) and the path of this script as ONCELINK_TEST_CTL. Typical use
@@ -16,7 +16,8 @@
 #
 # State after `start`: moto and DynamoDB Local run in memory, so they come back EMPTY
 # (recreate tables/parameters). s3s-fs keeps its objects: they are files in
-# $ONCELINK_TEST_S3_DATA_DIR.
+# $ONCELINK_TEST_S3_DATA_DIR. PostgreSQL (pg) keeps its database: its cluster is a
+# directory in the run dir, stopped with a fast shutdown (clients are disconnected).
 #
 # Tests that stop an emulator share it with every other test in the same process, so
 # run them serially (e.g. a dedicated test binary, or a lock around them).

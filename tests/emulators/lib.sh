@@ -5,13 +5,14 @@
 #   EMU_MOTO_BIN EMU_S3S_BIN EMU_DDB_DIR      where the programs live (see tests/setup.sh)
 #   EMU_MOTO_PORT EMU_DDB_PORT EMU_S3_PORT    loopback ports
 #   EMU_S3_DATA_DIR EMU_S3_ACCESS_KEY EMU_S3_SECRET_KEY
+#   EMU_PG_BIN EMU_PG_PORT EMU_PG_DATA EMU_PG_SOCKET_DIR EMU_PG_USER   PostgreSQL (see pg_init)
 #
 # Every emulator has a pid file ($run/pids/<name>.pid) and a log ($run/logs/<name>.log).
 # The pid file, not the shell's job table, is the source of truth: an emulator
 # restarted by ctl.sh from inside a test is not a child of with-emulators.sh, yet
 # teardown must still find and stop it.
 
-EMU_NAMES=(moto ddb s3)
+EMU_NAMES=(moto ddb s3 pg)
 
 emu_err() { echo "with-emulators: $*" >&2; }
 
@@ -23,6 +24,7 @@ emu_port() {
     moto) echo "$EMU_MOTO_PORT" ;;
     ddb)  echo "$EMU_DDB_PORT" ;;
     s3)   echo "$EMU_S3_PORT" ;;
+    pg)   echo "$EMU_PG_PORT" ;;
     *) emu_err "unknown emulator '$1' (expected one of: ${EMU_NAMES[*]})"; return 2 ;;
   esac
 }
@@ -34,6 +36,7 @@ emu_marker() {
     moto) echo "moto_serial.py" ;;
     ddb)  echo "DynamoDBLocal.jar" ;;
     s3)   echo "s3s-fs" ;;
+    pg)   echo "bin/postgres" ;;
   esac
 }
 
@@ -79,7 +82,47 @@ emu_ready() {
     # s3s-fs serves as soon as it listens, and would log an ERROR for every unsigned
     # probe request (misleading in failure output), so a TCP connect is enough.
     s3) emu_port_open "$port" ;;
+    # pg_isready: accepting connections (not merely listening while it recovers).
+    pg) "$EMU_PG_BIN/pg_isready" -q -h 127.0.0.1 -p "$port" -t 2 ;;
   esac
+}
+
+# PostgreSQL refuses to run as root: as root, run its programs as $EMU_PG_USER (setpriv
+# execs, so the recorded pid is the server itself); as anyone else, as ourselves.
+pg_as_owner() {
+  if [[ "$(id -u)" == 0 ]]; then
+    exec setpriv --reuid="$(id -u "$EMU_PG_USER")" --regid="$(id -g "$EMU_PG_USER")" --clear-groups -- "$@"
+  fi
+  exec "$@"
+}
+
+# A fresh cluster in $EMU_PG_DATA (once per run; ctl.sh restarts keep its data): superuser
+# "oncelink", trust authentication (loopback inside the private namespace, and a socket in
+# the run dir), no fsync (a test stand-in: the tests kill gateways, never the database).
+pg_init() {
+  local owner_dir; owner_dir="$(dirname "$EMU_PG_DATA")"
+  mkdir -p "$owner_dir"
+  if [[ "$(id -u)" == 0 ]]; then
+    chmod 711 "$ONCELINK_TEST_RUN_DIR"   # the owner must reach its dirs inside the (0700) run dir
+    chown "$EMU_PG_USER:" "$owner_dir"
+  fi
+  ( pg_as_owner "$EMU_PG_BIN/initdb" -D "$EMU_PG_DATA" -U oncelink --auth=trust -E UTF8 --locale=C --no-sync ) \
+    >>"$(emu_logfile pg)" 2>&1 || { emu_err "initdb failed"; emu_tail pg 40; return 1; }
+  cat >>"$EMU_PG_DATA/postgresql.conf" <<CONF
+listen_addresses = '127.0.0.1'
+port = $EMU_PG_PORT
+unix_socket_directories = '$EMU_PG_SOCKET_DIR'
+max_connections = 300
+fsync = off
+synchronous_commit = off
+full_page_writes = off
+CONF
+}
+
+# After the first start: the tests' database.
+pg_create_db() {
+  "$EMU_PG_BIN/createdb" -h "$EMU_PG_SOCKET_DIR" -p "$EMU_PG_PORT" -U oncelink oncelink \
+    || { emu_err "createdb oncelink failed"; return 1; }
 }
 
 # The actual server command lines. Each runs via `exec`, so the pid recorded by the
@@ -111,6 +154,18 @@ emu_exec() {
       exec "$EMU_S3S_BIN" --host 127.0.0.1 --port "$EMU_S3_PORT" \
         --access-key "$EMU_S3_ACCESS_KEY" --secret-key "$EMU_S3_SECRET_KEY" \
         "$EMU_S3_DATA_DIR" ;;
+    pg)
+      # Loopback and a socket in the run dir, as the cluster's owner (see pg_as_owner).
+      pg_as_owner "$EMU_PG_BIN/postgres" -D "$EMU_PG_DATA" ;;
+  esac
+}
+
+# The signal that stops emulator $1 promptly. PostgreSQL's SIGTERM is a "smart" shutdown
+# that waits for every client (a pooled gateway never leaves): SIGINT is its fast one.
+emu_stop_signal() {
+  case "$1" in
+    pg) echo INT ;;
+    *)  echo TERM ;;
   esac
 }
 
@@ -169,10 +224,10 @@ emu_stop() {
   local name="$1" pid port i
   port="$(emu_port "$name")" || return 2
   if pid="$(emu_pid "$name")"; then
-    kill -TERM "$pid" 2>/dev/null || true
+    kill -"$(emu_stop_signal "$name")" "$pid" 2>/dev/null || true
     for ((i = 0; i < 50; i++)); do emu_pid_alive "$pid" || break; sleep 0.2; done
     if emu_pid_alive "$pid"; then
-      emu_err "$name (pid $pid) ignored SIGTERM for 10s; sending SIGKILL"
+      emu_err "$name (pid $pid) ignored SIG$(emu_stop_signal "$name") for 10s; sending SIGKILL"
       kill -KILL "$pid" 2>/dev/null || true
       for ((i = 0; i < 25; i++)); do emu_pid_alive "$pid" || break; sleep 0.2; done
     fi

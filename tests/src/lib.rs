@@ -20,6 +20,8 @@ pub struct Emulators {
     pub s3_bucket: String,
     pub s3_access_key: String,
     pub s3_secret_key: String,
+    /// PostgreSQL: `postgres://oncelink@127.0.0.1:5433/oncelink`.
+    pub postgres: String,
     pub ctl: String,
 }
 
@@ -35,6 +37,7 @@ pub fn emulators() -> Emulators {
         s3_bucket: var("ONCELINK_TEST_S3_BUCKET"),
         s3_access_key: var("ONCELINK_TEST_S3_ACCESS_KEY"),
         s3_secret_key: var("ONCELINK_TEST_S3_SECRET_KEY"),
+        postgres: var("ONCELINK_TEST_POSTGRES_URL"),
         ctl: var("ONCELINK_TEST_CTL"),
     }
 }
@@ -44,7 +47,7 @@ pub async fn item_count(client: &aws_sdk_dynamodb::Client, table: &str) -> usize
     client.scan().table_name(table).send().await.expect("scan").items().len()
 }
 
-/// Stops or starts a stand-in (`ddb`, `moto`, `s3`) through the harness's ctl.sh.
+/// Stops or starts a stand-in (`ddb`, `moto`, `s3`, `pg`) through the harness's ctl.sh.
 pub fn ctl(action: &str, which: &str) {
     let status = std::process::Command::new("bash").arg(emulators().ctl).arg(action).arg(which).status().expect("run ctl.sh");
     assert!(status.success(), "ctl.sh {action} {which} failed");

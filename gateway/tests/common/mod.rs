@@ -23,6 +23,22 @@ pub enum Backend {
         endpoint: String,
         table: String,
     },
+    /// PostgreSQL at this URL (every test shares the database: link keys never collide).
+    Postgres {
+        url: String,
+    },
+}
+
+/// Which ledger a case runs on (each but the file ledger only where its stand-in is up).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ledgers {
+    File,
+    Dynamodb,
+    Postgres,
+}
+
+impl Ledgers {
+    pub const ALL: [Ledgers; 3] = [Ledgers::File, Ledgers::Dynamodb, Ledgers::Postgres];
 }
 
 pub struct Gateway {
@@ -53,6 +69,9 @@ impl Gateway {
         if let Backend::Dynamodb { endpoint, table } = backend {
             cmd.args(["--ledger", "dynamodb", "--table", table, "--dynamodb-endpoint", endpoint]);
             cmd.env("AWS_ACCESS_KEY_ID", "testing").env("AWS_SECRET_ACCESS_KEY", "testing").env("AWS_EC2_METADATA_DISABLED", "true");
+        }
+        if let Backend::Postgres { url } = backend {
+            cmd.args(["--ledger", "postgres", "--database-url", url]);
         }
         cmd.args(extra);
         cmd.env_remove("ONCELINK_API_TOKEN").env_remove("ONCELINK_KEYS").env_remove("ONCELINK_CONFIG").env("RUST_LOG", "info");
@@ -240,41 +259,49 @@ pub fn bytes(len: usize, seed: u64) -> Vec<u8> {
         .collect()
 }
 
-/// Runs `case` against a fresh gateway started with `args` and `env`, on the file ledger or —
-/// with `dynamodb` — on DynamoDB Local (a case reports itself skipped when that is not up).
-pub async fn with_gateway<F, Fut>(name: &str, dynamodb: bool, args: &[&str], env: &[(&str, &str)], case: F)
+/// The backend for `ledgers`, or `None` (and a SKIPPED line for `name`) when its stand-in is
+/// not up.
+pub async fn backend(name: &str, ledgers: Ledgers) -> Option<Backend> {
+    let backend = match ledgers {
+        Ledgers::File => Some(Backend::File),
+        Ledgers::Dynamodb => dynamodb_backend().await,
+        Ledgers::Postgres => postgres_backend(),
+    };
+    if backend.is_none() {
+        let variable = if ledgers == Ledgers::Dynamodb { "ONCELINK_TEST_DDB_LOCAL_URL" } else { "ONCELINK_TEST_POSTGRES_URL" };
+        eprintln!("SKIPPED {name} on {ledgers:?}: {variable} is not set (run through tests/with-emulators.sh)");
+    }
+    backend
+}
+
+/// Runs `case` against a fresh gateway started with `args` and `env` on `ledgers` (a case
+/// reports itself skipped when that ledger's stand-in is not up).
+pub async fn with_gateway<F, Fut>(name: &str, ledgers: Ledgers, args: &[&str], env: &[(&str, &str)], case: F)
 where
     F: FnOnce(Gateway) -> Fut,
     Fut: std::future::Future<Output = ()>,
 {
-    let backend = if dynamodb {
-        match dynamodb_backend().await {
-            Some(b) => b,
-            None => {
-                eprintln!("SKIPPED {name} on DynamoDB: ONCELINK_TEST_DDB_LOCAL_URL is not set (run through tests/with-emulators.sh)");
-                return;
-            }
-        }
-    } else {
-        Backend::File
-    };
+    let Some(backend) = backend(name, ledgers).await else { return };
     let tmp = tempfile::tempdir().unwrap();
     let gw = Gateway::start_with_env(&tmp.path().join("data"), &backend, 0, args, env);
     case(gw).await;
 }
 
-/// One test per case and ledger: `mod file_ledger { … }` and `mod dynamodb_ledger { … }`, each
-/// case a fresh default gateway.
+/// One test per case and ledger: `mod file_ledger { … }`, `mod dynamodb_ledger { … }` and
+/// `mod postgres_ledger { … }`, each case a fresh default gateway.
 #[macro_export]
 macro_rules! both_ledgers {
     ($($case:ident),* $(,)?) => {
-        mod file_ledger {
+        $crate::both_ledgers!(@on file_ledger, File; $($case),*);
+        $crate::both_ledgers!(@on dynamodb_ledger, Dynamodb; $($case),*);
+        $crate::both_ledgers!(@on postgres_ledger, Postgres; $($case),*);
+    };
+    (@on $module:ident, $ledgers:ident; $($case:ident),*) => {
+        mod $module {
             $(#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-            async fn $case() { $crate::common::with_gateway(stringify!($case), false, &[], &[], super::$case).await })*
-        }
-        mod dynamodb_ledger {
-            $(#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-            async fn $case() { $crate::common::with_gateway(stringify!($case), true, &[], &[], super::$case).await })*
+            async fn $case() {
+                $crate::common::with_gateway(stringify!($case), $crate::common::Ledgers::$ledgers, &[], &[], super::$case).await
+            })*
         }
     };
 }
@@ -285,4 +312,10 @@ pub async fn dynamodb_backend() -> Option<Backend> {
     let client = aws_sdk_dynamodb::Client::new(&oncelink_testkit::sdk(&endpoint).await);
     let table = oncelink_testkit::create_ledger_table(&client).await;
     Some(Backend::Dynamodb { endpoint, table })
+}
+
+/// The PostgreSQL backend when the stand-in is up (`ONCELINK_TEST_POSTGRES_URL`).
+pub fn postgres_backend() -> Option<Backend> {
+    let url = std::env::var("ONCELINK_TEST_POSTGRES_URL").ok().filter(|v| !v.is_empty())?;
+    Some(Backend::Postgres { url })
 }
