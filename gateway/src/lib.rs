@@ -31,6 +31,7 @@
 //! | [`keys`] | the key file as a configuration source |
 //! | [`file_ledger`] | the embedded ledger (redb, group commit) |
 //! | [`pg_ledger`] | the PostgreSQL ledger: several gateways on one database, one statement per decision |
+//! | [`purger`] | the background purge of expired records, shared by the ledgers that keep their own |
 //! | [`datadir`] | the data directory and its secrets |
 //! | [`metrics`] | Prometheus text from the core's metric vocabulary |
 //! | [`client`] | the CLI's HTTP client of the API |
@@ -56,6 +57,7 @@ pub mod metrics;
 pub mod origin;
 pub mod pg_ledger;
 pub mod proxy;
+pub mod purger;
 pub mod server;
 pub mod session;
 pub mod settings;

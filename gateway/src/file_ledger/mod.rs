@@ -140,21 +140,13 @@ impl FileLedger {
         Ok(tx.open_table(LINKS)?.len()?)
     }
 
-    /// Purges expired records every `every`, forever.
+    /// Purges expired records every `every`, forever (on the blocking pool: one write
+    /// transaction over the whole table).
     pub fn spawn_purger(&self, every: Duration) {
         let ledger = self.clone();
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(every);
-            loop {
-                tick.tick().await;
-                let l = ledger.clone();
-                match tokio::task::spawn_blocking(move || l.purge(SystemTime::now())).await {
-                    Ok(Ok(0)) => {}
-                    Ok(Ok(n)) => tracing::info!(purged = n, "purged expired ledger records"),
-                    Ok(Err(error)) => tracing::warn!(%error, "ledger purge failed"),
-                    Err(error) => tracing::warn!(%error, "ledger purge task failed"),
-                }
-            }
+        crate::purger::spawn(every, move |now| {
+            let l = ledger.clone();
+            async move { tokio::task::spawn_blocking(move || l.purge(now)).await.map_err(anyhow::Error::from)? }
         });
     }
 }

@@ -117,16 +117,9 @@ impl PgLedger {
     /// rows another one is deleting).
     pub fn spawn_purger(&self, every: Duration) {
         let ledger = self.clone();
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(every);
-            loop {
-                tick.tick().await;
-                match ledger.purge(SystemTime::now()).await {
-                    Ok(0) => {}
-                    Ok(n) => tracing::info!(purged = n, "purged expired ledger records"),
-                    Err(error) => tracing::warn!(%error, "ledger purge failed"),
-                }
-            }
+        crate::purger::spawn(every, move |now| {
+            let l = ledger.clone();
+            async move { l.purge(now).await }
         });
     }
 }
