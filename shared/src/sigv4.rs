@@ -152,7 +152,7 @@ pub fn sign_query(request: &QueryRequest<'_>, scope: &Scope<'_>) -> Signed {
         params.push('&');
         params.push_str(name);
         params.push('=');
-        params.push_str(&encode_query(value));
+        crate::encoding::push_query(&mut params, value);
     };
     plain.iter().for_each(|(n, v)| push(n, v));
     push("X-Amz-Signature", &signature);
