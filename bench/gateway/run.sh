@@ -85,26 +85,31 @@ ONCELINK_TOKEN="$(cat "$work/data/api-token")" ONCELINK_KEY="$key" LINKS_DIR="$w
 # connection closed mid-request) for the denial run; the rest are fresh.
 cat "$work"/links/links.*.txt >"$work/all.txt"
 head -n 2000 "$work/all.txt" >"$work/spent.txt"
-tail -n +2001 "$work/all.txt" >"$work/links.txt"
+# The last 60,000 are kept for the profiled run; the rest are the measured run's.
+tail -n +2001 "$work/all.txt" | head -n -60000 >"$work/links.txt"
+tail -n 60000 "$work/all.txt" >"$work/profile-links.txt"
 wc -l <"$work/links.txt" | tr -d ' ' >"$work/links.count"
-echo "links issued: $(wc -l <"$work/all.txt"), fresh for the first-use run: $(cat "$work/links.count")"
+echo "links issued: $(wc -l <"$work/all.txt"), fresh for the first-use run: $(cat "$work/links.count") (and 60000 for the profiled one)"
 LINKS_FILE="$work/spent.txt" WRAP=1 WRK_THREADS=$threads wrk -t"$threads" -c"$connections" -d3s -s "$here/walk.lua" "$base" >/dev/null
 
 # --- 3. load -----------------------------------------------------------------------------------
 step "warm-up (${warmup}s healthz)"
 wrk -t"$threads" -c"$connections" -d"${warmup}s" "$base/_oncelink/healthz" >/dev/null
 step "first uses (${seconds}s)"
-if [ "$profile" = 1 ]; then
-  # Sampled while wrk runs: where the gateway's CPU goes on the first-use path.
-  perf record -q -e cpu-clock -g -p "$gateway_pid" -o "$work/perf.data" -- sleep "$seconds" >/dev/null 2>&1 &
-  perf_pid=$!
-fi
 LINKS_FILE="$work/links.txt" WRAP=0 run_wrk first "$here/walk.lua" "$seconds"
 if [ "$profile" = 1 ]; then
+  # A second, shorter run on links of its own, sampled (perf costs the gateway CPU, so the
+  # measured run above is not sampled): where the CPU of a first use goes, by thread, binary
+  # and function.
+  step "first uses again, profiled (3s)"
+  perf record -q -e cpu-clock -g -p "$gateway_pid" -o "$work/perf.data" -- sleep 3 >/dev/null 2>&1 &
+  perf_pid=$!
+  LINKS_FILE="$work/profile-links.txt" WRAP=0 run_wrk first-profiled "$here/walk.lua" 3 >/dev/null
   wait "$perf_pid" || true
-  { perf report -i "$work/perf.data" --stdio --no-children --sort dso -g none 2>/dev/null | grep -E '^ +[0-9]' | head -4
+  { perf report -i "$work/perf.data" --stdio --no-children --sort comm -g none 2>/dev/null | grep -E '^ +[0-9]' | head -4
+    perf report -i "$work/perf.data" --stdio --no-children --sort dso -g none 2>/dev/null | grep -E '^ +[0-9]' | head -4
     perf report -i "$work/perf.data" --stdio --children --sort sym -g none 2>/dev/null |
-      grep -E '\] (__x64_sys_futex|do_fsync|epoll_wait|__libc_open|statx|malloc|oncelink_gateway::origin|oncelink::|redb::)' | head -12
+      grep -E '\] (__x64_sys_futex|do_fsync|__x64_sys_fdatasync|sock_write_iter|__libc_write|epoll_wait|__libc_open|malloc|oncelink_gateway::origin|oncelink::|redb::)' | head -14
   } >"$work/profile.txt" || true
   cat "$work/profile.txt"
 fi

@@ -198,30 +198,40 @@ fn main() -> anyhow::Result<()> {
     let vs_boto3 = ours / boto3_rate;
     let vs_sdk = ours / sdk_rate;
     let sealed_vs_boto3 = rate("oncelink, sealed") / boto3_rate;
-    let target = |target: &str, ratio: f64, floor: f64, measured: String| Target {
+    let sealed_explanation = format!(
+        "a sealed link is a random nonce (getrandom), one HMAC-SHA256 token over host, path and expiry, its base64 and the \
+         link id (one SHA-256): {:.2} µs per link in this run; boto3 took {:.0} µs",
+        1e6 / rate("oncelink, sealed"),
+        1e6 / boto3_rate
+    );
+    let target = |target: &str, ratio: f64, floor: f64, measured: String, why: &dyn Fn() -> String| Target {
         target: target.into(),
         measured,
         met: ratio >= floor,
-        explanation: (ratio < floor).then(|| explanation(signing_share)),
+        explanation: (ratio < floor).then(why),
     };
+    let presigned_explanation = || explanation(signing_share);
     let targets = vec![
         target(
             ">= 100x boto3 issuing throughput per core (presigned link)",
             vs_boto3,
             100.0,
             format!("{vs_boto3:.0}x ({} vs {} URLs/s)", thousands(ours), thousands(boto3_rate)),
+            &presigned_explanation,
         ),
         target(
             ">= 5x aws-sdk-s3 presigned() throughput per core (presigned link)",
             vs_sdk,
             5.0,
             format!("{vs_sdk:.1}x ({} vs {} URLs/s)", thousands(ours), thousands(sdk_rate)),
+            &presigned_explanation,
         ),
         target(
             ">= 100x boto3 issuing throughput per core (sealed link)",
             sealed_vs_boto3,
             100.0,
             format!("{sealed_vs_boto3:.0}x ({} vs {} URLs/s)", thousands(rate("oncelink, sealed")), thousands(boto3_rate)),
+            &|| sealed_explanation.clone(),
         ),
     ];
     let chart = Chart {
