@@ -190,8 +190,11 @@ emu_launch() {
 emu_wait_ready() {
   local name="$1" timeout="$2" deadline pid
   deadline=$((SECONDS + timeout))
+  pid="$(cat "$(emu_pidfile "$name")" 2>/dev/null)"
   while ((SECONDS < deadline)); do
-    if ! pid="$(emu_pid "$name")"; then
+    # The pid we just launched, alive: not `emu_pid`, whose command-line check fails while the
+    # launching subshell has not yet exec'd the server (setpriv → postgres is two execs away).
+    if ! emu_pid_alive "$pid"; then
       emu_err "$name exited during startup; last lines of $(emu_logfile "$name"):"
       emu_tail "$name" 40
       return 1
