@@ -47,6 +47,17 @@ fn main() -> anyhow::Result<()> {
     runtime.block_on(run(requests))
 }
 
+/// Times `call`, which must send exactly one request through `calls`' client.
+async fn one_call<T>(what: &str, calls: &CallCounter, call: impl std::future::Future<Output = T>) -> anyhow::Result<(T, Duration)> {
+    let before = calls.sent();
+    let started = Instant::now();
+    let out = call.await;
+    let elapsed = started.elapsed();
+    let sent = calls.sent() - before;
+    ensure!(sent == 1, "{what}: expected exactly one call, saw {sent}");
+    Ok((out, elapsed))
+}
+
 async fn run(requests: usize) -> anyhow::Result<()> {
     let env = emulators();
     let deployment = Deployment::new(&env.dynamodb_local, true).await;
@@ -58,21 +69,16 @@ async fn run(requests: usize) -> anyhow::Result<()> {
     let ledger_calls = CallCounter::default();
     let ssm =
         aws_sdk_ssm::Client::from_conf(aws_sdk_ssm::config::Builder::from(&sdk(&env.moto).await).interceptor(ssm_calls.clone()).build());
-    let ddb = aws_sdk_dynamodb::Client::from_conf(
-        aws_sdk_dynamodb::config::Builder::from(&sdk(&env.dynamodb_local).await).interceptor(ledger_calls.clone()).build(),
-    );
-    let edge = EdgeService::with_clients(ssm, ddb, deployment.prefix.clone(), oncelink::EdgePolicy::default(), None);
+    // Every DynamoDB client of this bench: the same settings, each with its own counter.
+    let ddb_settings = sdk(&env.dynamodb_local).await;
+    let counted_ddb = |calls: &CallCounter| {
+        aws_sdk_dynamodb::Client::from_conf(aws_sdk_dynamodb::config::Builder::from(&ddb_settings).interceptor(calls.clone()).build())
+    };
+    let edge = EdgeService::with_clients(ssm, counted_ddb(&ledger_calls), deployment.prefix.clone(), oncelink::EdgePolicy::default(), None);
     let floor_calls = CallCounter::default();
-    let raw = aws_sdk_dynamodb::Client::from_conf(
-        aws_sdk_dynamodb::config::Builder::from(&sdk(&env.dynamodb_local).await).interceptor(floor_calls.clone()).build(),
-    );
+    let raw = counted_ddb(&floor_calls);
     let write_calls = CallCounter::default();
-    let ledger = oncelink::ledger::DynamoDbLedger::new(
-        aws_sdk_dynamodb::Client::from_conf(
-            aws_sdk_dynamodb::config::Builder::from(&sdk(&env.dynamodb_local).await).interceptor(write_calls.clone()).build(),
-        ),
-        deployment.table.clone(),
-    );
+    let ledger = oncelink::ledger::DynamoDbLedger::new(counted_ddb(&write_calls), deployment.table.clone());
     let write_alone = |i: usize| {
         let at = SystemTime::now();
         let claim = oncelink::ledger::UseClaim {
@@ -129,17 +135,11 @@ async fn run(requests: usize) -> anyhow::Result<()> {
             ensure!(ledger_sent == 1, "warm request {i}: expected exactly one ledger call, saw {ledger_sent}");
         }
         // The ledger's write alone, then the floor: one conditional write and nothing else.
-        let before = write_calls.sent();
-        let started = Instant::now();
-        let outcome = write_alone(i).await.map_err(|e| anyhow::anyhow!("ledger write {i}: {e}"))?;
-        let write_elapsed = started.elapsed();
+        let (outcome, write_elapsed) = one_call(&format!("ledger write {i}"), &write_calls, write_alone(i)).await?;
+        let outcome = outcome.map_err(|e| anyhow::anyhow!("ledger write {i}: {e}"))?;
         ensure!(outcome.is_allowed(), "ledger write {i}: a fresh key was refused: {outcome:?}");
-        ensure!(write_calls.sent() - before == 1, "ledger write {i}: expected exactly one call");
-        let before = floor_calls.sent();
-        let started = Instant::now();
-        floor(i).await.with_context(|| format!("floor PutItem {i}"))?;
-        let floor_elapsed = started.elapsed();
-        ensure!(floor_calls.sent() - before == 1, "floor request {i}: expected exactly one call");
+        let (written, floor_elapsed) = one_call(&format!("floor request {i}"), &floor_calls, floor(i)).await?;
+        written.with_context(|| format!("floor PutItem {i}"))?;
         if i >= WARM_UP {
             samples.push(elapsed);
             floor_samples.push(floor_elapsed);
