@@ -159,7 +159,7 @@ async fn ledger(settings: &Settings, data: &DataDir, metrics: &Arc<Metrics>) -> 
         LedgerKind::File => {
             let ledger = FileLedger::open(&data.ledger_path())?;
             ledger.spawn_purger(Duration::from_secs(60));
-            let _ = metrics.ledger_commits.set(ledger.commit_counters());
+            let _ = metrics.ledger_commits.set(ledger.commits());
             let (l, m) = (ledger.clone(), metrics.clone());
             tokio::spawn(async move {
                 let mut tick = tokio::time::interval(Duration::from_secs(15));

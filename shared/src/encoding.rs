@@ -97,7 +97,7 @@ pub fn decode_canonical(raw: &str, set: &'static AsciiSet) -> Result<String, Enc
         }
     }
     let decoded = percent_decode_str(raw).decode_utf8().map_err(|_| EncodingError::NotUtf8)?;
-    if utf8_percent_encode(&decoded, set).to_string() != raw {
+    if encoded(&decoded, set) != raw {
         return Err(EncodingError::NotCanonical);
     }
     Ok(decoded.into_owned())

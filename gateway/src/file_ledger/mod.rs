@@ -124,13 +124,9 @@ impl FileLedger {
         Ok(removed)
     }
 
-    /// The commits made so far, synced and not.
-    pub fn commits(&self) -> &Commits {
-        &self.commits
-    }
-
-    /// The same counters, to be read by whoever outlives this handle (the metrics).
-    pub fn commit_counters(&self) -> Arc<Commits> {
+    /// The commits made so far, synced and not (shared: the metrics read them for as long as
+    /// they like).
+    pub fn commits(&self) -> Arc<Commits> {
         self.commits.clone()
     }
 

@@ -113,6 +113,16 @@ impl PgLedger {
         Ok(purged)
     }
 
+    /// Runs `statement` (`$1` key, `$2` request id) on one use of a link: whether it got a row
+    /// back, i.e. whether its condition held.
+    async fn use_changed(&self, statement: &'static str, key: &LedgerKey, request_id: &str) -> Result<bool, LedgerError> {
+        self.with(|client| async move {
+            let statement = client.prepare_cached(statement).await.map_err(unavailable)?;
+            Ok(client.query_opt(&statement, &[&key.as_str(), &request_id]).await.map_err(unavailable)?.is_some())
+        })
+        .await
+    }
+
     /// Purges expired rows every `every` (every gateway on the database may: the batches skip
     /// rows another one is deleting).
     pub fn spawn_purger(&self, every: Duration) {
@@ -152,21 +162,13 @@ impl Ledger for PgLedger {
     }
 
     async fn commit(&self, key: &LedgerKey, request_id: &str) -> Result<Commit, LedgerError> {
-        self.with(|client| async move {
-            let statement = client.prepare_cached(sql::COMMIT).await.map_err(unavailable)?;
-            let done = client.query_opt(&statement, &[&key.as_str(), &request_id]).await.map_err(unavailable)?;
-            Ok(if done.is_some() { Commit::Committed } else { Commit::Lost })
-        })
-        .await
+        let done = self.use_changed(sql::COMMIT, key, request_id).await?;
+        Ok(if done { Commit::Committed } else { Commit::Lost })
     }
 
     async fn release(&self, key: &LedgerKey, request_id: &str) -> Result<Release, LedgerError> {
-        self.with(|client| async move {
-            let statement = client.prepare_cached(sql::RELEASE).await.map_err(unavailable)?;
-            let done = client.query_opt(&statement, &[&key.as_str(), &request_id]).await.map_err(unavailable)?;
-            Ok(if done.is_some() { Release::Released } else { Release::NotHeld })
-        })
-        .await
+        let done = self.use_changed(sql::RELEASE, key, request_id).await?;
+        Ok(if done { Release::Released } else { Release::NotHeld })
     }
 
     async fn resume(&self, resume: &ResumeClaim) -> Result<ResumeOutcome, LedgerError> {
