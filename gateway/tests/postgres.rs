@@ -102,14 +102,11 @@ async fn postgres_away_is_503_and_its_return_needs_no_restart() {
     let _serial = SERIAL.lock().await;
     let name = "postgres_away_is_503_and_its_return_needs_no_restart";
     let Some(backend) = common::backend(name, Ledgers::Postgres).await else { return };
-    let Some(ctl) = std::env::var("ONCELINK_TEST_CTL").ok() else {
+    if std::env::var("ONCELINK_TEST_CTL").is_err() {
         eprintln!("SKIPPED {name}: ONCELINK_TEST_CTL is not set (run through tests/with-emulators.sh)");
         return;
-    };
-    let pg = |action: &str| {
-        let status = std::process::Command::new("bash").args([ctl.as_str(), action, "pg"]).status().expect("run ctl.sh");
-        assert!(status.success(), "ctl.sh {action} pg");
-    };
+    }
+    let pg = |action: &str| oncelink_testkit::ctl(action, "pg");
     let tmp = tempfile::tempdir().unwrap();
     let gw = Gateway::start(&tmp.path().join("data"), &backend, 0, &[]);
     gw.store("outage.txt", b"after the outage".to_vec()).await;

@@ -85,6 +85,14 @@ pub async fn create_ledger_table(client: &aws_sdk_dynamodb::Client) -> String {
     name
 }
 
+/// Stops or starts a stand-in (`ddb`, `moto`, `s3`, `pg`) through the harness's ctl.sh
+/// (`ONCELINK_TEST_CTL`, set by tests/with-emulators.sh); panics if that fails.
+pub fn ctl(action: &str, which: &str) {
+    let script = std::env::var("ONCELINK_TEST_CTL").expect("ONCELINK_TEST_CTL (run through tests/with-emulators.sh)");
+    let status = std::process::Command::new("bash").arg(script).arg(action).arg(which).status().expect("run ctl.sh");
+    assert!(status.success(), "ctl.sh {action} {which} failed");
+}
+
 /// Did the decision let the request through?
 pub fn forwarded(decision: &Decision) -> bool {
     matches!(decision, Decision::Forward(_))

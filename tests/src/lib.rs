@@ -8,7 +8,7 @@ pub mod runtime_api;
 use std::time::{Duration, SystemTime};
 
 use aws_credential_types::Credentials;
-pub use oncelink_testkit::{create_ledger_table, sdk, unique};
+pub use oncelink_testkit::{create_ledger_table, ctl, sdk, unique};
 use serde_json::{Value, json};
 
 /// Endpoints of the running stand-ins.
@@ -22,7 +22,6 @@ pub struct Emulators {
     pub s3_secret_key: String,
     /// PostgreSQL: `postgres://oncelink@127.0.0.1:5433/oncelink`.
     pub postgres: String,
-    pub ctl: String,
 }
 
 fn var(name: &str) -> String {
@@ -38,19 +37,12 @@ pub fn emulators() -> Emulators {
         s3_access_key: var("ONCELINK_TEST_S3_ACCESS_KEY"),
         s3_secret_key: var("ONCELINK_TEST_S3_SECRET_KEY"),
         postgres: var("ONCELINK_TEST_POSTGRES_URL"),
-        ctl: var("ONCELINK_TEST_CTL"),
     }
 }
 
 /// Number of items in a table (a full scan; test tables are tiny).
 pub async fn item_count(client: &aws_sdk_dynamodb::Client, table: &str) -> usize {
     client.scan().table_name(table).send().await.expect("scan").items().len()
-}
-
-/// Stops or starts a stand-in (`ddb`, `moto`, `s3`, `pg`) through the harness's ctl.sh.
-pub fn ctl(action: &str, which: &str) {
-    let status = std::process::Command::new("bash").arg(emulators().ctl).arg(action).arg(which).status().expect("run ctl.sh");
-    assert!(status.success(), "ctl.sh {action} {which} failed");
 }
 
 /// A Lambda@Edge viewer-request event for `url` (scheme://host/path?query).
