@@ -79,7 +79,9 @@ impl Proxy {
             Ok(admitted) => admitted,
             Err(early) => return *early,
         };
+        let unsettled = Unsettled::new(&self.edge, ticket.as_ref(), &parts.method);
         let answer = self.upstream_request(&parts, body, &forward, ctx).await;
+        unsettled.disarm();
         if let Err(early) = self.settle(ticket.as_ref(), &parts, answer.as_ref().ok().map(|a| a.status().as_u16()), ctx).await {
             return *early;
         }
@@ -186,6 +188,37 @@ impl Proxy {
             }
         });
         Report { completes_at, record }
+    }
+}
+
+/// A held use while the origin is asked (phase 3). If the request is dropped there — hyper
+/// drops a request's future when its connection ends — the use is given back by a task of its
+/// own, so that the viewer can try again at once rather than after the hold lease. Disarmed
+/// before phase 4, which resolves the hold itself: a give-back after a confirmation would free a
+/// use that was delivered.
+struct Unsettled {
+    armed: Option<(Arc<Edge>, Ticket, http::Method)>,
+}
+
+impl Unsettled {
+    fn new(edge: &Arc<Edge>, ticket: Option<&Ticket>, method: &http::Method) -> Self {
+        let held = ticket.filter(|t| matches!(t.kind, oncelink::decision::TicketKind::Use { held: true }));
+        Self { armed: held.map(|t| (edge.clone(), t.clone(), method.clone())) }
+    }
+
+    fn disarm(mut self) {
+        self.armed = None;
+    }
+}
+
+impl Drop for Unsettled {
+    fn drop(&mut self) {
+        let Some((edge, ticket, method)) = self.armed.take() else { return };
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(async move {
+                let _ = edge.settle(&ticket, method.as_str(), None).await;
+            });
+        }
     }
 }
 
