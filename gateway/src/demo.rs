@@ -37,6 +37,8 @@ pub async fn run() -> anyhow::Result<ExitCode> {
         max_resumes: oncelink::decision::DEFAULT_MAX_RESUMES,
         resume_window: Duration::from_secs(600),
         inline_active_content: false,
+        tls: None,
+        limits: crate::watchdog::Limits::default(),
         api_token: None,
         config_file: None,
     };

@@ -6,7 +6,8 @@
 //! [`Guarded`] wraps the socket. Every byte hyper reads passes the core's
 //! [`HeadScanner`], which follows HTTP/1.1 framing and yields one [`HeadFacts`] per request head,
 //! in order; they are queued for the service, which takes them in the same order hyper hands it
-//! the requests.
+//! the requests. It also tells the connection's [`Activity`] whether a head is being read, for
+//! the time limit on heads.
 
 use std::collections::VecDeque;
 use std::io;
@@ -17,6 +18,8 @@ use std::task::{Context, Poll};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 use oncelink::head_scan::HeadScanner;
+
+use crate::watchdog::Activity;
 pub use oncelink::head_scan::{HEAD_BUFFER_BYTES, HeadFacts};
 
 /// The largest request head the gateway answers (request line, headers, blank line).
@@ -29,12 +32,13 @@ pub struct Guarded<IO> {
     inner: IO,
     scanner: HeadScanner,
     facts: Facts,
+    activity: Arc<Activity>,
 }
 
 impl<IO> Guarded<IO> {
-    pub fn new(inner: IO) -> (Self, Facts) {
+    pub fn new(inner: IO, activity: Arc<Activity>) -> (Self, Facts) {
         let facts = Facts::default();
-        (Self { inner, scanner: HeadScanner::default(), facts: facts.clone() }, facts)
+        (Self { inner, scanner: HeadScanner::default(), facts: facts.clone(), activity }, facts)
     }
 }
 
@@ -46,6 +50,7 @@ impl<IO: AsyncRead + Unpin> AsyncRead for Guarded<IO> {
             let this = &mut *self;
             let mut found = Vec::new();
             this.scanner.feed(&buf.filled()[before..], &mut found);
+            this.activity.reading_head(this.scanner.reading_head());
             if !found.is_empty()
                 && let Ok(mut facts) = this.facts.lock()
             {

@@ -5,7 +5,7 @@
 //! data dir (or any S3 origin). Every rule lives in the core (`oncelink`); this crate is I/O: sockets, files, the CLI.
 //!
 //! ```text
-//! socket ─► server (accept, HTTP/1.1, graceful shutdown) ─► app (request id, routing, access line)
+//! socket ─► server (accept, TLS, HTTP/1.1 | HTTP/2, time limits, graceful shutdown) ─► app (request id, routing, access line)
 //!              ├─ /<key>?<link>     ─► proxy: request filter ─► decision ─► upstream (origin: files | S3) ─► settle ─► response filter
 //!              ├─ /_oncelink/links  ─► api: bearer token or session cookie ─► body ─► core IssueService
 //!              ├─ /_oncelink/log{in,out} ─► api: the web page's session cookie
@@ -19,7 +19,9 @@
 //! | [`cli`] | the `oncelink` command line: serve, issue, revoke, put, keys, demo |
 //! | [`settings`] | `oncelink serve`'s configuration: flags > environment > file > defaults |
 //! | [`wiring`] | builds a gateway from its settings: data dir, origin, credentials, ledger, key set, services |
-//! | [`server`] | the accept loop, connection limits, graceful shutdown |
+//! | [`server`] | the accept loop: HTTP/1.1, or TLS with HTTP/2 or HTTP/1.1 by ALPN; graceful shutdown |
+//! | [`tls`] | the certificate and key files, reloaded when they change |
+//! | [`watchdog`] | time limits on connections that stop moving: idle, slow heads, stalled bodies |
 //! | [`head_guard`] | what a request head's raw bytes say that hyper's types lose: a `#fragment`, the exact size |
 //! | [`app`] | one request's context, routing, and its access line |
 //! | [`proxy`] | a link request's life as named phases, with its explicit context |
@@ -61,4 +63,6 @@ pub mod purger;
 pub mod server;
 pub mod session;
 pub mod settings;
+pub mod tls;
+pub mod watchdog;
 pub mod wiring;

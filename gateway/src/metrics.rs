@@ -12,6 +12,8 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use oncelink::metrics::{ALL, Metric, Sample, Unit};
 
+use crate::watchdog::Expired;
+
 /// Upper bounds (seconds) of the latency histograms' buckets; `+Inf` is implied.
 const LATENCY_BUCKETS_SECONDS: [f64; 12] = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5];
 
@@ -28,6 +30,15 @@ pub struct Metrics {
     pub ledger_records: AtomicU64,
     /// The file ledger's commit counters, when it is the ledger.
     pub ledger_commits: OnceLock<Arc<crate::file_ledger::Commits>>,
+    pub connections_open: AtomicI64,
+    /// Connections ended by a time limit, by [`Expired`] (idle, head, stalled).
+    connections_timed_out: [AtomicU64; 3],
+}
+
+impl Metrics {
+    pub fn connection_timed_out(&self, why: Expired) {
+        self.connections_timed_out[why as usize].fetch_add(1, Ordering::Relaxed);
+    }
 }
 
 enum Series {
@@ -94,7 +105,8 @@ impl Metrics {
                 render_metric(&mut out, metric, &series);
             }
         }
-        let gauges: [(&str, &str, &str, i64); 5] = [
+        let gauges: [(&str, &str, &str, i64); 6] = [
+            ("oncelink_connections_open", "gauge", "Viewer connections open.", self.connections_open.load(Ordering::Relaxed)),
             ("oncelink_transfers_in_flight", "gauge", "Responses still streaming.", self.transfers_in_flight.load(Ordering::Relaxed)),
             (
                 "oncelink_bytes_to_viewers_total",
@@ -113,6 +125,14 @@ impl Metrics {
         ];
         for (name, kind, help, value) in gauges {
             let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}");
+        }
+        out.push_str(
+            "# HELP oncelink_connections_timed_out_total Connections ended by a time limit: idle, head (a request head too slow), stalled (a body not moving).\n\
+             # TYPE oncelink_connections_timed_out_total counter\n",
+        );
+        for why in [Expired::Idle, Expired::Head, Expired::Stalled] {
+            let n = self.connections_timed_out[why as usize].load(Ordering::Relaxed);
+            let _ = writeln!(out, "oncelink_connections_timed_out_total{{reason=\"{}\"}} {n}", why.as_str());
         }
         if let Some(commits) = self.ledger_commits.get() {
             let (synced, unsynced) = (commits.synced.load(Ordering::Relaxed), commits.unsynced.load(Ordering::Relaxed));

@@ -11,6 +11,9 @@ use clap::Args;
 use oncelink::link::LinkMode;
 use serde::Deserialize;
 
+use crate::tls::TlsFiles;
+use crate::watchdog::Limits;
+
 /// Where the ledger lives.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -93,6 +96,23 @@ pub struct ServeArgs {
     /// still get `Content-Security-Policy: sandbox` [default: false]
     #[arg(long, env = "ONCELINK_INLINE_ACTIVE_CONTENT")]
     pub inline_active_content: Option<bool>,
+    /// Serve TLS with this certificate chain (PEM), with HTTP/2 and HTTP/1.1; re-read when the
+    /// file changes. Needs --tls-key
+    #[arg(long, env = "ONCELINK_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// The private key of --tls-cert (PEM: PKCS#8, PKCS#1 or SEC1)
+    #[arg(long, env = "ONCELINK_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// How long a connection with no request in flight may stay open without a byte moving [default: 60s]
+    #[arg(long, env = "ONCELINK_IDLE_TIMEOUT", value_parser = parse_duration)]
+    pub idle_timeout: Option<Duration>,
+    /// How long an HTTP/1.1 request head may take from its first byte to its end [default: 15s]
+    #[arg(long, env = "ONCELINK_HEAD_TIMEOUT", value_parser = parse_duration)]
+    pub head_timeout: Option<Duration>,
+    /// How long a request's body, upload or download, may stop moving before the connection is
+    /// closed (a download cut off this way stays recoverable) [default: 30s]
+    #[arg(long, env = "ONCELINK_BODY_TIMEOUT", value_parser = parse_duration)]
+    pub body_timeout: Option<Duration>,
 }
 
 /// Options every subcommand shares.
@@ -130,6 +150,11 @@ struct FileConfig {
     max_resumes: Option<u32>,
     resume_window: Option<String>,
     inline_active_content: Option<bool>,
+    tls_cert: Option<PathBuf>,
+    tls_key: Option<PathBuf>,
+    idle_timeout: Option<String>,
+    head_timeout: Option<String>,
+    body_timeout: Option<String>,
 }
 
 /// The resolved configuration.
@@ -156,6 +181,10 @@ pub struct Settings {
     pub max_resumes: u32,
     pub resume_window: Duration,
     pub inline_active_content: bool,
+    /// TLS for viewers (certificate and key files).
+    pub tls: Option<TlsFiles>,
+    /// Time limits on connections that stop moving.
+    pub limits: Limits,
     /// `ONCELINK_API_TOKEN` (environment only: secrets stay out of flags and files).
     pub api_token: Option<String>,
     /// Where the TOML came from, if anywhere.
@@ -223,7 +252,8 @@ impl CommonArgs {
             Some(raw) => raw.parse().map_err(|_| anyhow::anyhow!("ONCELINK_LISTEN: {raw:?} is not an address"))?,
             None => file.listen.unwrap_or(default_listen()),
         };
-        Ok(format!("http://{listen}"))
+        let tls = env_nonempty("ONCELINK_TLS_CERT").is_some() || file.tls_cert.is_some();
+        Ok(format!("{}://{listen}", if tls { "https" } else { "http" }))
     }
 }
 
@@ -267,6 +297,16 @@ impl Settings {
             max_resumes: args.max_resumes.or(file.max_resumes).unwrap_or(oncelink::decision::DEFAULT_MAX_RESUMES),
             resume_window: dur("resume_window", args.resume_window, file.resume_window, Duration::from_secs(600))?,
             inline_active_content: args.inline_active_content.or(file.inline_active_content).unwrap_or(false),
+            tls: match (args.tls_cert.clone().or(file.tls_cert), args.tls_key.clone().or(file.tls_key)) {
+                (Some(cert), Some(key)) => Some(TlsFiles { cert, key }),
+                (None, None) => None,
+                _ => bail!("TLS needs both --tls-cert and --tls-key (or tls_cert and tls_key)"),
+            },
+            limits: Limits {
+                idle: dur("idle_timeout", args.idle_timeout, file.idle_timeout, Limits::default().idle)?,
+                body: dur("body_timeout", args.body_timeout, file.body_timeout, Limits::default().body)?,
+                head: dur("head_timeout", args.head_timeout, file.head_timeout, Limits::default().head)?,
+            },
             api_token: env_nonempty("ONCELINK_API_TOKEN"),
             config_file,
         };
@@ -289,6 +329,12 @@ impl Settings {
         }
         if self.origin_timeout.is_zero() || self.origin_timeout > Duration::from_secs(3600) {
             bail!("--origin-timeout must be between 1s and 1h");
+        }
+        let limits = [("--idle-timeout", self.limits.idle), ("--head-timeout", self.limits.head), ("--body-timeout", self.limits.body)];
+        for (name, limit) in limits {
+            if limit.is_zero() || limit > Duration::from_secs(3600) {
+                bail!("{name} must be between 1s and 1h");
+            }
         }
         if let Some(url) = &self.public_url
             && !(url.starts_with("http://") || url.starts_with("https://"))
@@ -345,6 +391,21 @@ impl Settings {
                 ),
             ),
             ("inline active content", self.inline_active_content.to_string()),
+            (
+                "tls",
+                self.tls.as_ref().map_or("off (plain HTTP/1.1)".into(), |t| {
+                    format!("{} with {} (HTTP/2 and HTTP/1.1; reloaded on change)", t.cert.display(), t.key.display())
+                }),
+            ),
+            (
+                "time limits",
+                format!(
+                    "idle {}, request head {}, stalled body {}",
+                    format_duration(self.limits.idle),
+                    format_duration(self.limits.head),
+                    format_duration(self.limits.body)
+                ),
+            ),
             (
                 "api token",
                 if self.api_token.is_some() { "from ONCELINK_API_TOKEN (****)".into() } else { "from the data dir (****)".into() },

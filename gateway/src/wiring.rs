@@ -7,6 +7,9 @@
 //! | `--origin-endpoint URL`, `aws` | that endpoint, AWS S3 ([`S3HttpOrigin`]) | the AWS chain, cached | – | – |
 //! | `--ledger dynamodb`, `postgres`, `memory` | – | – | DynamoDB table, PostgreSQL database, in memory | – |
 //! | `ONCELINK_KEYS`, `--mode presigned` | – | – | – | fixed, none |
+//!
+//! With `--tls-cert`/`--tls-key` the listener speaks TLS (the certificate reloaded on change) and
+//! the default public URL is `https://`.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -33,15 +36,25 @@ use crate::origin::s3::S3HttpOrigin;
 use crate::origin::{Origin, http_client};
 use crate::pg_ledger::PgLedger;
 use crate::proxy::Proxy;
-use crate::server::{self, Running};
+use crate::server::{self, Running, Serving};
 use crate::settings::{LedgerKind, Settings};
+use crate::tls::CertStore;
 
 /// Builds everything from `settings`, binds, and serves in the background.
 pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
     let data = DataDir::create(&settings.data_dir)?;
     let listener = tokio::net::TcpListener::bind(settings.listen).await.with_context(|| format!("cannot listen on {}", settings.listen))?;
     let addr = listener.local_addr()?;
-    let public_url = settings.public_url.clone().unwrap_or_else(|| format!("http://{addr}"));
+    let tls = match &settings.tls {
+        Some(files) => {
+            let store = CertStore::open(files.clone())?;
+            store.spawn_reloader();
+            Some(store.acceptor()?)
+        }
+        None => None,
+    };
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    let public_url = settings.public_url.clone().unwrap_or_else(|| format!("{scheme}://{addr}"));
 
     let (origin, object_store, credentials) = origin(settings, &data, &public_url).await?;
     let metrics = Arc::new(Metrics::default());
@@ -92,7 +105,7 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
         metrics,
         trust_forwarded_for: settings.trust_forwarded_for,
     });
-    let serving = server::spawn(listener, app, settings.shutdown_timeout);
+    let serving = server::spawn(listener, app, Serving { grace: settings.shutdown_timeout, limits: settings.limits, tls });
     Ok(Running::new(addr, public_url, api_token, object_store.describe(), serving))
 }
 

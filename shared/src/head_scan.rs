@@ -46,6 +46,11 @@ pub struct HeadScanner {
 }
 
 impl HeadScanner {
+    /// A request head has begun and not yet ended (for a time limit on reading heads).
+    pub fn reading_head(&self) -> bool {
+        matches!(self.state, State::Head) && !self.line.is_empty()
+    }
+
     /// Scans `bytes`, the next ones on the connection; appends the facts of every head they complete.
     pub fn feed(&mut self, mut bytes: &[u8], found: &mut Vec<HeadFacts>) {
         while !bytes.is_empty() {
