@@ -81,6 +81,22 @@ fn errors_are_one_line_and_non_zero() {
     let out = oncelink(&["serve", "--ledger", "dynamodb", "--listen", "127.0.0.1:0"], Some(&tmp.path().join("s")), None);
     assert!(!out.status.success());
     assert!(text(&out.stderr).contains("--ledger dynamodb needs --table"), "{}", text(&out.stderr));
+    // TLS needs both files, and files that load; the time limits need sensible values.
+    let serve = |extra: &[&str]| {
+        let mut args = vec!["serve", "--listen", "127.0.0.1:0"];
+        args.extend_from_slice(extra);
+        oncelink(&args, Some(&tmp.path().join("t")), None)
+    };
+    let out = serve(&["--tls-cert", "a.crt"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("--tls-key"), "{}", text(&out.stderr));
+    std::fs::write(tmp.path().join("bad.crt"), "not a certificate").unwrap();
+    let bad = tmp.path().join("bad.crt");
+    let out = serve(&["--tls-cert", bad.to_str().unwrap(), "--tls-key", bad.to_str().unwrap()]);
+    let stderr = text(&out.stderr);
+    assert!(!out.status.success() && stderr.trim_end().lines().last().is_some_and(|l| l.contains("holds no PEM certificate")), "{stderr}");
+    let out = serve(&["--idle-timeout", "0s"]);
+    assert!(!out.status.success() && text(&out.stderr).contains("--idle-timeout must be between 1s and 1h"), "{}", text(&out.stderr));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -2,6 +2,7 @@
 // playwright-core). Started by run.sh, which starts two gateways and sets:
 //   ONCELINK_WEB_URL, ONCELINK_WEB_TOKEN                the default gateway's page and API token
 //   ONCELINK_WEB_INLINE_URL, ONCELINK_WEB_INLINE_TOKEN  one started with --inline-active-content true
+//   ONCELINK_WEB_TLS_URL, ONCELINK_WEB_TLS_TOKEN        one serving TLS (self-signed, 127.0.0.1)
 //   ONCELINK_WEB_STDOUT, ONCELINK_WEB_LOG               the default gateway's stdout and log
 // The tests run in order: the first logs in, the last logs out.
 import { test, before, after } from "node:test";
@@ -15,7 +16,10 @@ const pageUrl = process.env.ONCELINK_WEB_URL;
 const token = process.env.ONCELINK_WEB_TOKEN;
 const inlinePageUrl = process.env.ONCELINK_WEB_INLINE_URL;
 const inlineToken = process.env.ONCELINK_WEB_INLINE_TOKEN;
-for (const url of [pageUrl, inlinePageUrl]) {
+const tlsPageUrl = process.env.ONCELINK_WEB_TLS_URL;
+const tlsToken = process.env.ONCELINK_WEB_TLS_TOKEN;
+assert.ok(tlsPageUrl?.startsWith("https://") && tlsToken, `the TLS gateway's page, https: ${tlsPageUrl}`);
+for (const url of [pageUrl, inlinePageUrl, tlsPageUrl]) {
   assert.ok(url && url.endsWith("/_oncelink/") && !url.includes("#"), `a plain page URL as printed by oncelink serve: ${url}`);
 }
 assert.ok(token && inlineToken, "the API tokens from the data dirs");
@@ -23,10 +27,11 @@ const origin = new URL(pageUrl).origin;
 const inlineOrigin = new URL(inlinePageUrl).origin;
 
 const profiles = [];
-async function browser() {
+async function browser(options = {}) {
   const profile = mkdtempSync(join(tmpdir(), "oncelink-chromium-"));
   profiles.push(profile);
   return chromium.launchPersistentContext(profile, {
+    ...options,
     executablePath: "/usr/bin/chromium",
     headless: true,
     acceptDownloads: true,
@@ -278,6 +283,38 @@ test("the session cookie with Origin: null (a sandboxed document's) is refused; 
   assert.equal(foreign.status, 403);
   const own = await call(origin);
   assert.equal(own.status, 201, "the same cookie from the page's own origin");
+});
+
+test("over TLS the page, its API calls and the link all run on HTTP/2, and the session cookie is Secure", async () => {
+  // The certificate is self-signed: this browser is told to accept it (and nothing else differs).
+  const tlsContext = await browser({ ignoreHTTPSErrors: true });
+  try {
+    const tlsOrigin = new URL(tlsPageUrl).origin;
+    const page = await tlsContext.newPage();
+    await logIn(page, tlsPageUrl, tlsToken);
+    const cookie = await sessionCookie(tlsContext, tlsOrigin);
+    assert.ok(cookie?.secure, "the session cookie is Secure on an https page");
+    const link = await upload(page, "over-h2.txt", 1);
+    assert.ok(link.startsWith(tlsOrigin + "/uploads/"), link);
+    const protocols = await page.evaluate(() => [
+      ...performance.getEntriesByType("navigation").map((e) => ["page", e.nextHopProtocol]),
+      ...performance.getEntriesByType("resource").filter((e) => e.name.includes("/_oncelink/links"))
+        .map((e) => ["api", e.nextHopProtocol]),
+    ]);
+    assert.ok(protocols.some(([kind]) => kind === "api"), JSON.stringify(protocols));
+    assert.deepEqual(protocols.filter(([, p]) => p !== "h2"), [], `everything on h2: ${JSON.stringify(protocols)}`);
+
+    const first = await tlsContext.newPage();
+    const [download] = await Promise.all([first.waitForEvent("download"), first.goto(link).catch(() => {})]);
+    assert.ok(readFileSync(await download.path()).equals(content), "the whole file over HTTP/2");
+    const second = await tlsContext.newPage();
+    const answer = await second.goto(link);
+    assert.equal(answer.status(), 403);
+    assert.match(await second.textContent("body"), /link_already_used/);
+    assert.equal(await second.evaluate(() => performance.getEntriesByType("navigation")[0].nextHopProtocol), "h2");
+  } finally {
+    await tlsContext.close();
+  }
 });
 
 test("log out: the cookie is gone and the API refuses the page", async () => {

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # tests/web/run.sh — the gateway's web page in a real browser.
 #
-# Starts the built `oncelink serve` twice on free loopback ports with temporary data dirs (the
-# default gateway, and one with --inline-active-content true), then runs page.test.mjs
+# Starts the built `oncelink serve` three times on free loopback ports with temporary data dirs
+# (the default gateway, one with --inline-active-content true, and one serving TLS with a
+# self-signed certificate made here by openssl), then runs page.test.mjs
 # (node --test) against them: headless Debian Chromium driven by playwright-core. The tests get
 # each page's URL and the API token from its data dir (the banner does not print it: stdout is
 # not a terminal). Run tests/web/setup.sh first (installs chromium and playwright-core).
@@ -50,9 +51,15 @@ start default
 page="$page_url"
 start inline --inline-active-content true
 inline_page="$page_url"
+# TLS (ALPN h2 + http/1.1) with a throwaway self-signed certificate for 127.0.0.1.
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=127.0.0.1 \
+  -addext subjectAltName=IP:127.0.0.1 -keyout "$work/tls.key" -out "$work/tls.crt" 2>/dev/null
+start tls --tls-cert "$work/tls.crt" --tls-key "$work/tls.key"
+tls_page="$page_url"
 
 cd "$here"
 ONCELINK_WEB_URL="$page" ONCELINK_WEB_TOKEN="$(cat "$work/default/api-token")" \
 ONCELINK_WEB_INLINE_URL="$inline_page" ONCELINK_WEB_INLINE_TOKEN="$(cat "$work/inline/api-token")" \
+ONCELINK_WEB_TLS_URL="$tls_page" ONCELINK_WEB_TLS_TOKEN="$(cat "$work/tls/api-token")" \
 ONCELINK_WEB_STDOUT="$work/default.stdout" ONCELINK_WEB_LOG="$work/default.log" \
   node --test --test-concurrency=1 --test-reporter=spec page.test.mjs
