@@ -79,6 +79,8 @@ cleanup() {
   exit "$status"
 }
 trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
 
 # --- 1. build -----------------------------------------------------------------------------------
 say "static binary (deploy/container/build-static.sh)"
@@ -86,7 +88,10 @@ CARGO_TARGET_DIR="${ONCELINK_STATIC_TARGET_DIR:-$cache/target-static}" sh "$repo
 bin="$work/ctx/prebuilt/oncelink"
 cp "$repo/Dockerfile" "$repo/.dockerignore" "$work/ctx/"
 say "image (buildah bud of the Dockerfile, final stage from prebuilt/)"
-buildah "${storage[@]}" bud --quiet --format docker --build-arg FILES=prebuilt -t "$image" "$work/ctx" >/dev/null
+# --format docker: the OCI image format has no HEALTHCHECK. --layers --force-rm: without them
+# buildah 1.28 leaves a working container for the `FROM ${FILES}` stage, keeping every run's
+# image alive in the cache.
+buildah "${storage[@]}" bud --quiet --format docker --layers --force-rm --build-arg FILES=prebuilt -t "$image" "$work/ctx" >/dev/null
 pod image prune -f >/dev/null # the previous run's image, now untagged
 
 # --- 2. inspect ---------------------------------------------------------------------------------
