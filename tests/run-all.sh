@@ -13,7 +13,11 @@
 #                libFuzzer on every target for ONCELINK_FUZZ_SECONDS (default 15) each; longer runs:
 #                `bash tests/fuzz.sh SECONDS`
 #   5. web       the gateway's web page driven in headless Chromium (playwright-core)
-#   6. infra     arm64 Lambda zips (cached under ~/.cache/oncelink/target-arm64), the edge shim,
+#   6. container the Dockerfile's image built with buildah (static binary built on the host,
+#                cached under ~/.cache/oncelink/target-static) and run with podman, no Docker
+#                daemon: image config, healthcheck, put/issue/200/403, non-root, a restart on the
+#                same volume; the compose example checked structurally (tests/container/run.sh)
+#   7. infra     arm64 Lambda zips (cached under ~/.cache/oncelink/target-arm64), the edge shim,
 #                CDK synth with cdk-nag, cfn-lint, CDK assertions, Terraform parse/checkov/cross-check
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -66,6 +70,9 @@ bash tests/fuzz.sh "${ONCELINK_FUZZ_SECONDS:-15}"
 
 phase "web: the gateway's page in headless Chromium"
 bash tests/web/run.sh
+
+phase "container: the image from the Dockerfile (buildah), run with podman: health, a link 200 then 403, non-root, restart"
+bash tests/container/run.sh
 
 phase "infra: Lambda packages, edge shim, CDK synth + cdk-nag + cfn-lint + assertions, Terraform"
 bash tests/infra/run.sh

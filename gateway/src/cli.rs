@@ -93,6 +93,8 @@ enum Command {
     },
     /// Start a gateway on a free port, store a sample file, issue a link, fetch it twice (200, then 403)
     Demo,
+    /// Ask the gateway of this configuration for /_oncelink/healthz: exit 0 if healthy (a container's HEALTHCHECK)
+    Healthcheck(crate::healthcheck::HealthcheckArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -199,6 +201,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             );
         }
         Command::Demo => return crate::demo::run().await,
+        Command::Healthcheck(args) => crate::healthcheck::run(&cli.common, &args).await?,
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -37,6 +37,7 @@
 //! | [`datadir`] | the data directory and its secrets |
 //! | [`metrics`] | Prometheus text from the core's metric vocabulary |
 //! | [`client`] | the CLI's HTTP client of the API |
+//! | [`healthcheck`] | `oncelink healthcheck`: the binary probes its own gateway (a scratch image has no curl) |
 //!
 //! ## Errors
 //!
@@ -54,6 +55,7 @@ pub mod datadir;
 pub mod demo;
 pub mod file_ledger;
 pub mod head_guard;
+pub mod healthcheck;
 pub mod keys;
 pub mod metrics;
 pub mod origin;
