@@ -212,7 +212,97 @@ fn innermost(error: &(dyn std::error::Error + 'static)) -> String {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Mutex;
+
+    use http::Response;
+    use hyper_util::rt::TokioIo;
+    use redb::Database;
+
     use super::*;
+    use crate::origin::http_client;
+    use crate::webhook::outbox::append;
+
+    /// What a receiver got: the event id header, the body, whether the signature verified.
+    type Got = Arc<Mutex<Vec<(String, String, bool)>>>;
+
+    /// A loopback receiver that refuses its first `refusals` requests with 503, then takes all.
+    async fn receiver(secret: &'static str, refusals: usize) -> (Target, Got) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let target = Target::parse(&format!("http://{}/hook", listener.local_addr().unwrap())).unwrap();
+        let got: Got = Arc::default();
+        let keep = got.clone();
+        tokio::spawn(async move {
+            loop {
+                let (socket, _) = listener.accept().await.unwrap();
+                let got = keep.clone();
+                let service = hyper::service::service_fn(move |request: Request<hyper::body::Incoming>| {
+                    let got = got.clone();
+                    async move {
+                        let id = request.headers().get(EVENT_ID_HEADER).map(|v| v.to_str().unwrap().to_owned()).unwrap_or_default();
+                        let header = request.headers()[signature::HEADER].to_str().unwrap().to_owned();
+                        let body = request.into_body().collect().await.unwrap().to_bytes();
+                        let t: u64 = header.strip_prefix("t=").unwrap().split(',').next().unwrap().parse().unwrap();
+                        let at = std::time::UNIX_EPOCH + Duration::from_secs(t);
+                        let fresh = SystemTime::now().duration_since(at).unwrap_or_default() < Duration::from_secs(60);
+                        let verified = fresh && signature::sign(secret, at, &body) == header;
+                        let mut got = got.lock().unwrap();
+                        got.push((id, String::from_utf8(body.to_vec()).unwrap(), verified));
+                        let status = if got.len() <= refusals { 503 } else { 200 };
+                        Ok::<_, std::convert::Infallible>(Response::builder().status(status).body(Full::new(Bytes::new())).unwrap())
+                    }
+                });
+                tokio::spawn(hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(socket), service));
+            }
+        });
+        (target, got)
+    }
+
+    fn append_committed(db: &Database, ids: &[&str]) {
+        let tx = db.begin_write().unwrap();
+        append(&tx, &ids.iter().map(|id| format!(r#"{{"id":"{id}","type":"link.used"}}"#).into_bytes()).collect::<Vec<_>>()).unwrap();
+        tx.commit().unwrap();
+    }
+
+    async fn until(what: &str, mut done: impl FnMut() -> bool) {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+        while !done() {
+            assert!(tokio::time::Instant::now() < deadline, "timed out waiting for {what}");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// In order, one at a time: a refusal is retried (the same event, signed afresh) before the
+    /// next goes; what was taken leaves the outbox; a wake sends a new event without waiting
+    /// for the poll.
+    #[tokio::test]
+    async fn delivers_in_order_retries_a_refusal_and_empties_the_outbox() {
+        let secret = "whsec-test-0123456789abcdef";
+        let dir = tempfile::tempdir().unwrap();
+        let db = Arc::new(Database::create(dir.path().join("ledger.redb")).unwrap());
+        Outbox::create_table(&db).unwrap();
+        append_committed(&db, &["evt_1", "evt_2", "evt_3"]);
+        let (target, got) = receiver(secret, 1).await;
+        let (wake, stats) = (Wake::default(), Arc::new(Stats::default()));
+        let outbox = Outbox::new(db.clone());
+        let running =
+            crate::webhook::Delivering::spawn(db.clone(), wake.clone(), target, secret.into(), http_client().unwrap(), stats.clone());
+
+        until("four attempts", || got.lock().unwrap().len() >= 4).await;
+        until("an empty outbox", || outbox.backlog().unwrap().pending == 0).await;
+        let ids: Vec<String> = got.lock().unwrap().iter().map(|(id, _, _)| id.clone()).collect();
+        assert_eq!(ids, ["evt_1", "evt_1", "evt_2", "evt_3"]);
+        assert!(got.lock().unwrap().iter().all(|(id, body, verified)| *verified && body.contains(id.as_str())));
+        let mut metrics = String::new();
+        stats.render(&mut metrics);
+        assert!(metrics.contains("outcome=\"delivered\"} 3\n") && metrics.contains("outcome=\"refused\"} 1\n"), "{metrics}");
+
+        let sent = tokio::time::Instant::now();
+        append_committed(&db, &["evt_4"]);
+        wake.notify();
+        until("the woken delivery", || got.lock().unwrap().len() == 5).await;
+        assert!(sent.elapsed() < POLL, "woken, not polled: {:?}", sent.elapsed());
+        running.stop().await;
+    }
 
     #[test]
     fn the_event_id_header_comes_from_the_body() {
