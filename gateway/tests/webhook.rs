@@ -9,6 +9,8 @@
 //! * `kill -9` while a delivery stalls in flight, then a restart on the same data dir: every
 //!   event arrives at least once, the one in flight again, and duplicates are the same event
 //!   (same id, same body);
+//! * SIGTERM with a delivery stalled in flight: the gateway stops without waiting for it, and the
+//!   event goes out after the restart;
 //! * a webhook with a ledger that cannot share its transaction, or a URL that is not one, stops
 //!   the start with one line.
 
@@ -176,6 +178,26 @@ async fn kill_9_mid_delivery_then_restart_delivers_everything_at_least_once() {
     for ((kind, link_id), ids) in ids_by_kind(&got) {
         assert_eq!(ids.len(), 1, "{kind} of {link_id}: one event, however often delivered: {ids:?}");
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sigterm_with_a_delivery_in_flight_stops_at_once_and_keeps_the_event() {
+    let receiver = Receiver::start(0, Duration::from_secs(60)).await;
+    let tmp = tempfile::tempdir().unwrap();
+    let url = receiver.url();
+    let mut gw = Gateway::start_with_env(&tmp.path().join("data"), &Backend::File, 0, &["--webhook-url", &url], &[]);
+    let links = links(&gw, 1).await;
+    assert_eq!(gw.get(&links[0].0).await.0, 200);
+    receiver.until("a delivery in flight", Duration::from_secs(20), |got| !got.is_empty()).await;
+    let stalled = receiver.received()[0].id.clone();
+    let asked = std::time::Instant::now();
+    assert!(gw.terminate().success(), "a clean exit");
+    assert!(asked.elapsed() < Duration::from_secs(8), "the stalled delivery held up the stop: {:?}", asked.elapsed());
+
+    receiver.set_delay(Duration::ZERO);
+    let _gw = gw.restart();
+    let got = receiver.until("everything after the restart", Duration::from_secs(30), |got| each_used_once(got, &links)).await;
+    assert!(got.iter().filter(|r| r.id == stalled).count() >= 2, "the abandoned attempt's event came again");
 }
 
 #[test]
