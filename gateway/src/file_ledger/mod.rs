@@ -20,7 +20,8 @@ use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
 use oncelink::ledger::{
-    ClaimOutcome, Commit, Delivery, Ledger, LedgerError, LedgerKey, LinkRecord, LinkState, Release, ResumeClaim, ResumeOutcome, UseClaim,
+    ClaimOutcome, Commit, Delivery, Ledger, LedgerError, LedgerKey, LinkRecord, LinkState, Release, ResumeClaim, ResumeOutcome, TrailEntry,
+    UseClaim,
 };
 use redb::{Database, ReadableDatabase, ReadableTableMetadata, TableDefinition};
 
@@ -229,6 +230,18 @@ impl Ledger for FileLedger {
 
     async fn revoke(&self, key: &LedgerKey, at: SystemTime, retain_until: SystemTime) -> Result<(), LedgerError> {
         self.update(key, |_| Must::BeDurable, move |record| record.revoke(at, retain_until)).await
+    }
+
+    async fn note_refusal(&self, key: &LedgerKey, entry: &TrailEntry, retain_until: SystemTime) -> Result<(), LedgerError> {
+        let entry = entry.clone();
+        // A refusal's trace need not survive a crash on its own (the next synced commit keeps it).
+        self.update(key, |_| Must::BeVisible, move |record| record.note_refusal(&entry, retain_until)).await
+    }
+
+    async fn tag(&self, key: &LedgerKey, tag: &str, retain_until: SystemTime) -> Result<(), LedgerError> {
+        let tag = tag.to_owned();
+        // The link is handed out after this returns: its tag must be there after a crash.
+        self.update(key, |_| Must::BeDurable, move |record| record.tag(&tag, retain_until)).await
     }
 
     async fn lookup(&self, key: &LedgerKey) -> Result<Option<LinkState>, LedgerError> {
