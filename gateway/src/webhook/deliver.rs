@@ -116,8 +116,10 @@ impl Deliverer {
                 break;
             }
             if let Err(error) = self.forget(delivered).await {
-                // Delivered again later: at least once allows it.
+                // Delivered again later, which at least once allows; not at once, though: a
+                // table that cannot be written would otherwise resend the round in a loop.
                 tracing::warn!(%error, "cannot delete delivered events from the webhook outbox");
+                retry_in = Some(retry_in.unwrap_or(POLL).max(POLL));
             }
             if stop.is_cancelled() {
                 return;
