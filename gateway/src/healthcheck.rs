@@ -32,6 +32,8 @@ use rustls::crypto::WebPkiSupportedAlgorithms;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{DigitallySignedStruct, SignatureScheme};
 
+use crate::causes::causes;
+
 use crate::settings::{CommonArgs, default_listen, format_duration, parse_duration};
 
 /// The path every gateway answers health on.
@@ -154,21 +156,6 @@ fn file_config(common: &CommonArgs) -> Result<toml::Table, Unhealthy> {
     let text =
         std::fs::read_to_string(&path).map_err(|e| Unhealthy::Config(format!("cannot read the config file {}: {e}", path.display())))?;
     text.parse::<toml::Table>().map_err(|e| Unhealthy::Config(format!("config file {}: {}", path.display(), e.message())))
-}
-
-/// An error and its sources on one line ("client error (Connect): tcp connect error: Connection refused …").
-fn causes(error: &dyn std::error::Error) -> String {
-    let mut line = error.to_string();
-    let mut source = error.source();
-    while let Some(e) = source {
-        let text = e.to_string();
-        if !line.contains(&text) {
-            line.push_str(": ");
-            line.push_str(&text);
-        }
-        source = e.source();
-    }
-    line.replace('\n', " ")
 }
 
 type ProbeClient = Client<hyper_rustls::HttpsConnector<HttpConnector>, Empty<Bytes>>;

@@ -50,6 +50,7 @@ pub mod answer;
 pub mod api;
 pub mod app;
 pub mod body;
+pub mod causes;
 pub mod cli;
 pub mod client;
 pub mod datadir;

@@ -32,6 +32,8 @@ use oncelink::ledger::{
 pub use pool::redact;
 use row::{count, secs};
 
+use crate::causes::causes;
+
 /// How often a claim is written again when the row changed between its refusal and the read
 /// that explains it.
 const CLAIM_ATTEMPTS: usize = 4;
@@ -47,21 +49,6 @@ pub struct PgLedger {
 
 fn unavailable(e: impl std::error::Error) -> LedgerError {
     LedgerError::Unavailable(format!("postgres ledger: {}", causes(&e)))
-}
-
-/// An error and its causes, `a: b: c` (the driver's own message is often only "error
-/// connecting to server"). None of them carries the URL or a parameter's value.
-fn causes(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(cause) = source {
-        let next = cause.to_string();
-        if !text.ends_with(&next) {
-            text = format!("{text}: {next}");
-        }
-        source = cause.source();
-    }
-    text
 }
 
 impl PgLedger {
