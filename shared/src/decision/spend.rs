@@ -78,6 +78,7 @@ pub async fn admit(request: &ViewerRequest, policy: &EdgePolicy, config: &EdgeCo
     match precheck(request, policy, config, now) {
         Precheck::Deny(reason) => Admitted::without_ticket(Decision::Deny(reason)),
         Precheck::Preview => Admitted::without_ticket(Decision::Preview),
+        Precheck::Confirm(step) => Admitted::without_ticket(Decision::Confirm(step)),
         Precheck::Look(claim) => Admitted::without_ticket(match ledger.lookup(&claim.use_claim.key).await {
             Ok(state) => look(state.as_ref(), &claim, policy, now),
             Err(error) => fail_closed(error, &claim.use_claim.request_id),

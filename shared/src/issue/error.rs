@@ -27,6 +27,10 @@ pub enum IssueError {
     InvalidMaxUses,
     InvalidGraceSeconds,
     InvalidFilename,
+    /// `confirm` on a PUT link.
+    ConfirmNotForUploads,
+    /// `confirm` in a presigned deployment (the proof needs the sealed key set).
+    ConfirmNeedsSealed,
     /// The request named another mode than the deployment's.
     UnsupportedMode(LinkMode),
     InvalidLinkId,
@@ -86,6 +90,8 @@ impl Refusal for IssueError {
             Self::InvalidMaxUses => "invalid_max_uses",
             Self::InvalidGraceSeconds => "invalid_grace_seconds",
             Self::InvalidFilename => "invalid_filename",
+            Self::ConfirmNotForUploads => "confirm_not_for_uploads",
+            Self::ConfirmNeedsSealed => "confirm_needs_sealed",
             Self::UnsupportedMode(_) => "unsupported_mode",
             Self::InvalidLinkId => "invalid_link_id",
             Self::BodyTooLarge => "body_too_large",
@@ -121,6 +127,8 @@ impl Refusal for IssueError {
             Self::InvalidFilename => {
                 "filename applies to GET links: 1..=200 bytes, no control characters, quotes, slashes or backslashes".into()
             }
+            Self::ConfirmNotForUploads => "confirm applies to GET links only".into(),
+            Self::ConfirmNeedsSealed => "confirm links need sealed mode: the edge proves the click with its own key".into(),
             Self::UnsupportedMode(mode) => format!("this deployment issues {} links", mode.as_str()),
             Self::InvalidLinkId => "a link id is 22 base64url characters".into(),
             Self::BodyTooLarge => format!("the body is larger than {MAX_BODY_BYTES} bytes"),

@@ -39,6 +39,9 @@ pub struct IssuedLink {
     pub mode: LinkMode,
     pub max_uses: u32,
     pub grace_seconds: u32,
+    /// A confirm link (shown only when it is one).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub confirm: bool,
 }
 
 /// Validates `request` and signs it in the deployment's mode; the URL points at the CDN.
@@ -61,6 +64,7 @@ pub fn issue(settings: &IssuerSettings, signer: Signer<'_>, request: &LinkReques
         mode: settings.mode,
         max_uses: policy.max_uses,
         grace_seconds: policy.grace_seconds,
+        confirm: policy.confirm,
     })
 }
 
@@ -81,6 +85,7 @@ fn sealed_link(
         nonce,
         filename: request.filename.clone(),
         content_type: request.content_type.clone(),
+        confirm: policy.confirm,
     };
     let path = format!("/{}", encode_key(&request.key));
     let token = sealed::seal(&claims, keys.active_secret(), &settings.cdn_host(), &path).map_err(|_| IssueError::SigningFailed)?;
