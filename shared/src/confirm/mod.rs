@@ -84,20 +84,24 @@ pub fn without_proofs(cookie: &str) -> Option<String> {
     (!kept.is_empty()).then(|| kept.join("; "))
 }
 
-/// Is this click from the link's own page in a browser? `Origin` is the link's own origin, or —
-/// without an `Origin` — `Sec-Fetch-Site` says `same-origin`. A page elsewhere (or a sandboxed
-/// one, `Origin: null`) cannot confirm for its visitor.
+/// Is this click from the link's own page in a browser? The browser says `Sec-Fetch-Site:
+/// same-origin` (a header no page can set) or, where it sends no `Sec-Fetch-Site`, `Origin` is
+/// exactly the link's own origin. A page
+/// elsewhere, or a sandboxed one, can do neither, so it cannot confirm for its visitor.
+///
+/// The page's `Referrer-Policy: no-referrer` makes browsers send `Origin: null` with its form's
+/// POST (Fetch: a no-referrer request's origin is serialised as `null`), so in practice the
+/// browser's `Sec-Fetch-Site` decides; browsers send it to https and loopback origins only, so a
+/// confirm link needs one of those (a plain-http gateway on a LAN address refuses the click).
 pub fn from_own_page(request: &ViewerRequest, https: bool) -> bool {
-    let mut origins = request.headers.iter().filter(|(name, _)| name == "origin").map(|(_, v)| v.as_str());
-    match (origins.next(), origins.next()) {
-        (Some(origin), None) => {
-            let Some(host) = request.header("host") else { return false };
-            let scheme = if https { "https://" } else { "http://" };
-            origin.strip_prefix(scheme).is_some_and(|rest| rest.eq_ignore_ascii_case(host))
-        }
-        (None, _) => request.header("sec-fetch-site") == Some("same-origin"),
-        _ => false,
+    if let Some(site) = request.header("sec-fetch-site") {
+        return site == "same-origin";
     }
+    let mut origins = request.headers.iter().filter(|(name, _)| name == "origin").map(|(_, v)| v.as_str());
+    let (Some(origin), None) = (origins.next(), origins.next()) else { return false };
+    let Some(host) = request.header("host") else { return false };
+    let scheme = if https { "https://" } else { "http://" };
+    origin.strip_prefix(scheme).is_some_and(|rest| rest.eq_ignore_ascii_case(host))
 }
 
 /// May a proof count for this request? Not when the browser says the request comes from
@@ -132,14 +136,17 @@ mod tests {
         assert!(from_own_page(&request(&[("origin", "https://files.example.com")]), true));
         assert!(from_own_page(&request(&[("origin", "https://FILES.example.com")]), true));
         assert!(from_own_page(&request(&[("sec-fetch-site", "same-origin")]), true));
+        // What Chromium sends for the page's form (no-referrer: Origin is null).
+        assert!(from_own_page(&request(&[("origin", "null"), ("sec-fetch-site", "same-origin")]), true));
         for headers in [
             &[][..],
+            &[("origin", "null")][..],
             &[("origin", "http://files.example.com")][..],
             &[("origin", "https://files.example.com:444")][..],
-            &[("origin", "null"), ("sec-fetch-site", "same-origin")][..],
-            &[("origin", "https://evil.example"), ("sec-fetch-site", "same-origin")][..],
             &[("origin", "https://files.example.com"), ("origin", "https://files.example.com")][..],
+            &[("origin", "https://files.example.com"), ("sec-fetch-site", "cross-site")][..],
             &[("sec-fetch-site", "cross-site")][..],
+            &[("sec-fetch-site", "same-site")][..],
         ] {
             assert!(!from_own_page(&request(headers), true), "{headers:?}");
         }
