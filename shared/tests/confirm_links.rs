@@ -80,7 +80,7 @@ fn page_of(decision: Decision) -> (String, Option<String>) {
 }
 
 fn path_and_query(url: &str) -> &str {
-    &url[url.find("://").unwrap() + 3..].trim_start_matches(|c| c != '/')
+    url[url.find("://").unwrap() + 3..].trim_start_matches(|c| c != '/')
 }
 
 #[tokio::test]
