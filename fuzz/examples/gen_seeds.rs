@@ -63,6 +63,7 @@ fn claims(method: LinkMethod) -> Claims {
         nonce: *b"oncelink-fuzz-01",
         filename: None,
         content_type: None,
+        confirm: false,
     }
 }
 
@@ -84,6 +85,13 @@ fn main() {
     let sealed_put = issue_sealed_token(&Claims { content_type: Some("application/pdf".into()), ..claims(LinkMethod::Put) });
     let sealed_expired = issue_sealed_token(&Claims { expires_at: NOW_SECS - 1, ..claims(LinkMethod::Get) });
     let sealed_retired_kid = issue_sealed_token(&Claims { kid: "k0".into(), ..claims(LinkMethod::Get) });
+    // A confirm link (version 2 token), and the proof its click earns at the fuzzers' clock.
+    let confirm_claims = Claims { confirm: true, ..claims(LinkMethod::Get) };
+    let sealed_confirm = issue_sealed_token(&confirm_claims);
+    let confirm_proof = format!(
+        "oncelink_confirm={}",
+        oncelink::confirm::proof::mint(oncelink_fuzz::keys(), &oncelink::link::LinkId::for_nonce(&confirm_claims.nonce), now())
+    );
     let mut tampered = sealed_get.clone().into_bytes();
     let last = tampered.len() - 1;
     tampered[last] = if tampered[last] == b'A' { b'B' } else { b'A' };
@@ -111,6 +119,15 @@ fn main() {
         ("sealed-tampered", event("GET", PATH, &sealed_tampered, &[host], "req-sealed-tampered")),
         ("sealed-other-host", event("GET", PATH, &sealed_get, &[("Host", "evil.example")], "req-sealed-host")),
         ("method-post", event("POST", PATH, &sealed_get, &[host], "req-post")),
+        ("sealed-confirm-page", event("GET", PATH, &sealed_confirm, &[host, curl], "req-confirm-page")),
+        (
+            "sealed-confirm-click",
+            event("POST", PATH, &sealed_confirm, &[host, ("Origin", "null"), ("Sec-Fetch-Site", "same-origin")], "req-confirm-click"),
+        ),
+        (
+            "sealed-confirm-proof",
+            event("GET", PATH, &sealed_confirm, &[host, ("Cookie", &format!("a=1; {confirm_proof}")), ("Sec-Fetch-Site", "same-origin")], "req-confirm-get"),
+        ),
         ("header-without-key", {
             let mut e = event("GET", PATH, &sealed_get, &[], "req-no-key");
             e["Records"][0]["cf"]["request"]["headers"] = json!({ "host": [{ "value": HOST }] });
@@ -145,6 +162,7 @@ fn main() {
     let tokens: Vec<(&str, String)> = vec![
         ("get", sealed_get.clone()),
         ("get-filename-grace", sealed_get_named.clone()),
+        ("confirm", sealed_confirm.clone()),
         ("put-content-type", sealed_put.clone()),
         ("expired", sealed_expired.clone()),
         ("retired-kid", sealed_retired_kid.clone()),

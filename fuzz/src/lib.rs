@@ -93,7 +93,7 @@ pub fn check_answer(event: &Value, mode: LinkMode, answer: &Answer) {
                 "generated response of {} bytes (CloudFront's limit is {MAX_GENERATED_RESPONSE_BYTES})",
                 serialized.len()
             );
-            let no_store = response.headers.get("cache-control").is_some_and(|values| values.iter().any(|v| v.value == "no-store"));
+            let no_store = response.headers.get("cache-control").is_some_and(|values| values.iter().any(|v| v.value.starts_with("no-store")));
             assert!(no_store, "generated response without cache-control: no-store: {response:?}");
             let status: u16 = response.status.parse().expect("status is a number in a string");
             assert!((200..600).contains(&status), "status {status}");
@@ -105,12 +105,15 @@ pub fn check_answer(event: &Value, mode: LinkMode, answer: &Answer) {
         Answer::Continue(request) => {
             let (_, original) = cloudfront::parse_event(event.clone()).expect("a forwarded event was a valid event");
             assert!(matches!(request.method.as_str(), "GET" | "PUT" | "HEAD" | "OPTIONS"), "forwarded method {:?}", request.method);
-            // Only the query string and the link header may change on the way to the origin: the
-            // validator names the link (a GET or PUT that spent a use) and drops the viewer's own.
+            // Only the query string, the link header and the confirm proof cookie may change on
+            // the way to the origin: the validator names the link (a GET or PUT that spent a
+            // use), drops the viewer's own, and never passes a proof on.
             let link_header = oncelink::edge::cloudfront::LINK_HEADER;
             let mut headers = request.headers.clone();
             let named = headers.remove(link_header);
-            let mut sent = original.headers.clone();
+            let mut stripped = original.clone();
+            stripped.strip_confirm_proofs();
+            let mut sent = stripped.headers;
             sent.remove(link_header);
             assert_eq!((&request.method, &request.uri, &headers), (&original.method, &original.uri, &sent));
             match named {
@@ -250,6 +253,8 @@ pub struct SealedIn {
     pub other_path: Option<String>,
     /// Overwrite one byte of the token.
     pub tamper: Option<(u16, u8)>,
+    /// A confirm link (a version 2 token; refused by the issuer on a PUT).
+    pub confirm: bool,
 }
 
 #[derive(Arbitrary, Debug, Clone)]
@@ -349,6 +354,7 @@ fn seal_input(spec: &SealedIn, host: &str, path: &str) -> String {
         nonce: spec.nonce,
         filename: spec.filename.clone(),
         content_type: spec.content_type.clone(),
+        confirm: spec.confirm,
     };
     let host = spec.other_host.as_deref().unwrap_or(host);
     let path = spec.other_path.as_deref().unwrap_or(path);
@@ -455,11 +461,22 @@ pub fn check_precheck(request: &ViewerRequest, outcome: &Precheck) {
             assert!(request.header("user-agent").is_some(), "preview answer without a User-Agent");
         }
         Precheck::Refused(reason, _) => {
-            assert!(matches!(method, "GET" | "PUT" | "HEAD" | "OPTIONS"), "a {method:?} request read as a link");
+            assert!(matches!(method, "GET" | "PUT" | "HEAD" | "OPTIONS" | "POST"), "a {method:?} request read as a link");
             serde_json::from_str::<Value>(&reason.body()).expect("a denial body is JSON");
         }
+        Precheck::Confirm(step) => match step {
+            oncelink::confirm::ConfirmStep::Page { link, .. } => {
+                assert!(matches!(method, "GET" | "HEAD"), "a confirm page for a {method:?}");
+                assert_eq!(link, &format!("{}?{}", request.uri, request.querystring), "the page posts to another link");
+            }
+            oncelink::confirm::ConfirmStep::Clicked { path, .. } => {
+                assert_eq!(method, "POST", "a click's answer for a {method:?}");
+                assert_eq!(path, &request.uri);
+            }
+        },
         Precheck::Deny(reason) => {
-            if !matches!(method, "GET" | "PUT" | "HEAD" | "OPTIONS") {
+            // A POST may be a confirm page's click, refused like any link request.
+            if !matches!(method, "GET" | "PUT" | "HEAD" | "OPTIONS" | "POST") {
                 assert_eq!(reason, &oncelink::DenyReason::MethodNotAllowed);
             }
             let body = reason.body();
@@ -475,6 +492,7 @@ pub fn outcome_class(outcome: &Precheck) -> String {
         Precheck::Claim(c) => format!("claim{}", if c.grace.is_some() { "-grace" } else { "" }),
         Precheck::Look(_) => "look".into(),
         Precheck::Preview(_) => "preview".into(),
+        Precheck::Confirm(step) => format!("confirm-{}", step.status()),
         Precheck::Deny(reason) | Precheck::Refused(reason, _) => format!("deny-{}", reason.code()),
     }
 }
@@ -582,6 +600,9 @@ pub fn gateway_head(data: &[u8]) {
                     }
                     oncelink::Decision::Preview => {
                         assert!(matches!(viewer.method.as_str(), "GET" | "PUT"), "a preview answer for {:?}", viewer.method)
+                    }
+                    oncelink::Decision::Confirm(_) => {
+                        assert!(matches!(viewer.method.as_str(), "GET" | "HEAD" | "POST"), "a confirm answer for {:?}", viewer.method)
                     }
                     oncelink::Decision::Deny(reason) => {
                         // The request's own faults (a body on a read: 400; a range: 416) or the

@@ -6,6 +6,7 @@ use bytes::Bytes;
 use http::{HeaderValue, Response, StatusCode, header};
 use http_body_util::{BodyExt, Full};
 use oncelink::Refusal;
+use oncelink::confirm::Generated;
 use oncelink::issue::ApiResponse;
 
 use crate::origin::Body;
@@ -22,6 +23,18 @@ pub fn full(status: StatusCode, content_type: &'static str, body: impl Into<Byte
 /// A refusal's JSON answer under its status.
 pub fn refusal(refusal: &dyn Refusal) -> Response<Body> {
     full(StatusCode::from_u16(refusal.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR), "application/json", refusal.body())
+}
+
+/// A response the core generated (the confirm page, a click's answer), header for header.
+pub fn generated(generated: &Generated) -> Response<Body> {
+    let mut response = Response::new(Full::new(Bytes::from(generated.body.clone())).map_err(|never| match never {}).boxed());
+    *response.status_mut() = StatusCode::from_u16(generated.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    for (name, value) in &generated.headers {
+        if let (Ok(name), Ok(value)) = (http::HeaderName::from_bytes(name.as_bytes()), HeaderValue::from_str(value)) {
+            response.headers_mut().append(name, value);
+        }
+    }
+    response
 }
 
 /// The issue API's answer, as the core makes it HTTP.

@@ -92,7 +92,7 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
     };
     let app = Arc::new(App {
         proxy: Proxy {
-            edge: Arc::new(EdgeService::new(policy(settings), config.clone(), ledger.clone())),
+            edge: Arc::new(EdgeService::new(policy(settings, &public_url), config.clone(), ledger.clone())),
             origin: object_store.clone(),
             metrics: metrics.clone(),
             max_upload_bytes: settings.max_upload_bytes,
@@ -125,9 +125,11 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
     Ok(Running::new(addr, public_url, api_token, object_store.describe(), serving))
 }
 
-/// The decision's knobs: uses are held while the origin is asked; resumes are bounded.
-fn policy(settings: &Settings) -> EdgePolicy {
+/// The decision's knobs: uses are held while the origin is asked; resumes are bounded; viewers
+/// come over https when the public URL says so (behind a load balancer that terminates TLS too).
+fn policy(settings: &Settings, public_url: &str) -> EdgePolicy {
     EdgePolicy {
+        viewer_https: public_url.starts_with("https://"),
         resume_window: settings.resume_window,
         max_resumes: settings.max_resumes,
         hold_lease: Some(crate::proxy::hold_lease(settings.origin_timeout)),

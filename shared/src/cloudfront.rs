@@ -10,6 +10,7 @@ use serde_json::{Map, Value};
 
 use crate::DenyReason;
 use crate::ViewerRequest;
+use crate::confirm::Generated;
 use crate::error::{Refusal, status_text};
 
 #[derive(Debug, Clone, Deserialize)]
@@ -135,6 +136,39 @@ pub fn deny_response(reason: &DenyReason) -> Response {
         headers,
         body: reason.body(),
         body_encoding: "text".into(),
+    }
+}
+
+/// A response the core generated (the confirm page, a click's answer), header for header.
+pub fn generated_response(generated: &Generated) -> Response {
+    let mut headers = Headers::new();
+    for (key, value) in &generated.headers {
+        headers.entry(key.to_ascii_lowercase()).or_default().push(HeaderValue { key: Some((*key).to_owned()), value: value.clone() });
+    }
+    Response {
+        status: generated.status.to_string(),
+        status_description: status_text(generated.status).to_owned(),
+        headers,
+        body: generated.body.clone(),
+        body_encoding: "text".into(),
+    }
+}
+
+impl Request {
+    /// Removes the confirm proof from the `Cookie` headers (the origin has no business with it);
+    /// a header left empty goes.
+    pub fn strip_confirm_proofs(&mut self) {
+        let Some(values) = self.headers.get_mut("cookie") else { return };
+        values.retain_mut(|v| match crate::confirm::without_proofs(&v.value) {
+            Some(kept) => {
+                v.value = kept;
+                true
+            }
+            None => false,
+        });
+        if values.is_empty() {
+            self.headers.remove("cookie");
+        }
     }
 }
 

@@ -14,7 +14,7 @@
 //! | module | one idea |
 //! |---|---|
 //! | [`link`] | the link model: method, mode, [`link::LinkId`], the key rule, policy limits, retention |
-//! | [`decision`] | the edge's verdict as named phases (method → link → window → audience → ledger); pure but for the ledger call |
+//! | [`decision`] | the edge's verdict as named phases (method → link → window → audience → confirm → ledger); pure but for the ledger call |
 //! | [`edge`] | [`edge::EdgeService`]: configuration + decision + ledger for one request, measured and logged; the CloudFront event shell and the AWS wiring |
 //! | [`issue`] | the issue API: settings, validation, minting, routing, [`issue::IssueService`] |
 //! | [`ledger`] | the ledger port, the record rule, the in-memory and DynamoDB adapters |
@@ -25,6 +25,7 @@
 //! | [`request`], [`cloudfront`], [`http_head`], [`head_scan`] | the viewer request, and its two sources: a CloudFront event, an HTTP head (and what its raw bytes said) |
 //! | [`delivery`] | when a download is delivered: the bytes that complete it |
 //! | [`events`] | `link.used`, `link.exhausted`, `link.revoked`, `link.refused`: derived from a ledger record's change |
+//! | [`confirm`] | confirm links: the page, the click's answer, the proof a click earns (phase 4b decides) |
 //! | [`content`] | what a stored object may do in a browser: the headers every object carries, attachments for active types |
 //! | [`error`] | [`Refusal`] and the one error-body writer |
 //! | [`metrics`], [`metrics_emf`], [`telemetry`] | one metric vocabulary; EMF lines; JSON logs |
@@ -48,6 +49,7 @@
 
 pub mod cloudfront;
 pub mod config;
+pub mod confirm;
 pub mod content;
 pub mod credentials;
 pub mod decision;

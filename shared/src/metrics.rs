@@ -12,6 +12,7 @@
 
 use std::time::Duration;
 
+use crate::confirm::ConfirmStep;
 use crate::error::Refusal;
 use crate::link::{LinkMethod, LinkMode};
 use crate::{Decision, DenyReason};
@@ -174,7 +175,8 @@ impl Sample {
     }
 }
 
-/// What a decision was, as labels: `forward`/`ok`, `preview`/`preview_agent`, `deny`/<reason code>.
+/// What a decision was, as labels: `forward`/`ok`, `preview`/`preview_agent`,
+/// `confirm`/`confirm_page` or `confirm_click`, `deny`/<reason code>.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DecisionOutcome {
     pub decision: &'static str,
@@ -186,6 +188,10 @@ impl DecisionOutcome {
     /// Forwarded as a resume inside the window: no use spent.
     pub const RESUME: Self = Self { decision: "forward", reason: "resume" };
     pub const PREVIEW: Self = Self { decision: "preview", reason: "preview_agent" };
+    /// A confirm link's page was shown (nothing spent).
+    pub const CONFIRM_PAGE: Self = Self { decision: "confirm", reason: "confirm_page" };
+    /// A confirm page's button was pressed: a proof was given (nothing spent yet).
+    pub const CONFIRM_CLICK: Self = Self { decision: "confirm", reason: "confirm_click" };
 
     /// A refusal; `code` is a [`DenyReason::code`] (or another refusal's stable code).
     pub fn deny(code: &'static str) -> Self {
@@ -196,6 +202,8 @@ impl DecisionOutcome {
         match decision {
             Decision::Forward(_) => Self::FORWARD,
             Decision::Preview => Self::PREVIEW,
+            Decision::Confirm(ConfirmStep::Page { .. }) => Self::CONFIRM_PAGE,
+            Decision::Confirm(ConfirmStep::Clicked { .. }) => Self::CONFIRM_CLICK,
             Decision::Deny(reason) => Self::deny(reason.code()),
         }
     }

@@ -6,6 +6,12 @@
 //! verifies it with a secret S3 never sees, strips it, and lets CloudFront's OAC sign the
 //! origin request: S3 is reachable only through the edge, so the one-time rule cannot be
 //! bypassed. The byte layout is specified in `docs/link-format.md`, with test vectors.
+//!
+//! Two payload versions, one encoding per link: a link without flags is written as version 1
+//! (byte for byte what every earlier release wrote, so every live token keeps verifying), a link
+//! with a flag (today only `confirm`) as version 2 = the version 1 fields + one flags byte. A
+//! version 2 payload whose flags are all zero, or that sets an unknown bit, is refused: no set of
+//! claims has two encodings.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -19,8 +25,14 @@ use sha2::Sha256;
 use crate::link::LinkMethod;
 use crate::link::policy::{MAX_GRACE_SECONDS, MAX_USES, valid_content_type, valid_filename};
 
-/// The only token version this code reads and writes.
+/// The payload version of a link without flags (every token before `confirm` existed).
 pub const VERSION: u8 = 1;
+/// The payload version of a link with flags: version 1's fields, then [`FLAGS`] as one byte.
+pub const VERSION_FLAGS: u8 = 2;
+/// Flag bit: a browser GET gets the confirm page; only a person's click spends the use.
+pub const FLAG_CONFIRM: u8 = 0x01;
+/// Every flag bit this code knows; a token with any other bit set is refused.
+pub const FLAGS: u8 = FLAG_CONFIRM;
 /// Domain separation for the MAC input.
 pub const MAC_CONTEXT: &[u8] = b"oncelink-sealed-v1";
 pub const NONCE_LEN: usize = 16;
@@ -43,6 +55,8 @@ pub struct Claims {
     pub filename: Option<String>,
     /// Required `Content-Type` (PUT links).
     pub content_type: Option<String>,
+    /// GET links only: show the confirm page; only a click spends the use (version 2 payload).
+    pub confirm: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -75,14 +89,21 @@ impl Claims {
             && self.filename.as_deref().is_none_or(valid_filename)
             && self.content_type.as_deref().is_none_or(valid_content_type)
             && !(self.method == LinkMethod::Get && self.content_type.is_some())
-            && !(self.method == LinkMethod::Put && self.filename.is_some());
+            && !(self.method == LinkMethod::Put && (self.filename.is_some() || self.confirm));
         if ok { Ok(()) } else { Err(TokenError::Field) }
     }
 
-    /// The payload bytes (docs/link-format.md, "Payload").
+    /// The flags byte: zero for a version 1 link.
+    pub fn flags(&self) -> u8 {
+        if self.confirm { FLAG_CONFIRM } else { 0 }
+    }
+
+    /// The payload bytes (docs/link-format.md, "Payload"): version 1 without flags, version 2
+    /// with them.
     pub fn encode_payload(&self) -> Vec<u8> {
+        let flags = self.flags();
         let mut out = Vec::with_capacity(64);
-        out.push(VERSION);
+        out.push(if flags == 0 { VERSION } else { VERSION_FLAGS });
         out.push(self.kid.len() as u8);
         out.extend_from_slice(self.kid.as_bytes());
         out.push(match self.method {
@@ -98,13 +119,17 @@ impl Claims {
             out.push(bytes.len() as u8);
             out.extend_from_slice(bytes);
         }
+        if flags != 0 {
+            out.push(flags);
+        }
         out
     }
 
     /// Parses payload bytes strictly: every length exact, no trailing bytes, every field in range.
     pub fn decode_payload(bytes: &[u8]) -> Result<Self, TokenError> {
         let mut r = Reader(bytes);
-        if r.u8()? != VERSION {
+        let version = r.u8()?;
+        if version != VERSION && version != VERSION_FLAGS {
             return Err(TokenError::Version);
         }
         let kid_len = r.u8()? as usize;
@@ -125,10 +150,17 @@ impl Claims {
         };
         let filename = optional()?;
         let content_type = optional()?;
+        // Version 2 ends with the flags: at least one set (else it would be a version 1 link),
+        // none unknown.
+        let flags = if version == VERSION_FLAGS { r.u8()? } else { 0 };
+        if version == VERSION_FLAGS && (flags == 0 || flags & !FLAGS != 0) {
+            return Err(TokenError::Field);
+        }
         if !r.0.is_empty() {
             return Err(TokenError::Length);
         }
-        let claims = Self { kid, method, expires_at, max_uses, grace_seconds, nonce, filename, content_type };
+        let confirm = flags & FLAG_CONFIRM != 0;
+        let claims = Self { kid, method, expires_at, max_uses, grace_seconds, nonce, filename, content_type, confirm };
         claims.validate()?;
         Ok(claims)
     }

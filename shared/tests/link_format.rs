@@ -20,6 +20,9 @@ struct Vector {
     nonce_hex: String,
     filename: Option<String>,
     content_type: Option<String>,
+    /// Absent in the version 1 vectors.
+    #[serde(default)]
+    confirm: bool,
     host: String,
     path: String,
     payload_hex: String,
@@ -41,6 +44,7 @@ fn claims_of(v: &Vector) -> Claims {
         nonce: hex::decode(&v.nonce_hex).unwrap().try_into().unwrap(),
         filename: v.filename.clone(),
         content_type: v.content_type.clone(),
+        confirm: v.confirm,
     }
 }
 
@@ -48,7 +52,8 @@ fn claims_of(v: &Vector) -> Claims {
 fn the_documented_vectors_are_what_we_produce_and_accept() {
     let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/link-format.md")).unwrap();
     let vectors = vectors();
-    assert!(vectors.len() >= 3);
+    assert!(vectors.len() >= 4);
+    assert!(vectors.iter().any(|v| v.confirm), "a confirm (version 2) vector");
     for v in &vectors {
         let secret = hex::decode(&v.secret_hex).unwrap();
         let claims = claims_of(v);
@@ -57,7 +62,57 @@ fn the_documented_vectors_are_what_we_produce_and_accept() {
         let keys = KeySet::from_secrets(&v.kid, [(v.kid.clone(), secret)]).unwrap();
         assert_eq!(sealed::open(&v.token, &keys, &v.host, &v.path).unwrap(), claims, "{}: open", v.name);
         assert!(doc.contains(&v.token), "{}: docs/link-format.md must show the token", v.name);
+        assert!(doc.contains(&v.payload_hex), "{}: docs/link-format.md must show the payload", v.name);
+        let version = if v.confirm { sealed::VERSION_FLAGS } else { sealed::VERSION };
+        assert_eq!(hex::decode(&v.payload_hex).unwrap()[0], version, "{}: version byte", v.name);
     }
+}
+
+/// Version 2 is version 1 plus a flags byte, and only for links that have a flag: a link without
+/// one has exactly one encoding (version 1), and no unknown flag is accepted.
+#[test]
+fn version_2_carries_flags_and_only_flags() {
+    let v1 = vectors().into_iter().find(|v| v.name == "one-time GET").unwrap();
+    let secret = hex::decode(&v1.secret_hex).unwrap();
+    let keys = KeySet::from_secrets(&v1.kid, [(v1.kid.clone(), secret.clone())]).unwrap();
+    let seal_payload = |payload: &[u8]| {
+        // The MAC as the issuer would compute it over these exact bytes (a forger with the key).
+        use hmac::{Hmac, Mac};
+        let mut mac = Hmac::<sha2::Sha256>::new_from_slice(&secret).unwrap();
+        for part in [sealed::MAC_CONTEXT, v1.host.as_bytes(), v1.path.as_bytes(), payload] {
+            mac.update(&(part.len() as u16).to_be_bytes());
+            mac.update(part);
+        }
+        let mut bytes = payload.to_vec();
+        bytes.extend_from_slice(&mac.finalize().into_bytes());
+        URL_SAFE_NO_PAD.encode(bytes)
+    };
+    let v1_payload = hex::decode(&v1.payload_hex).unwrap();
+    assert_eq!(sealed::open(&seal_payload(&v1_payload), &keys, &v1.host, &v1.path).unwrap(), claims_of(&v1));
+    let as_v2 = |flags: &[u8]| {
+        let mut p = v1_payload.clone();
+        p[0] = sealed::VERSION_FLAGS;
+        p.extend_from_slice(flags);
+        seal_payload(&p)
+    };
+    let confirm = sealed::open(&as_v2(&[sealed::FLAG_CONFIRM]), &keys, &v1.host, &v1.path).unwrap();
+    assert_eq!(confirm, Claims { confirm: true, ..claims_of(&v1) });
+    for (flags, why) in [
+        (&[][..], "no flags byte"),
+        (&[0][..], "no flag set"),
+        (&[0x02][..], "unknown flag"),
+        (&[0x81][..], "unknown flag"),
+        (&[1, 0][..], "trailing"),
+    ] {
+        assert!(sealed::open(&as_v2(flags), &keys, &v1.host, &v1.path).is_err(), "{why}: {flags:?}");
+    }
+    // A version 1 payload with a flags byte is a trailing byte.
+    let mut long = v1_payload.clone();
+    long.push(sealed::FLAG_CONFIRM);
+    assert_eq!(sealed::open(&seal_payload(&long), &keys, &v1.host, &v1.path), Err(sealed::TokenError::Length));
+    // An upload has no page to confirm on.
+    let put = Claims { method: LinkMethod::Put, confirm: true, ..claims_of(&v1) };
+    assert_eq!(sealed::seal(&put, &secret, &v1.host, &v1.path), Err(sealed::TokenError::Field));
 }
 
 fn arb_claims() -> impl Strategy<Value = Claims> {
@@ -70,8 +125,9 @@ fn arb_claims() -> impl Strategy<Value = Claims> {
         any::<[u8; 16]>(),
         proptest::option::of("[a-zA-Z0-9 ._()-]{1,60}"),
         proptest::option::of("[a-z]{1,10}/[a-z0-9.+-]{1,20}"),
+        any::<bool>(),
     )
-        .prop_map(|(kid, get, expires_at, max_uses, grace_seconds, nonce, filename, content_type)| Claims {
+        .prop_map(|(kid, get, expires_at, max_uses, grace_seconds, nonce, filename, content_type, confirm)| Claims {
             kid,
             method: if get { LinkMethod::Get } else { LinkMethod::Put },
             expires_at,
@@ -80,6 +136,7 @@ fn arb_claims() -> impl Strategy<Value = Claims> {
             nonce,
             filename: if get { filename } else { None },
             content_type: if get { None } else { content_type },
+            confirm: get && confirm,
         })
 }
 
@@ -180,9 +237,24 @@ fn print_vectors() {
             "/uploads/avatar.png",
         ),
     ];
+    // The version 2 vector: a confirm link (the flags byte after the version 1 fields).
+    let confirm_case = (
+        "confirm GET with filename",
+        "k1",
+        true,
+        1_795_007_200u64,
+        1u16,
+        0u32,
+        "0f0e0d0c0b0a09080706050403020100",
+        Some("Contract.pdf"),
+        None::<&str>,
+        "files.example.com",
+        "/contracts/2026/signed.pdf",
+    );
     let secret: Vec<u8> = (0u8..32).collect();
     let mut out = Vec::new();
-    for (name, kid, get, expires_at, max_uses, grace, nonce, filename, content_type, host, path) in cases {
+    let cases = cases.into_iter().map(|c| (c, false)).chain([(confirm_case, true)]);
+    for ((name, kid, get, expires_at, max_uses, grace, nonce, filename, content_type, host, path), confirm) in cases {
         let claims = Claims {
             kid: kid.into(),
             method: if get { LinkMethod::Get } else { LinkMethod::Put },
@@ -192,14 +264,19 @@ fn print_vectors() {
             nonce: hex::decode(nonce).unwrap().try_into().unwrap(),
             filename: filename.map(str::to_owned),
             content_type: content_type.map(str::to_owned),
+            confirm,
         };
         let token = sealed::seal(&claims, &secret, host, path).unwrap();
-        out.push(serde_json::json!({
+        let mut vector = serde_json::json!({
             "name": name, "secret_hex": hex::encode(&secret), "kid": kid, "method": if get { "GET" } else { "PUT" },
             "expires_at": expires_at, "max_uses": max_uses, "grace_seconds": grace, "nonce_hex": nonce,
             "filename": filename, "content_type": content_type, "host": host, "path": path,
             "payload_hex": hex::encode(claims.encode_payload()), "token": token,
-        }));
+        });
+        if confirm {
+            vector["confirm"] = true.into();
+        }
+        out.push(vector);
     }
     println!("{}", serde_json::to_string_pretty(&out).unwrap());
 }
@@ -217,6 +294,7 @@ fn expiries_beyond_year_9999_are_refused() {
         nonce: [0; 16],
         filename: None,
         content_type: None,
+        confirm: false,
     };
     assert_eq!(sealed::seal(&claims, &[1; 32], "h", "/k"), Err(sealed::TokenError::Field));
     let mut bytes = claims.encode_payload();

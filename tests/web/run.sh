@@ -3,8 +3,8 @@
 #
 # Starts the built `oncelink serve` three times on free loopback ports with temporary data dirs
 # (the default gateway, one with --inline-active-content true, and one serving TLS with a
-# self-signed certificate made here by openssl), then runs page.test.mjs
-# (node --test) against them: headless Debian Chromium driven by playwright-core. The tests get
+# self-signed certificate made here by openssl), then runs page.test.mjs and confirm.test.mjs
+# (confirm links: a scanner spends nothing, a click downloads once) (node --test) against them: headless Debian Chromium driven by playwright-core. The tests get
 # each page's URL and the API token from its data dir (the banner does not print it: stdout is
 # not a terminal). Run tests/web/setup.sh first (installs chromium and playwright-core).
 # Loopback only: works inside the no-network namespace of tests/with-emulators.sh too.
@@ -62,4 +62,4 @@ ONCELINK_WEB_URL="$page" ONCELINK_WEB_TOKEN="$(cat "$work/default/api-token")" \
 ONCELINK_WEB_INLINE_URL="$inline_page" ONCELINK_WEB_INLINE_TOKEN="$(cat "$work/inline/api-token")" \
 ONCELINK_WEB_TLS_URL="$tls_page" ONCELINK_WEB_TLS_TOKEN="$(cat "$work/tls/api-token")" \
 ONCELINK_WEB_STDOUT="$work/default.stdout" ONCELINK_WEB_LOG="$work/default.log" \
-  node --test --test-concurrency=1 --test-reporter=spec page.test.mjs
+  node --test --test-concurrency=1 --test-reporter=spec page.test.mjs confirm.test.mjs

@@ -4,7 +4,9 @@
 //!  1 request filter   the head, read as the core reads every viewer request; an upload that
 //!                     could not be passed on is refused here, before anything is spent
 //!  2 decision         the core's EdgeService: configuration, checks, ledger (measured, logged);
-//!                     a granted GET or PUT only HOLDS its use, for at most the hold lease
+//!                     a granted GET or PUT only HOLDS its use, for at most the hold lease; a
+//!                     confirm link's page and its click are answered here (a click's POST and
+//!                     its body never reach the origin)
 //!  3 upstream request the origin request (`upstream`); bodies streamed both ways
 //!  4 settle           the origin answered with content → the use is confirmed before a byte of
 //!                     the answer leaves; a refusal, an error or no answer → the use is given back
@@ -122,6 +124,7 @@ impl Proxy {
                 preview.headers_mut().insert("x-robots-tag", HeaderValue::from_static("noindex"));
                 Err(Box::new(preview))
             }
+            Decision::Confirm(step) => Err(Box::new(answer::generated(&oncelink::confirm::answer(&step)))),
             Decision::Deny(reason) => Err(Box::new(answer::refusal(&reason))),
         }
     }

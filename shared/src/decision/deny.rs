@@ -37,6 +37,9 @@ pub enum DenyReason {
     BodyNotAllowed,
     /// A browser prefetch (`Sec-Purpose: prefetch`…): links are spent by people, not speculation.
     Prefetch,
+    /// A click on a confirm page that does not come from the link's own page (another site's
+    /// form, a sandboxed document, a client that says nothing of where it is).
+    ConfirmCrossSite,
     LedgerUnavailable,
     ConfigUnavailable,
 }
@@ -70,6 +73,7 @@ impl Refusal for DenyReason {
             Self::InvalidRange(_) => "invalid_range",
             Self::BodyNotAllowed => "body_not_allowed",
             Self::Prefetch => "prefetch_refused",
+            Self::ConfirmCrossSite => "confirm_cross_site",
             Self::LedgerUnavailable => "ledger_unavailable",
             Self::ConfigUnavailable => "config_unavailable",
         }
@@ -91,8 +95,9 @@ impl Refusal for DenyReason {
             Self::UnknownKey => "the link was signed with a key that is no longer accepted".into(),
             Self::MalformedEvent(why) => format!("the request could not be read: {why}"),
             Self::InvalidRange(why) => format!("the Range header is not accepted: {why}"),
-            Self::BodyNotAllowed => "GET, HEAD and OPTIONS requests must not have a body".into(),
+            Self::BodyNotAllowed => "GET, HEAD and OPTIONS requests must not have a body, nor a confirm click a large one".into(),
             Self::Prefetch => "links are not served to prefetches; open the link to use it".into(),
+            Self::ConfirmCrossSite => "press the button on the link's own page to use it".into(),
             Self::LedgerUnavailable => "the link could not be checked right now; try again later".into(),
             Self::ConfigUnavailable => "the service is not configured right now; try again later".into(),
         }

@@ -1,12 +1,12 @@
 //! The edge decision, as named phases of one pure function.
 //!
 //! ```text
-//!  viewer request ─► 1 method ─► 2 link ─────────► 3 window ─► 4 audience ─► 5 ledger ─► forward / deny
-//!                    policy      sealed: MAC, kid   expiry      preview bots   one atomic
-//!                                presigned: shape   (+ skew)    (no content)   write
+//!  viewer request ─► 1 method ─► 2 link ─────────► 3 window ─► 4 audience ─► 4b confirm ──► 5 ledger ─► forward / deny
+//!                    policy      sealed: MAC, kid   expiry      preview bots   page / click   one atomic
+//!                                presigned: shape   (+ skew)    (no content)   / proof        write
 //! ```
 //!
-//! Phases 1–4 are [`precheck`]: pure, no I/O, cheap. They run before anything is spent, so an
+//! Phases 1–4b are [`precheck`]: pure, no I/O, cheap. They run before anything is spent, so an
 //! expired, tampered, malformed or ambiguous request (a Range with two readings, a GET with a
 //! body) can never burn a link. Phase 5 ([`spend`]) is the ledger, reached through the
 //! [`crate::ledger::Ledger`] port: a resume inside the window, else a claim (held while the
@@ -16,10 +16,12 @@
 //!
 //! Each link mode has its reader ([`presigned`], [`sealed`]) that turns the request into a
 //! [`Link`]; [`range`] reads `Range` strictly; [`audience`] knows who is asking (preview bots,
-//! people's desktop clients, prefetches, the client fingerprint); [`deny`] is why a request is
-//! refused.
+//! people's desktop clients, prefetches, the client fingerprint); [`confirm`] keeps a confirm
+//! link's uses for a person's click (the page, the click, the proof; see [`crate::confirm`]);
+//! [`deny`] is why a request is refused.
 
 pub mod audience;
+mod confirm;
 pub mod deny;
 mod presigned;
 pub mod range;
@@ -34,6 +36,7 @@ pub use spend::{Admitted, Ticket, TicketKind, admit, decide, delivers_content, l
 
 use crate::ViewerRequest;
 use crate::config::EdgeConfig;
+pub use crate::confirm::ConfirmStep;
 use crate::encoding::{KEY_PATH, decode_canonical};
 use crate::ledger::{ClientHint, LedgerKey, UseClaim};
 use crate::link::{self, LinkId, LinkMethod, LinkMode};
@@ -56,6 +59,10 @@ pub struct EdgePolicy {
     /// with content; a hold nobody resolves lapses after the lease (the gateway). `None`: a use
     /// is spent when admitted (CloudFront, whose origin-response trigger gives it back).
     pub hold_lease: Option<Duration>,
+    /// Viewers reach the edge over https (CloudFront: always; the gateway: when its public URL
+    /// is https). A confirm click must then come from `https://<host>`, and its proof cookie is
+    /// `Secure`.
+    pub viewer_https: bool,
 }
 
 /// Resumes a link allows unless a deployment says otherwise.
@@ -63,7 +70,13 @@ pub const DEFAULT_MAX_RESUMES: u32 = 10;
 
 impl Default for EdgePolicy {
     fn default() -> Self {
-        Self { clock_skew: Duration::from_secs(60), resume_window: Duration::ZERO, max_resumes: DEFAULT_MAX_RESUMES, hold_lease: None }
+        Self {
+            clock_skew: Duration::from_secs(60),
+            resume_window: Duration::ZERO,
+            max_resumes: DEFAULT_MAX_RESUMES,
+            hold_lease: None,
+            viewer_https: true,
+        }
     }
 }
 
@@ -111,6 +124,9 @@ pub enum Precheck {
     /// A link-preview bot or mail scanner: answer with no content, spend nothing (kept in the
     /// link's trail).
     Preview(KnownLink),
+    /// A confirm link without a person's click yet: the page, or the click's answer; nothing
+    /// spent, nothing written.
+    Confirm(ConfirmStep),
     /// HEAD, or OPTIONS (a CORS preflight): never spends, but reads the ledger and is answered
     /// as its GET would be.
     Look(Claim),
@@ -125,6 +141,8 @@ pub enum Decision {
     Forward(Forward),
     /// An empty, non-consuming answer (for preview bots).
     Preview,
+    /// The confirm page, or the answer to its click (non-consuming; [`crate::confirm::answer`]).
+    Confirm(ConfirmStep),
     /// Answer with an error; the origin never sees the request.
     Deny(DenyReason),
 }
@@ -136,10 +154,14 @@ struct Link {
     expires_at: SystemTime,
     max_uses: u32,
     grace: Duration,
+    /// Sealed links only: a use needs a person's click on the confirm page first.
+    confirm: bool,
+    /// The download name (shown on the confirm page).
+    filename: Option<String>,
     forward: Forward,
 }
 
-/// Phases 1–4: method policy, link, validity window, audience.
+/// Phases 1–4b: method policy, link, validity window, audience, confirm.
 pub fn precheck(request: &ViewerRequest, policy: &EdgePolicy, config: &EdgeConfig, now: SystemTime) -> Precheck {
     match precheck_inner(request, policy, config, now) {
         Ok(p) => p,
@@ -150,12 +172,19 @@ pub fn precheck(request: &ViewerRequest, policy: &EdgePolicy, config: &EdgeConfi
 fn precheck_inner(request: &ViewerRequest, policy: &EdgePolicy, config: &EdgeConfig, now: SystemTime) -> Result<Precheck, DenyReason> {
     // Phase 1: method policy. Only GET (download) and PUT (upload) spend a use; only a PUT has a
     // body; a Range has one reading or none.
+    // A POST is a click on a confirm page (phase 4b), which only sealed links can ask for; it
+    // never carries more than a small form body, which never reaches the origin.
     let consumes = match request.method.as_str() {
         "GET" | "PUT" => true,
         "HEAD" | "OPTIONS" => false,
+        "POST" if config.mode == LinkMode::Sealed => false,
         _ => return Err(DenyReason::MethodNotAllowed),
     };
-    if request.method != "PUT" && has_body(request) {
+    if request.method == "POST" {
+        if !confirm::small_body(request) {
+            return Err(DenyReason::BodyNotAllowed);
+        }
+    } else if request.method != "PUT" && has_body(request) {
         return Err(DenyReason::BodyNotAllowed);
     }
     let range =
@@ -168,10 +197,15 @@ fn precheck_inner(request: &ViewerRequest, policy: &EdgePolicy, config: &EdgeCon
         LinkMode::Sealed => sealed::read(request, config, path)?,
     };
     // OPTIONS is a CORS preflight: any link method. Otherwise the method must be the link's
-    // (HEAD is a GET without the body).
+    // (HEAD is a GET without the body); a POST is only a confirm link's click.
+    if request.method == "POST" && !link.confirm {
+        return Err(DenyReason::MethodNotAllowed);
+    }
     let known = KnownLink { key: LedgerKey::for_link(&link.id), retain_until: link::retain_until(link.expires_at) };
-    let method_ok =
-        matches!((request.method.as_str(), link.method), ("OPTIONS", _) | ("GET" | "HEAD", LinkMethod::Get) | ("PUT", LinkMethod::Put));
+    let method_ok = matches!(
+        (request.method.as_str(), link.method),
+        ("OPTIONS", _) | ("GET" | "HEAD" | "POST", LinkMethod::Get) | ("PUT", LinkMethod::Put)
+    );
     if !method_ok {
         return Ok(Precheck::Refused(DenyReason::WrongMethod, known));
     }
@@ -188,6 +222,13 @@ fn precheck_inner(request: &ViewerRequest, policy: &EdgePolicy, config: &EdgeCon
     }
     if request.method == "GET" && audience::is_preview_agent(request, &config.preview_agents) {
         return Ok(Precheck::Preview(known));
+    }
+
+    // Phase 4b: confirm. A confirm link's use waits for a person's click on its page.
+    if link.confirm
+        && let Some(step) = confirm::step(request, policy, config, &link, now)?
+    {
+        return Ok(Precheck::Confirm(step));
     }
     let reads = request.method != "PUT";
     let grace = (reads && !link.grace.is_zero() && (range.is_some() || !consumes)).then_some(link.grace);

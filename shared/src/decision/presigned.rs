@@ -32,6 +32,9 @@ pub(super) fn read(request: &ViewerRequest, policy: &EdgePolicy, now: SystemTime
         expires_at: link.expires_at(),
         max_uses,
         grace: Duration::from_secs(grace.into()),
+        // Presigned links cannot ask for a confirm page: the proof needs the edge's own key.
+        confirm: false,
+        filename: None,
         forward: Forward { path, querystring: request.querystring.clone() },
     })
 }

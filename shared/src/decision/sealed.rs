@@ -43,6 +43,8 @@ pub(super) fn read(request: &ViewerRequest, config: &EdgeConfig, path: String) -
         expires_at: from_unix_secs(claims.expires_at),
         max_uses: u32::from(claims.max_uses),
         grace: Duration::from_secs(claims.grace_seconds.into()),
+        confirm: claims.confirm,
+        filename: claims.filename,
         forward: Forward { path, querystring },
     })
 }

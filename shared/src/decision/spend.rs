@@ -70,7 +70,8 @@ pub fn trail_outcome(decision: &Decision) -> Option<TrailOutcome> {
         Decision::Preview => Some(TrailOutcome::Preview),
         Decision::Deny(DenyReason::LedgerUnavailable | DenyReason::ConfigUnavailable) => None,
         Decision::Deny(reason) => Some(TrailOutcome::Refused(reason.code().to_owned())),
-        Decision::Forward(_) => None,
+        // A confirm page or click spends nothing and is not a refusal; the click's use is.
+        Decision::Forward(_) | Decision::Confirm(_) => None,
     }
 }
 
@@ -99,6 +100,7 @@ pub async fn admit(request: &ViewerRequest, policy: &EdgePolicy, config: &EdgeCo
         Precheck::Deny(reason) => Admitted::without_ticket(Decision::Deny(reason), None),
         Precheck::Refused(reason, known) => Admitted::without_ticket(Decision::Deny(reason), Some(known)),
         Precheck::Preview(known) => Admitted::without_ticket(Decision::Preview, Some(known)),
+        Precheck::Confirm(step) => Admitted::without_ticket(Decision::Confirm(step), None),
         Precheck::Look(claim) => {
             let decision = match ledger.lookup(&claim.use_claim.key).await {
                 Ok(state) => look(state.as_ref(), &claim, policy, now),

@@ -3,7 +3,8 @@
 //! becomes a response.
 //!
 //! ```text
-//! viewer-request  ─► parse ─► EdgeService::decide ─► Continue(request without the token, + x-oncelink-link) | Respond(deny / preview)
+//! viewer-request  ─► parse ─► EdgeService::decide ─► Continue(request without the token and the confirm proof, + x-oncelink-link)
+//!                                                   | Respond(deny / preview / confirm page / the click's 303)
 //!                      └─ 400 malformed_request (logged and counted like a denial) ─────────────────────► Respond
 //! origin-response ─► the origin refused (≥ 300)? ─► give the use back (keyed on the CloudFront request id) ─► the origin's response
 //! ```
@@ -61,6 +62,7 @@ where
         let answer = match decided.decision {
             Decision::Forward(forward) => {
                 request.querystring = forward.querystring;
+                request.strip_confirm_proofs();
                 request.headers.remove(LINK_HEADER);
                 if let Some(ticket) = decided.ticket.as_ref().filter(|t| matches!(t.kind, TicketKind::Use { .. })) {
                     let value = HeaderValue { key: Some("X-Oncelink-Link".into()), value: ticket.link_id.to_string() };
@@ -69,6 +71,7 @@ where
                 Answer::Continue(request)
             }
             Decision::Preview => Answer::Respond(cloudfront::preview_response()),
+            Decision::Confirm(step) => Answer::Respond(cloudfront::generated_response(&crate::confirm::answer(&step))),
             Decision::Deny(reason) => Answer::Respond(cloudfront::deny_response(&reason)),
         };
         Handled { answer, request_id, measured: decided.measured }
@@ -151,6 +154,97 @@ mod tests {
         assert_eq!(handled.measured.elapsed, None, "no decision ran");
         let handled = service().handle_event(json!({"hello": "world"}), SystemTime::now()).await;
         assert_eq!(handled.request_id, "-");
+    }
+
+    /// A confirm link through the CloudFront shell: the page and the click's 303 are generated
+    /// responses; the proof's follow-up continues to the origin without the proof cookie.
+    #[tokio::test]
+    async fn a_confirm_link_is_a_generated_page_then_a_303_then_the_origin_without_the_proof() {
+        use crate::issue::{IssuerSettings, LinkRequest, Signer, issue};
+        use crate::link::LinkMode;
+        use crate::presign::S3Origin;
+        use crate::sealed::KeySet;
+        let keys = KeySet::from_secrets("k1", [("k1".to_owned(), vec![4u8; 32])]).unwrap();
+        let config = Arc::new(ConfigCache::new(StaticConfig(EdgeConfig::sealed(keys.clone())), None));
+        let ledger = Arc::new(MemoryLedger::new());
+        let service = EdgeService::new(EdgePolicy::default(), config, ledger.clone());
+        let settings = IssuerSettings {
+            origin: S3Origin { bucket: "b".into(), region: "eu-west-1".into(), endpoint: None },
+            cdn: "d111.cloudfront.net".into(),
+            default_expires: std::time::Duration::from_secs(600),
+            max_expires: std::time::Duration::from_secs(600),
+            key_prefix: String::new(),
+            cors_origins: vec![],
+            mode: LinkMode::Sealed,
+        };
+        let request = LinkRequest {
+            key: "q3 <report>.pdf".into(),
+            confirm: Some(true),
+            filename: Some("Q3 <final>.pdf".into()),
+            ..Default::default()
+        };
+        let now = SystemTime::now();
+        let issued = issue(&settings, Signer { credentials: None, keys: Some(&keys) }, &request, now).unwrap();
+        let (uri, token) = issued.url.strip_prefix("https://d111.cloudfront.net").unwrap().split_once('?').unwrap();
+        let event = |method: &str, headers: Value| {
+            let mut all = json!({"host": [{"key": "Host", "value": "d111.cloudfront.net"}], "user-agent": [{"key": "User-Agent", "value": "Mozilla/5.0"}]});
+            all.as_object_mut().unwrap().extend(headers.as_object().unwrap().clone());
+            json!({"Records": [{"cf": {
+                "config": {"requestId": format!("cf-{method}"), "eventType": "viewer-request"},
+                "request": {"clientIp": "203.0.113.1", "headers": all, "method": method, "querystring": token, "uri": uri}
+            }}]})
+        };
+        let respond = |answer: Answer| match answer {
+            Answer::Respond(response) => response,
+            Answer::Continue(_) => panic!("expected a generated response"),
+        };
+        let one = |response: &cloudfront::Response, name: &str| {
+            response.headers.get(name).map(|v| (v[0].key.clone().unwrap(), v[0].value.clone()))
+        };
+
+        let page = respond(service.handle_event(event("GET", json!({})), now).await.answer);
+        assert_eq!((page.status.as_str(), page.status_description.as_str(), page.body_encoding.as_str()), ("200", "OK", "text"));
+        assert_eq!(one(&page, "content-type"), Some(("Content-Type".into(), "text/html; charset=utf-8".into())));
+        assert_eq!(one(&page, "content-security-policy").unwrap().1, crate::confirm::page::PAGE_CSP);
+        assert_eq!(one(&page, "cache-control").unwrap().1, "no-store, private");
+        assert!(page.body.contains(&format!(r#"action="{uri}?{token}""#)) && page.body.contains("Q3 &lt;final&gt;.pdf"));
+        let size = serde_json::to_string(&page).unwrap().len();
+        assert!(size < cloudfront::MAX_GENERATED_RESPONSE_BYTES, "{size} bytes");
+
+        let clicked = respond(
+            service
+                .handle_event(event("POST", json!({"origin": [{"key": "Origin", "value": "https://d111.cloudfront.net"}]})), now)
+                .await
+                .answer,
+        );
+        assert_eq!((clicked.status.as_str(), clicked.status_description.as_str()), ("303", "See Other"));
+        assert_eq!(one(&clicked, "location").unwrap().1, format!("{uri}?{token}"));
+        let (key, cookie) = one(&clicked, "set-cookie").unwrap();
+        assert_eq!(key, "Set-Cookie");
+        assert!(
+            cookie.starts_with("oncelink_confirm=")
+                && cookie.ends_with(&format!("; Path={uri}; Max-Age=120; HttpOnly; SameSite=Lax; Secure")),
+            "{cookie}"
+        );
+        assert!(ledger.is_empty(), "neither the page nor the click spent anything");
+
+        let proof = cookie.split(';').next().unwrap().to_owned();
+        let follow_up = event(
+            "GET",
+            json!({
+                "cookie": [{"key": "Cookie", "value": format!("a=1; {proof}")}, {"key": "Cookie", "value": proof.clone()}],
+                "sec-fetch-site": [{"key": "Sec-Fetch-Site", "value": "same-origin"}]
+            }),
+        );
+        let Answer::Continue(forwarded) = service.handle_event(follow_up, now).await.answer else { panic!("the follow-up continues") };
+        assert_eq!(forwarded.headers.get("cookie").unwrap(), &vec![HeaderValue { key: Some("Cookie".into()), value: "a=1".into() }]);
+        assert_eq!(forwarded.headers.get(LINK_HEADER).unwrap()[0].value, issued.link_id.to_string());
+        assert!(!serde_json::to_string(&forwarded).unwrap().contains("oncelink_confirm"), "the proof never reaches the origin");
+        assert_eq!(ledger.len(), 1);
+        // Cross-site click: a JSON refusal.
+        let refused =
+            respond(service.handle_event(event("POST", json!({"origin": [{"value": "https://evil.example"}]})), now).await.answer);
+        assert_eq!((refused.status.as_str(), refused.body.contains("confirm_cross_site")), ("403", true));
     }
 
     /// The viewer-request side names the link; an origin refusal gives the use back once.

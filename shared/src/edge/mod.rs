@@ -190,6 +190,7 @@ fn status_of(decision: &Decision) -> Option<u16> {
     match decision {
         Decision::Forward(_) => None,
         Decision::Preview => Some(200),
+        Decision::Confirm(step) => Some(step.status()),
         Decision::Deny(reason) => Some(reason.status()),
     }
 }

@@ -28,6 +28,10 @@ pub enum IssueError {
     InvalidGraceSeconds,
     InvalidFilename,
     InvalidTag,
+    /// `confirm` on a PUT link.
+    ConfirmNotForUploads,
+    /// `confirm` in a presigned deployment (the proof needs the sealed key set).
+    ConfirmNeedsSealed,
     /// The request named another mode than the deployment's.
     UnsupportedMode(LinkMode),
     InvalidLinkId,
@@ -88,6 +92,8 @@ impl Refusal for IssueError {
             Self::InvalidGraceSeconds => "invalid_grace_seconds",
             Self::InvalidFilename => "invalid_filename",
             Self::InvalidTag => "invalid_tag",
+            Self::ConfirmNotForUploads => "confirm_not_for_uploads",
+            Self::ConfirmNeedsSealed => "confirm_needs_sealed",
             Self::UnsupportedMode(_) => "unsupported_mode",
             Self::InvalidLinkId => "invalid_link_id",
             Self::BodyTooLarge => "body_too_large",
@@ -126,6 +132,8 @@ impl Refusal for IssueError {
             Self::InvalidTag => {
                 format!("tag must be 1..={MAX_TAG_BYTES} characters of A-Z a-z 0-9 and . _ - : / # @ + = (an order id, not a secret)")
             }
+            Self::ConfirmNotForUploads => "confirm applies to GET links only".into(),
+            Self::ConfirmNeedsSealed => "confirm links need sealed mode: the edge proves the click with its own key".into(),
             Self::UnsupportedMode(mode) => format!("this deployment issues {} links", mode.as_str()),
             Self::InvalidLinkId => "a link id is 22 base64url characters".into(),
             Self::BodyTooLarge => format!("the body is larger than {MAX_BODY_BYTES} bytes"),

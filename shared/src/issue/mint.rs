@@ -42,6 +42,9 @@ pub struct IssuedLink {
     /// The caller's tag, as given.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tag: Option<String>,
+    /// A confirm link (shown only when it is one).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub confirm: bool,
 }
 
 /// Validates `request` and signs it in the deployment's mode; the URL points at the CDN.
@@ -65,6 +68,7 @@ pub fn issue(settings: &IssuerSettings, signer: Signer<'_>, request: &LinkReques
         max_uses: policy.max_uses,
         grace_seconds: policy.grace_seconds,
         tag: request.tag.clone(),
+        confirm: policy.confirm,
     })
 }
 
@@ -85,6 +89,7 @@ fn sealed_link(
         nonce,
         filename: request.filename.clone(),
         content_type: request.content_type.clone(),
+        confirm: policy.confirm,
     };
     let path = format!("/{}", encode_key(&request.key));
     let token = sealed::seal(&claims, keys.active_secret(), &settings.cdn_host(), &path).map_err(|_| IssueError::SigningFailed)?;

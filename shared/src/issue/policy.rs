@@ -35,6 +35,9 @@ pub struct LinkRequest {
     /// its id is ([`valid_tag`]).
     #[serde(default)]
     pub tag: Option<String>,
+    /// GET links, sealed mode: a browser gets a confirm page first; only a click spends a use.
+    #[serde(default)]
+    pub confirm: Option<bool>,
 }
 
 /// A request's policy, validated.
@@ -44,6 +47,7 @@ pub struct Policy {
     pub expires_in: Duration,
     pub max_uses: u32,
     pub grace_seconds: u32,
+    pub confirm: bool,
 }
 
 /// Checks an object key against the key rule and the deployment's prefix.
@@ -102,5 +106,14 @@ pub fn validate(settings: &IssuerSettings, request: &LinkRequest) -> Result<Poli
     if request.tag.as_deref().is_some_and(|tag| !valid_tag(tag)) {
         return Err(IssueError::InvalidTag);
     }
-    Ok(Policy { method, expires_in, max_uses, grace_seconds })
+    // The confirm proof is an HMAC with the edge's key set, which only sealed deployments have;
+    // an upload has no page to show.
+    let confirm = request.confirm.unwrap_or(false);
+    if confirm && method != LinkMethod::Get {
+        return Err(IssueError::ConfirmNotForUploads);
+    }
+    if confirm && settings.mode != LinkMode::Sealed {
+        return Err(IssueError::ConfirmNeedsSealed);
+    }
+    Ok(Policy { method, expires_in, max_uses, grace_seconds, confirm })
 }

@@ -81,6 +81,7 @@ fn parse_query(raw: &str) -> Result<Route, IssueError> {
             "mode" => request.mode = Some(value.into_owned()),
             "filename" => request.filename = Some(value.into_owned()),
             "tag" => request.tag = Some(value.into_owned()),
+            "confirm" => request.confirm = Some(flag(&value)?),
             "max_uses" => request.max_uses = Some(number(&value, IssueError::InvalidMaxUses)?),
             "grace_seconds" => request.grace_seconds = Some(number(&value, IssueError::InvalidGraceSeconds)?),
             "redirect" => {
@@ -94,6 +95,15 @@ fn parse_query(raw: &str) -> Result<Route, IssueError> {
         }
     }
     Ok(Route::Issue { request, answer })
+}
+
+/// `1`/`true` or `0`/`false`.
+fn flag(value: &str) -> Result<bool, IssueError> {
+    match value {
+        "1" | "true" => Ok(true),
+        "0" | "false" => Ok(false),
+        _ => Err(IssueError::InvalidQuery("confirm must be 1, true, 0 or false".into())),
+    }
 }
 
 fn number<T: std::str::FromStr>(value: &str, error: IssueError) -> Result<T, IssueError> {
@@ -124,5 +134,8 @@ mod tests {
         assert!(matches!(read("GET", "/links", "key=a&key=b", b""), Err(IssueError::InvalidQuery(_))));
         assert!(matches!(read("GET", "/links", "key=a&acl=1", b""), Err(IssueError::InvalidQuery(_))));
         assert_eq!(read("GET", "/links", "key=a&max_uses=x", b""), Err(IssueError::InvalidMaxUses));
+        let Ok(Route::Issue { request, .. }) = read("GET", "/links", "key=a&confirm=1", b"") else { panic!("confirm=1 reads") };
+        assert_eq!(request.confirm, Some(true));
+        assert!(matches!(read("GET", "/links", "key=a&confirm=yes", b""), Err(IssueError::InvalidQuery(_))));
     }
 }
