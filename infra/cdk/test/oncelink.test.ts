@@ -18,7 +18,7 @@ const CACHING_DISABLED = '4135ea2d-6df8-44a3-9df3-4b5a84be39ad';
 const ALL_VIEWER_EXCEPT_HOST = 'b689b0a8-53d0-40ab-baf2-68738e2966ac';
 
 const artifacts = fs.mkdtempSync(path.join(os.tmpdir(), 'oncelink-fake-artifacts-'));
-for (const fn of ['issue-url', 'viewer-request']) {
+for (const fn of ['issue-url', 'viewer-request', 'ledger-events']) {
   fs.mkdirSync(path.join(artifacts, fn), { recursive: true });
   fs.writeFileSync(path.join(artifacts, fn, 'bootstrap'), '#!/bin/sh\n');
   execFileSync('zip', ['-q', '-j', path.join(artifacts, fn, 'bootstrap.zip'), path.join(artifacts, fn, 'bootstrap')]);
