@@ -22,6 +22,7 @@ locals {
   issue_url_name      = "oncelink-${var.deployment_name}-issue-url"
   edge_shim_name      = "oncelink-${var.deployment_name}-edge-shim"
   keys_init_name      = "oncelink-${var.deployment_name}-keys-init"
+  ledger_events_name  = "oncelink-${var.deployment_name}-ledger-events"
 
   # Every parameter the validator and the issuer read (GetParameters asks for all three at once).
   parameter_arns = [for p in ["table-name", "edge-config", "keys"] : "arn:${local.partition}:ssm:${local.region}:${local.account}:parameter${local.ssm_prefix}/${p}"]
@@ -34,6 +35,9 @@ resource "aws_dynamodb_table" "ledger" {
   billing_mode                = "PAY_PER_REQUEST"
   hash_key                    = "pk"
   deletion_protection_enabled = var.retain_on_destroy
+  # The link events read every change (ledger-events, events.tf).
+  stream_enabled   = true
+  stream_view_type = "NEW_AND_OLD_IMAGES"
 
   attribute {
     name = "pk"
