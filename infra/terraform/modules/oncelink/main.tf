@@ -29,13 +29,13 @@ locals {
 }
 
 # ---- ledger -----------------------------------------------------------------------------
+# Its stream feeds the link events (ledger-events, events.tf); the static-IP module's has none.
 resource "aws_dynamodb_table" "ledger" {
   #checkov:skip=CKV_AWS_119:Encrypted at rest with the AWS managed key; a CMK would add a key-policy dependency to every ledger call on the hot path for no extra isolation (the table holds hashes, never links).
   name                        = "oncelink-${var.deployment_name}-ledger"
   billing_mode                = "PAY_PER_REQUEST"
   hash_key                    = "pk"
   deletion_protection_enabled = var.retain_on_destroy
-  # The link events read every change (ledger-events, events.tf).
   stream_enabled   = true
   stream_view_type = "NEW_AND_OLD_IMAGES"
 
