@@ -515,6 +515,9 @@ export class OnceLink extends Construct {
     new CfnOutput(this, 'CdnDomain', { value: props.cdn?.domainName ?? this.distribution.distributionDomainName, description: 'links are served from here' });
     new CfnOutput(this, 'TableName', { value: this.table.tableName, description: 'the ledger' });
     new CfnOutput(this, 'BucketName', { value: this.bucket.bucketName, description: 'objects to link' });
+    new CfnOutput(this, 'EventBusArn', { value: this.eventBusArn, description: 'link events (Source oncelink) are published here' });
+    new CfnOutput(this, 'EventsDlqUrl', { value: this.eventsDeadLetterQueue.queueUrl, description: 'stream batches the ledger-events function gave up on' });
+    new CfnOutput(this, 'DashboardName', { value: this.dashboard.dashboardName!, description: 'the CloudWatch dashboard (home region)' });
   }
 
   /**

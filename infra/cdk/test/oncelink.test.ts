@@ -363,9 +363,9 @@ describe('issue API', () => {
     b.main.hasResourceProperties('AWS::Lambda::Function', { Environment: { Variables: Match.objectLike({ ONCELINK_CORS_ORIGINS: 'https://app.example.com' }) } });
   });
 
-  test('outputs: API URL, CDN domain, table name, bucket name', () => {
+  test('outputs: API URL, CDN domain, table name, bucket name, event bus, DLQ, dashboard', () => {
     const keys = Object.keys(sealed.main.findOutputs('*'));
-    for (const o of ['ApiUrl', 'CdnDomain', 'TableName', 'BucketName']) assert.ok(keys.some((k) => k.includes(o)), `${o} in ${keys}`);
+    for (const o of ['ApiUrl', 'CdnDomain', 'TableName', 'BucketName', 'EventBusArn', 'EventsDlqUrl', 'DashboardName']) assert.ok(keys.some((k) => k.includes(o)), `${o} in ${keys}`);
   });
 });
 
