@@ -521,7 +521,7 @@ export class OnceLink extends Construct {
   }
 
   /**
-   * The alarms (see ALARMS in infra/README.md: what each means, what to do) and the dashboard.
+   * The alarms (infra/README.md, Alarms and dashboard: what each means, what to do) and the dashboard.
    * The EMF metrics carry no deployment dimension, so Metrics Insights queries sum over every
    * function of the namespace; the edge 5xx alarm lives in us-east-1 with CloudFront's metrics.
    */
