@@ -449,9 +449,14 @@ pub fn check_precheck(request: &ViewerRequest, outcome: &Precheck) {
             assert!(matches!(method, "HEAD" | "OPTIONS"), "a {method:?} request passed without a use");
             assert_eq!(look.use_claim.hold_until, None, "a look holds nothing");
         }
-        Precheck::Preview => {
+        Precheck::Preview(known) => {
+            assert!(known.retain_until > now(), "a preview's trail would outlive nothing");
             assert_eq!(method, "GET", "only a download is ever a preview");
             assert!(request.header("user-agent").is_some(), "preview answer without a User-Agent");
+        }
+        Precheck::Refused(reason, _) => {
+            assert!(matches!(method, "GET" | "PUT" | "HEAD" | "OPTIONS"), "a {method:?} request read as a link");
+            serde_json::from_str::<Value>(&reason.body()).expect("a denial body is JSON");
         }
         Precheck::Deny(reason) => {
             if !matches!(method, "GET" | "PUT" | "HEAD" | "OPTIONS") {
@@ -469,8 +474,8 @@ pub fn outcome_class(outcome: &Precheck) -> String {
     match outcome {
         Precheck::Claim(c) => format!("claim{}", if c.grace.is_some() { "-grace" } else { "" }),
         Precheck::Look(_) => "look".into(),
-        Precheck::Preview => "preview".into(),
-        Precheck::Deny(reason) => format!("deny-{}", reason.code()),
+        Precheck::Preview(_) => "preview".into(),
+        Precheck::Deny(reason) | Precheck::Refused(reason, _) => format!("deny-{}", reason.code()),
     }
 }
 

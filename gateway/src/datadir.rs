@@ -4,7 +4,8 @@
 //! <data dir>/api-token                 bearer token of /_oncelink/links and key of the page's session cookies (unless ONCELINK_API_TOKEN)
 //! <data dir>/keys.json                 sealed-link key set {"active", "keys": {kid: secret}}
 //! <data dir>/origin-credentials.json   access key pair that signs presigned links to the data dir's objects
-//! <data dir>/ledger.redb               the file ledger
+//! <data dir>/webhook.secret            key of the webhook's Oncelink-Signature (unless ONCELINK_WEBHOOK_SECRET)
+//! <data dir>/ledger.redb               the file ledger (and the webhook's outbox)
 //! <data dir>/objects/<bucket>/…        the embedded origin's objects
 //! ```
 
@@ -136,6 +137,22 @@ impl DataDir {
         read_secret(&self.token_path())
     }
 
+    pub fn webhook_secret_path(&self) -> PathBuf {
+        self.root.join("webhook.secret")
+    }
+
+    /// The webhook's signing secret: read, or generated on first start (32 random bytes,
+    /// base64url). Receivers key their HMAC with this text.
+    pub fn webhook_secret(&self) -> anyhow::Result<String> {
+        let path = self.webhook_secret_path();
+        if let Some(secret) = read_secret(&path)?.filter(|s| !s.is_empty()) {
+            return Ok(secret);
+        }
+        let secret = random_token(32)?;
+        write_secret(&path, &secret)?;
+        Ok(secret)
+    }
+
     /// The sealed-link key set: read, or generated on first start.
     pub fn keys(&self) -> anyhow::Result<KeySet> {
         let path = self.keys_path();
@@ -226,5 +243,9 @@ mod tests {
         assert_ne!(rotated.active_kid(), keys.active_kid());
         assert!(rotated.secret(keys.active_kid()).is_some(), "old keys keep verifying");
         assert_eq!(data.keys().unwrap(), rotated);
+        let secret = data.webhook_secret().unwrap();
+        assert_eq!(secret.len(), 43, "32 bytes, base64url");
+        assert_eq!(fs::metadata(data.webhook_secret_path()).unwrap().permissions().mode() & 0o777, 0o600);
+        assert_eq!(data.webhook_secret().unwrap(), secret);
     }
 }

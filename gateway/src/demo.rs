@@ -39,6 +39,8 @@ pub async fn run() -> anyhow::Result<ExitCode> {
         inline_active_content: false,
         tls: None,
         limits: crate::watchdog::Limits::default(),
+        webhook: None,
+        webhook_secret: None,
         api_token: None,
         config_file: None,
     };

@@ -32,6 +32,7 @@
 //! | [`origin`] | the origin port and its two adapters: the data dir's files, S3 over HTTP |
 //! | [`keys`] | the key file as a configuration source |
 //! | [`file_ledger`] | the embedded ledger (redb, group commit) |
+//! | [`webhook`] | the deployment's webhook: events from the ledger's outbox, signed, delivered at least once |
 //! | [`pg_ledger`] | the PostgreSQL ledger: several gateways on one database, one statement per decision |
 //! | [`purger`] | the background purge of expired records, shared by the ledgers that keep their own |
 //! | [`datadir`] | the data directory and its secrets |
@@ -67,4 +68,5 @@ pub mod session;
 pub mod settings;
 pub mod tls;
 pub mod watchdog;
+pub mod webhook;
 pub mod wiring;

@@ -30,6 +30,8 @@ pub struct Metrics {
     pub ledger_records: AtomicU64,
     /// The file ledger's commit counters, when it is the ledger.
     pub ledger_commits: OnceLock<Arc<crate::file_ledger::Commits>>,
+    /// The webhook deliverer's counters, when a webhook is configured.
+    pub webhook: OnceLock<Arc<crate::webhook::Stats>>,
     pub connections_open: AtomicI64,
     /// Connections ended by a time limit, by [`Expired`] (idle, head, stalled).
     connections_timed_out: [AtomicU64; 3],
@@ -147,6 +149,9 @@ impl Metrics {
                  oncelink_ledger_changes_total {}",
                 commits.changes.load(Ordering::Relaxed)
             );
+        }
+        if let Some(webhook) = self.webhook.get() {
+            webhook.render(&mut out);
         }
         out
     }

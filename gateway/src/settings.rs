@@ -13,6 +13,7 @@ use serde::Deserialize;
 
 use crate::tls::TlsFiles;
 use crate::watchdog::Limits;
+use crate::webhook::Target;
 
 /// Where the ledger lives.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Deserialize)]
@@ -26,6 +27,18 @@ pub enum LedgerKind {
     Postgres,
     /// In memory; forgotten at exit (tests, demos).
     Memory,
+}
+
+impl LedgerKind {
+    /// The `--ledger` value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::File => "file",
+            Self::Dynamodb => "dynamodb",
+            Self::Postgres => "postgres",
+            Self::Memory => "memory",
+        }
+    }
 }
 
 /// `oncelink serve` options. Every one is optional here; [`Settings::resolve`] applies the file
@@ -113,6 +126,10 @@ pub struct ServeArgs {
     /// closed (a download cut off this way stays recoverable) [default: 30s]
     #[arg(long, env = "ONCELINK_BODY_TIMEOUT", value_parser = parse_duration)]
     pub body_timeout: Option<Duration>,
+    /// POST every link event (used, exhausted, revoked, refused) to this http(s) URL, signed
+    /// with ONCELINK_WEBHOOK_SECRET or <data dir>/webhook.secret, at least once (needs the file ledger)
+    #[arg(long, env = "ONCELINK_WEBHOOK_URL")]
+    pub webhook_url: Option<String>,
 }
 
 /// Options every subcommand shares.
@@ -155,6 +172,7 @@ struct FileConfig {
     idle_timeout: Option<String>,
     head_timeout: Option<String>,
     body_timeout: Option<String>,
+    webhook_url: Option<String>,
 }
 
 /// The resolved configuration.
@@ -185,6 +203,10 @@ pub struct Settings {
     pub tls: Option<TlsFiles>,
     /// Time limits on connections that stop moving.
     pub limits: Limits,
+    /// Where link events are POSTed (`--webhook-url`), if anywhere.
+    pub webhook: Option<Target>,
+    /// `ONCELINK_WEBHOOK_SECRET` (environment only, like the API token); else the data dir's.
+    pub webhook_secret: Option<String>,
     /// `ONCELINK_API_TOKEN` (environment only: secrets stay out of flags and files).
     pub api_token: Option<String>,
     /// Where the TOML came from, if anywhere.
@@ -307,6 +329,11 @@ impl Settings {
                 body: dur("body_timeout", args.body_timeout, file.body_timeout, Limits::default().body)?,
                 head: dur("head_timeout", args.head_timeout, file.head_timeout, Limits::default().head)?,
             },
+            webhook: match args.webhook_url.clone().or(file.webhook_url).filter(|u| !u.trim().is_empty()) {
+                Some(raw) => Some(Target::parse(&raw)?),
+                None => None,
+            },
+            webhook_secret: env_nonempty("ONCELINK_WEBHOOK_SECRET"),
             api_token: env_nonempty("ONCELINK_API_TOKEN"),
             config_file,
         };
@@ -345,6 +372,18 @@ impl Settings {
             && token.len() < 16
         {
             bail!("ONCELINK_API_TOKEN must be at least 16 characters");
+        }
+        if self.webhook.is_some() && self.ledger != LedgerKind::File {
+            bail!(
+                "--webhook-url needs the file ledger (not --ledger {}): its events are stored in the same transaction as each use, which only the file ledger shares",
+                self.ledger.as_str()
+            );
+        }
+        if self.webhook.is_some()
+            && let Some(secret) = &self.webhook_secret
+            && secret.len() < 16
+        {
+            bail!("ONCELINK_WEBHOOK_SECRET must be at least 16 characters");
         }
         Ok(())
     }
@@ -407,6 +446,17 @@ impl Settings {
                 ),
             ),
             (
+                "webhook",
+                self.webhook.as_ref().map_or("off".into(), |t| {
+                    let secret = if self.webhook_secret.is_some() {
+                        "ONCELINK_WEBHOOK_SECRET (****)".to_owned()
+                    } else {
+                        format!("{} (****)", self.data_dir.join("webhook.secret").display())
+                    };
+                    format!("POST {}, signed with {secret}, from the outbox in the ledger file", t.redacted())
+                }),
+            ),
+            (
                 "api token",
                 if self.api_token.is_some() { "from ONCELINK_API_TOKEN (****)".into() } else { "from the data dir (****)".into() },
             ),
@@ -451,6 +501,33 @@ mod tests {
         assert!(error.contains("bukket"), "{error}");
         std::fs::write(&file, "default_expires = \"8d\"\n").unwrap();
         assert!(Settings::resolve(&common, &ServeArgs::default()).is_err(), "default beyond max must be refused");
+    }
+
+    #[test]
+    fn a_webhook_needs_the_file_ledger_and_an_http_url_and_never_shows_its_query() {
+        let dir = tempfile::tempdir().unwrap();
+        let common = CommonArgs { data_dir: Some(dir.path().join("d")), config: Some(dir.path().join("none.toml")) };
+        std::fs::write(dir.path().join("none.toml"), "webhook_url = \"https://hooks.example.com/in?key=s3cret\"\n").unwrap();
+        let s = Settings::resolve(&common, &ServeArgs::default()).unwrap();
+        let shown = s.describe("http://x").into_iter().map(|(k, v)| format!("{k} = {v}\n")).collect::<String>();
+        assert!(shown.contains("webhook = POST https://hooks.example.com/in?****, signed with "), "{shown}");
+        assert!(!shown.contains("s3cret"), "{shown}");
+        for ledger in [LedgerKind::Memory, LedgerKind::Dynamodb, LedgerKind::Postgres] {
+            let args = ServeArgs {
+                ledger: Some(ledger),
+                table: Some("t".into()),
+                database_url: Some("postgres://db/x".into()),
+                ..Default::default()
+            };
+            let error = Settings::resolve(&common, &args).unwrap_err().to_string();
+            assert!(error.contains("--webhook-url needs the file ledger") && error.contains(ledger.as_str()), "{error}");
+        }
+        let args = ServeArgs { webhook_url: Some("hooks.example.com/in".into()), ..Default::default() };
+        let error = Settings::resolve(&common, &args).unwrap_err().to_string();
+        assert!(error.contains("--webhook-url"), "{error}");
+        std::fs::write(dir.path().join("none.toml"), "").unwrap();
+        let s = Settings::resolve(&common, &ServeArgs::default()).unwrap();
+        assert!(s.describe("http://x").contains(&("webhook", "off".to_owned())));
     }
 
     #[test]

@@ -9,7 +9,8 @@
 //! | `ONCELINK_KEYS`, `--mode presigned` | – | – | – | fixed, none |
 //!
 //! With `--tls-cert`/`--tls-key` the listener speaks TLS (the certificate reloaded on change) and
-//! the default public URL is `https://`.
+//! the default public URL is `https://`. With `--webhook-url` the file ledger is opened with its
+//! outbox and a deliverer runs beside the server, stopped once the server has stopped.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -39,6 +40,7 @@ use crate::proxy::Proxy;
 use crate::server::{self, Running, Serving};
 use crate::settings::{LedgerKind, Settings};
 use crate::tls::CertStore;
+use crate::webhook::{Delivering, Wake};
 
 /// Builds everything from `settings`, binds, and serves in the background.
 pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
@@ -58,7 +60,7 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
 
     let (origin, object_store, credentials) = origin(settings, &data, &public_url).await?;
     let metrics = Arc::new(Metrics::default());
-    let ledger = ledger(settings, &data, &metrics).await?;
+    let (ledger, delivering) = ledger(settings, &data, &metrics).await?;
     let config = match settings.mode {
         LinkMode::Presigned => keys::config_cache(keys::fixed(EdgeConfig::presigned()), false),
         LinkMode::Sealed => match std::env::var("ONCELINK_KEYS").ok().filter(|v| !v.trim().is_empty()) {
@@ -106,6 +108,20 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
         trust_forwarded_for: settings.trust_forwarded_for,
     });
     let serving = server::spawn(listener, app, Serving { grace: settings.shutdown_timeout, limits: settings.limits, tls });
+    // Deliveries go on while in-flight transfers finish, and stop with the server.
+    let serving = match delivering {
+        None => serving,
+        Some(delivering) => {
+            let (stop, task) = serving;
+            (
+                stop,
+                tokio::spawn(async move {
+                    let _ = task.await;
+                    delivering.stop().await;
+                }),
+            )
+        }
+    };
     Ok(Running::new(addr, public_url, api_token, object_store.describe(), serving))
 }
 
@@ -167,10 +183,24 @@ async fn origin(
     }
 }
 
-async fn ledger(settings: &Settings, data: &DataDir, metrics: &Arc<Metrics>) -> anyhow::Result<Arc<dyn Ledger>> {
-    Ok(match settings.ledger {
+/// The ledger, and with a webhook (file ledger only: `Settings` refuses the others) its deliverer.
+async fn ledger(settings: &Settings, data: &DataDir, metrics: &Arc<Metrics>) -> anyhow::Result<(Arc<dyn Ledger>, Option<Delivering>)> {
+    let mut delivering = None;
+    let ledger: Arc<dyn Ledger> = match settings.ledger {
         LedgerKind::File => {
-            let ledger = FileLedger::open(&data.ledger_path())?;
+            let wake = Wake::default();
+            let ledger = match &settings.webhook {
+                Some(_) => FileLedger::open_with_outbox(&data.ledger_path(), wake.clone())?,
+                None => FileLedger::open(&data.ledger_path())?,
+            };
+            if let Some(target) = &settings.webhook {
+                let secret = match &settings.webhook_secret {
+                    Some(secret) => secret.clone(),
+                    None => data.webhook_secret()?,
+                };
+                let stats = metrics.webhook.get_or_init(Default::default).clone();
+                delivering = Some(Delivering::spawn(ledger.database(), wake, target.clone(), secret, http_client()?, stats));
+            }
             ledger.spawn_purger(Duration::from_secs(60));
             let _ = metrics.ledger_commits.set(ledger.commits());
             let (l, m) = (ledger.clone(), metrics.clone());
@@ -203,5 +233,6 @@ async fn ledger(settings: &Settings, data: &DataDir, metrics: &Arc<Metrics>) -> 
             ledger.spawn_purger(Duration::from_secs(60));
             Arc::new(ledger)
         }
-    })
+    };
+    Ok((ledger, delivering))
 }

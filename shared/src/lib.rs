@@ -24,6 +24,7 @@
 //! | [`presigned`], [`query`], [`encoding`] | strict reading of presigned links: one reading of every byte, or a refusal |
 //! | [`request`], [`cloudfront`], [`http_head`], [`head_scan`] | the viewer request, and its two sources: a CloudFront event, an HTTP head (and what its raw bytes said) |
 //! | [`delivery`] | when a download is delivered: the bytes that complete it |
+//! | [`events`] | `link.used`, `link.exhausted`, `link.revoked`, `link.refused`: derived from a ledger record's change |
 //! | [`content`] | what a stored object may do in a browser: the headers every object carries, attachments for active types |
 //! | [`error`] | [`Refusal`] and the one error-body writer |
 //! | [`metrics`], [`metrics_emf`], [`telemetry`] | one metric vocabulary; EMF lines; JSON logs |
@@ -54,6 +55,7 @@ pub mod delivery;
 pub mod edge;
 pub mod encoding;
 pub mod error;
+pub mod events;
 pub mod head_scan;
 pub mod http_head;
 pub mod issue;

@@ -19,15 +19,19 @@
 //! | [`spent_uses_given_back`] | a spent use (CloudFront's) is given back once, keyed on the request id; the last one leaves the link as if never used |
 //! | [`resumes`] | counted up to the limit, only for the first client inside the window, closed by a completed delivery and by revocation; single-flight ones only while nothing of the client is in flight |
 //! | [`deliveries`] | one entry per request, replaced by a later report; nothing is created for an unknown link |
+//! | [`trail_and_tag`] | uses (held, spent, given back), resumes and the first refusals in the trail with their client hints, every refusal counted, a request noted once; the first tag stays; a refusal or a tag creates the record with its retention |
 //! | [`races`] | 64 concurrent claims on one link, spent or held: exactly N granted, every round |
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use oncelink::ledger::{ClaimOutcome, Commit, Delivery, InFlight, Ledger, Release, ResumeClaim, ResumeOutcome};
+use oncelink::ledger::{
+    ClaimOutcome, ClientHint, Commit, Delivery, InFlight, Ledger, REFUSALS_KEPT, Release, ResumeClaim, ResumeOutcome, TrailEntry,
+    TrailOutcome,
+};
 use oncelink::time::{from_unix_secs, unix_secs};
 
-use crate::{RETENTION, claim, held, key, unique};
+use crate::{RETENTION, claim, client_hint, held, key, unique};
 
 /// Now, in whole seconds (what every ledger can store exactly).
 fn now() -> SystemTime {
@@ -179,9 +183,11 @@ fn resume(link: &oncelink::ledger::LedgerKey, fingerprint: &str, window_start: S
         key: link.clone(),
         request_id: unique("resume"),
         fingerprint: fingerprint.into(),
+        at: now(),
         window_start,
         max_resumes,
         single_flight: None,
+        client: client_hint(),
     }
 }
 
@@ -276,6 +282,72 @@ pub async fn deliveries(ledger: &impl Ledger) {
     assert_eq!(ledger.lookup(&unknown).await.unwrap(), None, "a report creates no record");
 }
 
+pub async fn trail_and_tag(ledger: &impl Ledger) {
+    let at = now();
+    let link = key(&unique("trail"));
+    ledger.tag(&link, "order-1234", at + RETENTION).await.unwrap();
+    ledger.tag(&link, "another", at + RETENTION * 2).await.unwrap();
+    let state = ledger.lookup(&link).await.unwrap().expect("a tag makes the record");
+    assert_eq!((state.tag.as_deref(), state.uses, state.trail.len()), (Some("order-1234"), 0, 0), "the first tag stays");
+    assert_eq!(state.retain_until, Some(at + RETENTION));
+
+    // Uses: spent, held, held then given back; each in the trail with its client.
+    let later = at + Duration::from_secs(1);
+    assert!(ledger.claim(&claim(&link, "spent", at, 3)).await.unwrap().is_allowed());
+    assert!(ledger.claim(&held(claim(&link, "held", later, 3), later + Duration::from_secs(60))).await.unwrap().is_allowed());
+    assert!(ledger.claim(&held(claim(&link, "back", later, 3), later + Duration::from_secs(60))).await.unwrap().is_allowed());
+    assert_eq!(ledger.release(&link, "back").await.unwrap(), Release::Released);
+    assert_eq!(ledger.claim(&claim(&link, "spent", at, 3)).await.unwrap(), ClaimOutcome::Retried);
+    let state = ledger.lookup(&link).await.unwrap().unwrap();
+    let outcomes: Vec<_> = state.trail.iter().map(|e| (e.request_id.as_str(), e.outcome.clone())).collect();
+    assert_eq!(
+        outcomes,
+        vec![("spent", TrailOutcome::Used), ("back", TrailOutcome::GivenBack), ("held", TrailOutcome::Held)],
+        "oldest first, a retry not twice"
+    );
+    assert!(state.trail.iter().all(|e| e.client == client_hint()));
+    assert_eq!((state.trail[0].at, state.max_uses, state.tag.as_deref()), (at, 3, Some("order-1234")));
+    assert_eq!(ledger.commit(&link, "held").await.unwrap(), Commit::Committed);
+    assert_eq!(ledger.lookup(&link).await.unwrap().unwrap().trail[2].outcome, TrailOutcome::Used);
+
+    // Refusals: the first REFUSALS_KEPT are kept, every one is counted, a request once.
+    let refused = |i: u32| TrailEntry {
+        request_id: format!("refused-{i:02}"),
+        at: later,
+        outcome: TrailOutcome::Refused("link_already_used".into()),
+        client: ClientHint { network: "2001:db8:1::/48".into(), agent: "bot".into() },
+    };
+    for i in 0..REFUSALS_KEPT + 5 {
+        ledger.note_refusal(&link, &refused(i), at + RETENTION).await.unwrap();
+    }
+    ledger.note_refusal(&link, &refused(0), at + RETENTION).await.unwrap();
+    let state = ledger.lookup(&link).await.unwrap().unwrap();
+    assert_eq!(state.refusals, REFUSALS_KEPT + 5);
+    let kept: Vec<_> = state.trail.iter().filter(|e| e.outcome.is_refusal()).collect();
+    assert_eq!(kept.len(), REFUSALS_KEPT as usize);
+    assert_eq!(*kept[0], refused(0));
+    assert_eq!(state.uses, 2, "refusals spend nothing");
+
+    // A refusal on a link never used makes its record, with the retention it is given.
+    let fresh = key(&unique("trail-refused"));
+    let preview = TrailEntry { outcome: TrailOutcome::Preview, ..refused(0) };
+    ledger.note_refusal(&fresh, &preview, at + RETENTION).await.unwrap();
+    let state = ledger.lookup(&fresh).await.unwrap().expect("a refusal makes the record");
+    assert_eq!((state.uses, state.refusals, state.retain_until), (0, 1, Some(at + RETENTION)));
+    assert_eq!(state.trail, vec![preview]);
+    // … and the link is still fully usable.
+    assert!(ledger.claim(&claim(&fresh, "after-refusal", later, 1)).await.unwrap().is_allowed());
+
+    // A resume of the first client is in the trail too.
+    let resumed = key(&unique("trail-resume"));
+    ledger.claim(&claim(&resumed, "first", at, 1)).await.unwrap();
+    let resume = resume(&resumed, "fp-1", at - Duration::from_secs(10), 2);
+    assert!(matches!(ledger.resume(&resume).await.unwrap(), ResumeOutcome::Resumed { .. }));
+    let trail = ledger.lookup(&resumed).await.unwrap().unwrap().trail;
+    assert_eq!(trail.iter().map(|e| e.outcome.clone()).collect::<Vec<_>>(), vec![TrailOutcome::Used, TrailOutcome::Resumed]);
+    assert_eq!(trail[1].request_id, resume.request_id);
+}
+
 /// Rounds of races: `ci` normally, `soak` with `ONCELINK_SOAK=1`.
 pub fn rounds(ci: usize, soak: usize) -> usize {
     if std::env::var("ONCELINK_SOAK").is_ok_and(|v| v == "1") { soak } else { ci }
@@ -360,7 +432,7 @@ macro_rules! ledger_contract {
             use super::*;
 
             $crate::ledger_contract!(@cases $make; first_use_then_reuse, n_uses_count_down, revocation, state_and_retention, holds,
-                spent_uses_given_back, resumes, deliveries);
+                spent_uses_given_back, resumes, deliveries, trail_and_tag);
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
             async fn races_grant_exactly_n() {

@@ -18,7 +18,7 @@ use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_credential_types::Credentials;
 use aws_sdk_dynamodb::types::{AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType};
-use oncelink::ledger::{LedgerKey, UseClaim};
+use oncelink::ledger::{ClientHint, LedgerKey, UseClaim};
 use oncelink::link::LinkId;
 use oncelink::{Decision, DenyReason};
 
@@ -31,7 +31,7 @@ pub fn key(name: &str) -> LedgerKey {
 }
 
 /// A claim by request `request_id` at `at` on a link granting `max_uses`, first used by client
-/// `fp-1`, kept for [`RETENTION`].
+/// `fp-1` (a curl in 203.0.113.0/24), kept for [`RETENTION`].
 pub fn claim(key: &LedgerKey, request_id: &str, at: SystemTime, max_uses: u32) -> UseClaim {
     UseClaim {
         key: key.clone(),
@@ -41,7 +41,13 @@ pub fn claim(key: &LedgerKey, request_id: &str, at: SystemTime, max_uses: u32) -
         max_uses,
         fingerprint: Some("fp-1".into()),
         hold_until: None,
+        client: client_hint(),
     }
+}
+
+/// The client hint of [`claim`]s.
+pub fn client_hint() -> ClientHint {
+    ClientHint { network: "203.0.113.0/24".into(), agent: "curl".into() }
 }
 
 /// The same claim, held until `until` instead of spent at once (the gateway's way).

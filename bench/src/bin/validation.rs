@@ -89,6 +89,7 @@ async fn run(requests: usize) -> anyhow::Result<()> {
             max_uses: 1,
             fingerprint: None,
             hold_until: None,
+            client: Default::default(),
         };
         let ledger = &ledger;
         async move { oncelink::ledger::Ledger::claim(ledger, &claim).await }

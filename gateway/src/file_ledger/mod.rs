@@ -8,7 +8,8 @@
 //! committed durably (fsync) before the call returns, so they survive `kill -9`; a hold, a hold
 //! given back and a delivery record are committed without a sync of their own ([`batch`] says
 //! why that loses nothing). Writes are group-committed; records are stored as [`stored`] says;
-//! expired records are purged in the background.
+//! expired records are purged in the background. With a webhook, the same file holds its outbox
+//! (`crate::webhook::outbox`), appended to in the transaction of the change it tells of.
 
 mod batch;
 mod stored;
@@ -19,13 +20,16 @@ use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
 use oncelink::ledger::{
-    ClaimOutcome, Commit, Delivery, Ledger, LedgerError, LedgerKey, LinkRecord, LinkState, Release, ResumeClaim, ResumeOutcome, UseClaim,
+    ClaimOutcome, Commit, Delivery, Ledger, LedgerError, LedgerKey, LinkRecord, LinkState, Release, ResumeClaim, ResumeOutcome, TrailEntry,
+    UseClaim,
 };
 use redb::{Database, ReadableDatabase, ReadableTableMetadata, TableDefinition};
 
 pub use batch::Commits;
 use batch::{Must, Writer, job, job_existing, write_batches};
 use stored::decode;
+
+use crate::webhook::{OUTBOX, Wake};
 
 const LINKS: TableDefinition<&str, &[u8]> = TableDefinition::new("links");
 
@@ -34,6 +38,9 @@ pub struct FileLedger {
     db: Arc<Database>,
     writer: Arc<Writer>,
     commits: Arc<Commits>,
+    /// Set when a webhook wants events: the writer appends each change's events to the outbox
+    /// and wakes the deliverer after the commit (`crate::webhook::outbox`).
+    outbox: Option<Wake>,
 }
 
 fn unavailable(e: impl std::fmt::Display) -> LedgerError {
@@ -43,10 +50,21 @@ fn unavailable(e: impl std::fmt::Display) -> LedgerError {
 impl FileLedger {
     /// Opens (or creates) the ledger file. Fails if another process holds it.
     pub fn open(path: &Path) -> anyhow::Result<Self> {
+        Self::open_with(path, None)
+    }
+
+    /// Opens the ledger with a webhook's outbox: every change's events are appended to it in
+    /// the change's own transaction, and `wake` is notified after each commit that appended.
+    pub fn open_with_outbox(path: &Path, wake: Wake) -> anyhow::Result<Self> {
+        Self::open_with(path, Some(wake))
+    }
+
+    fn open_with(path: &Path, outbox: Option<Wake>) -> anyhow::Result<Self> {
         let db = Database::create(path).map_err(|e| anyhow::anyhow!("cannot open the ledger {}: {e}", path.display()))?;
-        // Create the table so that readers never see it missing.
+        // Create the tables so that readers never see them missing.
         let tx = db.begin_write()?;
         tx.open_table(LINKS)?;
+        tx.open_table(OUTBOX)?;
         tx.commit()?;
         let db = Arc::new(db);
         let (jobs, queue) = mpsc::channel();
@@ -56,7 +74,17 @@ impl FileLedger {
             let commits = commits.clone();
             std::thread::Builder::new().name("ledger-writer".into()).spawn(move || write_batches(db, queue, commits))?
         };
-        Ok(Self { db, writer: Arc::new(Writer { jobs: Some(jobs), thread: Some(thread) }), commits })
+        Ok(Self { db, writer: Arc::new(Writer { jobs: Some(jobs), thread: Some(thread) }), commits, outbox })
+    }
+
+    /// The redb database (the webhook's deliverer reads and deletes its outbox in it).
+    pub fn database(&self) -> Arc<Database> {
+        self.db.clone()
+    }
+
+    /// Whether a webhook wants events (the ledger was opened with [`Self::open_with_outbox`]).
+    pub fn events_wanted(&self) -> bool {
+        self.outbox.is_some()
     }
 
     /// Reads one record (an absent one as empty), applies `change` to it and writes it back;
@@ -202,6 +230,18 @@ impl Ledger for FileLedger {
 
     async fn revoke(&self, key: &LedgerKey, at: SystemTime, retain_until: SystemTime) -> Result<(), LedgerError> {
         self.update(key, |_| Must::BeDurable, move |record| record.revoke(at, retain_until)).await
+    }
+
+    async fn note_refusal(&self, key: &LedgerKey, entry: &TrailEntry, retain_until: SystemTime) -> Result<(), LedgerError> {
+        let entry = entry.clone();
+        // A refusal's trace need not survive a crash on its own (the next synced commit keeps it).
+        self.update(key, |_| Must::BeVisible, move |record| record.note_refusal(&entry, retain_until)).await
+    }
+
+    async fn tag(&self, key: &LedgerKey, tag: &str, retain_until: SystemTime) -> Result<(), LedgerError> {
+        let tag = tag.to_owned();
+        // The link is handed out after this returns: its tag must be there after a crash.
+        self.update(key, |_| Must::BeDurable, move |record| record.tag(&tag, retain_until)).await
     }
 
     async fn lookup(&self, key: &LedgerKey) -> Result<Option<LinkState>, LedgerError> {

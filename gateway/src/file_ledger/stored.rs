@@ -3,7 +3,7 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use oncelink::ledger::{Delivery, LedgerError, LinkRecord};
+use oncelink::ledger::{ClientHint, Delivery, LedgerError, LinkRecord, TrailEntry, TrailOutcome};
 use serde::{Deserialize, Serialize};
 
 /// A name (a request id for a hold, a fingerprint for a client in flight) and an instant.
@@ -21,6 +21,16 @@ struct StoredDelivery {
     complete: bool,
     #[serde(default)]
     resume: bool,
+}
+
+/// One trail entry; the outcome as its label.
+#[derive(Debug, Serialize, Deserialize)]
+struct StoredTrail {
+    request_id: String,
+    at_ms: u64,
+    outcome: String,
+    network: String,
+    agent: String,
 }
 
 #[derive(Debug, Default, Serialize, Deserialize)]
@@ -48,6 +58,14 @@ struct Stored {
     deliveries: Vec<StoredDelivery>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     in_flight: Vec<StoredHold>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    tag: Option<String>,
+    #[serde(default)]
+    max_uses: u32,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    trail: Vec<StoredTrail>,
+    #[serde(default)]
+    refusals: u32,
 }
 
 pub fn ms(t: SystemTime) -> u64 {
@@ -86,6 +104,20 @@ pub fn encode(r: &LinkRecord) -> Result<Vec<u8>, serde_json::Error> {
                 resume: d.resume,
             })
             .collect(),
+        tag: r.tag.clone(),
+        max_uses: r.max_uses,
+        trail: r
+            .trail
+            .iter()
+            .map(|e| StoredTrail {
+                request_id: e.request_id.clone(),
+                at_ms: ms(e.at),
+                outcome: e.outcome.label().to_owned(),
+                network: e.client.network.clone(),
+                agent: e.client.agent.clone(),
+            })
+            .collect(),
+        refusals: r.refusals,
     })
 }
 
@@ -108,5 +140,18 @@ pub fn decode(raw: &[u8]) -> Result<LinkRecord, LedgerError> {
             .into_iter()
             .map(|d| Delivery { request_id: d.request_id, at: from_ms(d.at_ms), bytes: d.bytes, complete: d.complete, resume: d.resume })
             .collect(),
+        tag: s.tag,
+        max_uses: s.max_uses,
+        trail: s
+            .trail
+            .into_iter()
+            .map(|e| TrailEntry {
+                request_id: e.request_id,
+                at: from_ms(e.at_ms),
+                outcome: TrailOutcome::from_label(&e.outcome),
+                client: ClientHint { network: e.network, agent: e.agent },
+            })
+            .collect(),
+        refusals: s.refusals,
     })
 }

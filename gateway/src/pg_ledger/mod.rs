@@ -26,7 +26,8 @@ use std::time::{Duration, SystemTime};
 use async_trait::async_trait;
 use deadpool_postgres::Pool;
 use oncelink::ledger::{
-    ClaimOutcome, Commit, Delivery, Ledger, LedgerError, LedgerKey, LinkState, Release, ResumeClaim, ResumeOutcome, UseClaim,
+    ClaimOutcome, Commit, Delivery, Ledger, LedgerError, LedgerKey, LinkState, REFUSALS_KEPT, Release, ResumeClaim, ResumeOutcome,
+    TrailEntry, TrailOutcome, UseClaim,
 };
 pub use pool::redact;
 use row::{count, secs};
@@ -140,12 +141,19 @@ impl Ledger for PgLedger {
         let (at, retain, max) = (secs(claim.at), secs(claim.retain_until), count(claim.max_uses));
         let (fingerprint, lease) = (claim.fingerprint.as_deref(), claim.hold_until.map(secs));
         let (key, rid) = (claim.key.as_str(), claim.request_id.as_str());
+        let entry = row::trail_json(&TrailEntry {
+            request_id: claim.request_id.clone(),
+            at: claim.at,
+            outcome: TrailOutcome::Used,
+            client: claim.client.clone(),
+        });
+        let entry = &entry.as_str();
         self.with(|client| async move {
             let write = client.prepare_cached(sql::CLAIM).await.map_err(unavailable)?;
             let read = client.prepare_cached(sql::CLASSIFY).await.map_err(unavailable)?;
             for _ in 0..CLAIM_ATTEMPTS {
                 let granted =
-                    client.query_opt(&write, &[&key, &rid, &at, &retain, &max, &fingerprint, &lease]).await.map_err(unavailable)?;
+                    client.query_opt(&write, &[&key, &rid, &at, &retain, &max, &fingerprint, &lease, entry]).await.map_err(unavailable)?;
                 if let Some(granted) = granted {
                     return Ok(ClaimOutcome::Granted { use_number: row::returned_number(&granted)? });
                 }
@@ -174,10 +182,17 @@ impl Ledger for PgLedger {
     async fn resume(&self, resume: &ResumeClaim) -> Result<ResumeOutcome, LedgerError> {
         let (window_start, max) = (secs(resume.window_start), count(resume.max_resumes));
         let (now, until) = (resume.single_flight.map(|f| secs(f.now)), resume.single_flight.map(|f| secs(f.until)));
+        let entry = row::trail_json(&TrailEntry {
+            request_id: resume.request_id.clone(),
+            at: resume.at,
+            outcome: TrailOutcome::Resumed,
+            client: resume.client.clone(),
+        });
+        let entry = &entry.as_str();
         self.with(|client| async move {
             let statement = client.prepare_cached(sql::RESUME).await.map_err(unavailable)?;
-            let params: [&(dyn tokio_postgres::types::ToSql + Sync); 7] =
-                [&resume.key.as_str(), &resume.request_id.as_str(), &resume.fingerprint.as_str(), &window_start, &max, &now, &until];
+            let params: [&(dyn tokio_postgres::types::ToSql + Sync); 8] =
+                [&resume.key.as_str(), &resume.request_id.as_str(), &resume.fingerprint.as_str(), &window_start, &max, &now, &until, entry];
             Ok(match client.query_opt(&statement, &params).await.map_err(unavailable)? {
                 Some(row) => ResumeOutcome::Resumed { resume_number: row::returned_number(&row)? },
                 None => ResumeOutcome::NotResumable,
@@ -206,11 +221,32 @@ impl Ledger for PgLedger {
         .await
     }
 
+    async fn note_refusal(&self, key: &LedgerKey, entry: &TrailEntry, retain_until: SystemTime) -> Result<(), LedgerError> {
+        let (stored, retain, kept) = (row::trail_json(entry), secs(retain_until), count(REFUSALS_KEPT));
+        let stored = &stored.as_str();
+        self.with(|client| async move {
+            let statement = client.prepare_cached(sql::NOTE_REFUSAL).await.map_err(unavailable)?;
+            let params: [&(dyn tokio_postgres::types::ToSql + Sync); 5] =
+                [&key.as_str(), &entry.request_id.as_str(), stored, &retain, &kept];
+            client.execute(&statement, &params).await.map(drop).map_err(unavailable)
+        })
+        .await
+    }
+
+    async fn tag(&self, key: &LedgerKey, tag: &str, retain_until: SystemTime) -> Result<(), LedgerError> {
+        let retain = secs(retain_until);
+        self.with(|client| async move {
+            let statement = client.prepare_cached(sql::TAG).await.map_err(unavailable)?;
+            client.execute(&statement, &[&key.as_str(), &tag, &retain]).await.map(drop).map_err(unavailable)
+        })
+        .await
+    }
+
     async fn lookup(&self, key: &LedgerKey) -> Result<Option<LinkState>, LedgerError> {
         self.with(|client| async move {
             let statement = client.prepare_cached(sql::LOOKUP).await.map_err(unavailable)?;
             match client.query_opt(&statement, &[&key.as_str()]).await.map_err(unavailable)? {
-                Some(found) => row::state(&found).map(Some),
+                Some(found) => row::record(&found).map(|record| Some(record.state())),
                 None => Ok(None),
             }
         })

@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 use std::time::SystemTime;
 
-use oncelink::ledger::{ClaimOutcome, Delivery, LedgerError, LinkState, UseClaim, UsedLink};
+use oncelink::ledger::{ClaimOutcome, ClientHint, Delivery, LedgerError, LinkRecord, TrailEntry, TrailOutcome, UseClaim, UsedLink};
 use oncelink::time::{from_unix_secs, unix_secs};
 use serde::Deserialize;
 use tokio_postgres::Row;
@@ -71,20 +71,44 @@ fn json<T: for<'de> Deserialize<'de>>(row: &Row, column: usize) -> Result<T, Led
     serde_json::from_str(&text).map_err(corrupt)
 }
 
-/// The [`super::sql::LOOKUP`] row as the state every ledger reports.
-pub fn state(row: &Row) -> Result<LinkState, LedgerError> {
+#[derive(Deserialize)]
+struct StoredTrail {
+    at: i64,
+    outcome: String,
+    network: String,
+    agent: String,
+}
+
+/// A trail entry as stored in the `trail` column (the request id is its key there), as JSON text.
+pub fn trail_json(entry: &TrailEntry) -> String {
+    serde_json::json!({
+        "at": secs(entry.at),
+        "outcome": entry.outcome.label(),
+        "network": entry.client.network,
+        "agent": entry.client.agent,
+    })
+    .to_string()
+}
+
+/// The [`super::sql::LOOKUP`] row as the whole record (the state every ledger reports is its
+/// [`LinkRecord::state`]).
+pub fn record(row: &Row) -> Result<LinkRecord, LedgerError> {
     let first: Option<i64> = row.try_get(0).map_err(corrupt)?;
     let retain: Option<i64> = row.try_get(4).map_err(corrupt)?;
+    let revoked_at: Option<i64> = row.try_get(11).map_err(corrupt)?;
     let holds: HashMap<String, i64> = json(row, 5)?;
     let in_flight: HashMap<String, i64> = json(row, 8)?;
     let deliveries: HashMap<String, StoredDelivery> = json(row, 9)?;
-    Ok(LinkState {
+    let trail: HashMap<String, StoredTrail> = json(row, 14)?;
+    let mut record = LinkRecord {
         first_used_at: first.map(time),
         uses: number(row.try_get(1).map_err(corrupt)?),
+        request_ids: row.try_get(10).map_err(corrupt)?,
+        holds: holds.into_iter().map(|(request_id, until)| (request_id, time(until))).collect(),
         fingerprint: row.try_get(2).map_err(corrupt)?,
         revoked: row.try_get(3).map_err(corrupt)?,
+        revoked_at: revoked_at.map(time),
         retain_until: retain.map(time),
-        holds: holds.into_values().map(time).collect(),
         resumes: number(row.try_get(6).map_err(corrupt)?),
         completed: row.try_get(7).map_err(corrupt)?,
         in_flight: in_flight.into_iter().map(|(fingerprint, until)| (fingerprint, time(until))).collect(),
@@ -92,5 +116,22 @@ pub fn state(row: &Row) -> Result<LinkState, LedgerError> {
             .into_iter()
             .map(|(request_id, d)| Delivery { request_id, at: time(d.at), bytes: d.bytes, complete: d.complete, resume: d.resume })
             .collect(),
-    })
+        tag: row.try_get(12).map_err(corrupt)?,
+        max_uses: number(row.try_get(13).map_err(corrupt)?),
+        trail: trail
+            .into_iter()
+            .map(|(request_id, e)| TrailEntry {
+                request_id,
+                at: time(e.at),
+                outcome: TrailOutcome::from_label(&e.outcome),
+                client: ClientHint { network: e.network, agent: e.agent },
+            })
+            .collect(),
+        refusals: number(row.try_get(15).map_err(corrupt)?),
+    };
+    // JSON objects come in no particular order; the record keeps its lists in a stable one.
+    record.holds.sort();
+    record.in_flight.sort();
+    record.trail.sort_by(|a, b| (a.at, &a.request_id).cmp(&(b.at, &b.request_id)));
+    Ok(record)
 }

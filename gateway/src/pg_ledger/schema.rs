@@ -21,13 +21,18 @@
 //! | `completed` | text[] | fingerprints whose download completed |
 //! | `in_flight` | jsonb | `{fingerprint: until}`: clients with a request in flight |
 //! | `deliveries` | jsonb | `{request id: {at, bytes, complete, resume}}` |
+//! | `tag` | text | the caller's tag (migration 2) |
+//! | `max_uses` | integer | the link's uses in all, from its claims (migration 2) |
+//! | `trail` | jsonb | `{request id: {at, outcome, network, agent}}` (migration 2) |
+//! | `refusals` | integer | refusals counted (migration 2) |
 
 use tokio_postgres::Client;
 
 /// The migrations, in order; a released one is never edited, only followed by a new one.
-const MIGRATIONS: &[(i32, &str)] = &[(
-    1,
-    "CREATE TABLE oncelink_links (
+const MIGRATIONS: &[(i32, &str)] = &[
+    (
+        1,
+        "CREATE TABLE oncelink_links (
         link_key text PRIMARY KEY,
         uses integer NOT NULL DEFAULT 0,
         first_used_at bigint,
@@ -43,7 +48,16 @@ const MIGRATIONS: &[(i32, &str)] = &[(
         deliveries jsonb NOT NULL DEFAULT '{}'
     );
     CREATE INDEX oncelink_links_retain_until ON oncelink_links (retain_until);",
-)];
+    ),
+    (
+        2,
+        "ALTER TABLE oncelink_links
+            ADD COLUMN tag text,
+            ADD COLUMN max_uses integer NOT NULL DEFAULT 0,
+            ADD COLUMN trail jsonb NOT NULL DEFAULT '{}',
+            ADD COLUMN refusals integer NOT NULL DEFAULT 0;",
+    ),
+];
 
 /// An arbitrary constant naming the migration lock (`pg_advisory_xact_lock`).
 const LOCK: i64 = 0x6f6e_6365_6c69_6e6b; // "oncelink"

@@ -22,23 +22,29 @@
 //! | `resume` ([`oncelink::ledger::LinkState::resumable`], not the request's own use) | [`RESUME`] |
 //! | `record_delivery` | [`DELIVERY`] |
 //! | `revoke` (the first revocation's time and the first retention stay) | [`REVOKE`] |
+//! | a granted claim's or resume's trail entry, `max_uses` | `trail || {rid: entry}` in [`CLAIM`] and [`RESUME`] |
+//! | `note_refusal` (the first ones kept, every one counted) | [`NOTE_REFUSAL`] |
+//! | `tag` (the first stays) | [`TAG`] |
 //! | `expired` (`retain_until <= now`) | [`PURGE`] |
 //!
 //! Times are Unix seconds (`bigint`), as in the DynamoDB ledger; counts are `integer`. Every
 //! parameter is cast where it is used, so PostgreSQL never has to guess its type.
 
 /// A claim: `$1` key, `$2` request id, `$3` at, `$4` retain until, `$5` max uses, `$6`
-/// fingerprint (NULL: none), `$7` lease end (NULL: spent at once). Returns the use's number, or
-/// no row when refused.
+/// fingerprint (NULL: none), `$7` lease end (NULL: spent at once), `$8` its trail entry.
+/// Returns the use's number, or no row when refused.
 pub const CLAIM: &str = "
-INSERT INTO oncelink_links AS l (link_key, uses, first_used_at, fingerprint, request_ids, holds, in_flight, retain_until)
+INSERT INTO oncelink_links AS l (link_key, uses, first_used_at, fingerprint, request_ids, holds, in_flight, retain_until,
+                                 max_uses, trail)
 VALUES (
     $1::text, 1, $3::bigint, $6::text,
     CASE WHEN $7::bigint IS NULL THEN ARRAY[$2::text] ELSE '{}'::text[] END,
     CASE WHEN $7::bigint IS NULL THEN '{}'::jsonb ELSE jsonb_build_object($2::text, $7::bigint) END,
     CASE WHEN $7::bigint IS NULL OR $6::text IS NULL THEN '{}'::jsonb ELSE jsonb_build_object($6::text, $7::bigint) END,
-    $4::bigint)
+    $4::bigint, $5::integer, jsonb_build_object($2::text, ($8::text)::jsonb))
 ON CONFLICT (link_key) DO UPDATE SET
+    max_uses = $5::integer,
+    trail = l.trail || jsonb_build_object($2::text, ($8::text)::jsonb),
     uses = CASE WHEN l.uses < $5::integer THEN l.uses + 1 ELSE l.uses END,
     first_used_at = COALESCE(l.first_used_at, $3::bigint),
     fingerprint = CASE WHEN l.first_used_at IS NULL THEN $6::text ELSE l.fingerprint END,
@@ -86,11 +92,12 @@ WHERE link_key = $1::text AND (holds ? $2::text OR $2::text = ANY (request_ids))
 RETURNING 1";
 
 /// A resume (`$1` key, `$2` request id, `$3` fingerprint, `$4` window start, `$5` max resumes,
-/// `$6` now and `$7` flight end for a single-flight resume, else NULL): returns the resume's
-/// number, or no row when not resumable.
+/// `$6` now and `$7` flight end for a single-flight resume, else NULL, `$8` its trail entry):
+/// returns the resume's number, or no row when not resumable.
 pub const RESUME: &str = "
 UPDATE oncelink_links SET
     resumes = resumes + 1,
+    trail = trail || jsonb_build_object($2::text, ($8::text)::jsonb),
     in_flight = CASE WHEN $7::bigint IS NULL THEN in_flight ELSE in_flight || jsonb_build_object($3::text, $7::bigint) END
 WHERE link_key = $1::text AND NOT revoked
   AND fingerprint = $3::text AND first_used_at >= $4::bigint AND resumes < $5::integer
@@ -119,10 +126,30 @@ ON CONFLICT (link_key) DO UPDATE SET
     revoked_at = COALESCE(l.revoked_at, EXCLUDED.revoked_at),
     retain_until = COALESCE(l.retain_until, EXCLUDED.retain_until)";
 
+/// A refusal (`$1` key, `$2` request id, `$3` its trail entry, `$4` retain until, `$5` how
+/// many are kept): kept in the trail while fewer than `$5` are, counted always; the same
+/// request again changes nothing.
+pub const NOTE_REFUSAL: &str = "
+INSERT INTO oncelink_links AS l (link_key, trail, refusals, retain_until)
+VALUES ($1::text, jsonb_build_object($2::text, ($3::text)::jsonb), 1, $4::bigint)
+ON CONFLICT (link_key) DO UPDATE SET
+    trail = CASE WHEN l.refusals < $5::integer THEN l.trail || jsonb_build_object($2::text, ($3::text)::jsonb) ELSE l.trail END,
+    refusals = l.refusals + 1,
+    retain_until = COALESCE(l.retain_until, $4::bigint)
+WHERE NOT (l.trail ? $2::text)";
+
+/// The caller's tag at issue (`$1` key, `$2` tag, `$3` retain until): the first one stays.
+pub const TAG: &str = "
+INSERT INTO oncelink_links AS l (link_key, tag, retain_until)
+VALUES ($1::text, $2::text, $3::bigint)
+ON CONFLICT (link_key) DO UPDATE SET
+    tag = COALESCE(l.tag, EXCLUDED.tag),
+    retain_until = COALESCE(l.retain_until, EXCLUDED.retain_until)";
+
 /// The whole row (`$1` key); the JSON columns as text, read by [`super::row`].
 pub const LOOKUP: &str = "
 SELECT first_used_at, uses, fingerprint, revoked, retain_until, holds::text, resumes, completed,
-       in_flight::text, deliveries::text
+       in_flight::text, deliveries::text, request_ids, revoked_at, tag, max_uses, trail::text, refusals
 FROM oncelink_links WHERE link_key = $1::text";
 
 /// Deletes at most `$2` rows whose retention ended by `$1`; rows another transaction is

@@ -30,12 +30,12 @@ use std::time::{Duration, SystemTime};
 
 pub use audience::fingerprint;
 pub use deny::DenyReason;
-pub use spend::{Admitted, Ticket, TicketKind, admit, decide, delivers_content, look, settle};
+pub use spend::{Admitted, Ticket, TicketKind, admit, decide, delivers_content, look, settle, trail_outcome};
 
 use crate::ViewerRequest;
 use crate::config::EdgeConfig;
 use crate::encoding::{KEY_PATH, decode_canonical};
-use crate::ledger::{LedgerKey, UseClaim};
+use crate::ledger::{ClientHint, LedgerKey, UseClaim};
 use crate::link::{self, LinkId, LinkMethod, LinkMode};
 
 /// Knobs of the decision that do not come from the deployment's configuration.
@@ -91,13 +91,26 @@ pub struct Claim {
     pub recovery: Option<Duration>,
 }
 
+/// A link that was read and verified (phase 2): its refusals belong in its trail.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KnownLink {
+    pub key: LedgerKey,
+    /// How long the link's record is kept ([`link::retain_until`] of its expiry).
+    pub retain_until: SystemTime,
+}
+
 /// What phases 1–4 conclude.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Precheck {
-    /// Refuse now; the ledger is not touched.
+    /// Refuse now, naming no link (the request could not be read as one); the ledger is not
+    /// touched.
     Deny(DenyReason),
-    /// A link-preview bot or mail scanner: answer with no content, spend nothing.
-    Preview,
+    /// Refuse now a request on a link that was read (wrong method, expired, a prefetch): nothing
+    /// is spent; the refusal is kept in the link's trail.
+    Refused(DenyReason, KnownLink),
+    /// A link-preview bot or mail scanner: answer with no content, spend nothing (kept in the
+    /// link's trail).
+    Preview(KnownLink),
     /// HEAD, or OPTIONS (a CORS preflight): never spends, but reads the ledger and is answered
     /// as its GET would be.
     Look(Claim),
@@ -156,37 +169,39 @@ fn precheck_inner(request: &ViewerRequest, policy: &EdgePolicy, config: &EdgeCon
     };
     // OPTIONS is a CORS preflight: any link method. Otherwise the method must be the link's
     // (HEAD is a GET without the body).
+    let known = KnownLink { key: LedgerKey::for_link(&link.id), retain_until: link::retain_until(link.expires_at) };
     let method_ok =
         matches!((request.method.as_str(), link.method), ("OPTIONS", _) | ("GET" | "HEAD", LinkMethod::Get) | ("PUT", LinkMethod::Put));
     if !method_ok {
-        return Err(DenyReason::WrongMethod);
+        return Ok(Precheck::Refused(DenyReason::WrongMethod, known));
     }
 
     // Phase 3: validity window.
     if now >= link.expires_at {
-        return Err(DenyReason::Expired);
+        return Ok(Precheck::Refused(DenyReason::Expired, known));
     }
 
     // Phase 4: audience. Speculation and bots that unfurl links must not spend them; an
     // upload is always a person's.
     if consumes && audience::is_prefetch(request) {
-        return Err(DenyReason::Prefetch);
+        return Ok(Precheck::Refused(DenyReason::Prefetch, known));
     }
     if request.method == "GET" && audience::is_preview_agent(request, &config.preview_agents) {
-        return Ok(Precheck::Preview);
+        return Ok(Precheck::Preview(known));
     }
     let reads = request.method != "PUT";
     let grace = (reads && !link.grace.is_zero() && (range.is_some() || !consumes)).then_some(link.grace);
     let recovery = (reads && !policy.resume_window.is_zero()).then_some(policy.resume_window);
     let claim = Claim {
         use_claim: UseClaim {
-            key: LedgerKey::for_link(&link.id),
+            key: known.key,
             request_id: request.request_id.clone(),
             at: now,
-            retain_until: link::retain_until(link.expires_at),
+            retain_until: known.retain_until,
             max_uses: link.max_uses,
             fingerprint: Some(fingerprint(request)),
             hold_until: policy.hold_lease.filter(|_| consumes).map(|lease| now + lease),
+            client: ClientHint::of(request),
         },
         forward: link.forward,
         link_id: link.id,

@@ -21,10 +21,11 @@
 
 use std::time::{Duration, SystemTime};
 
-use super::{Claim, Decision, DenyReason, EdgePolicy, Precheck, precheck};
+use super::{Claim, Decision, DenyReason, EdgePolicy, KnownLink, Precheck, precheck};
 use crate::ViewerRequest;
 use crate::config::EdgeConfig;
-use crate::ledger::{ClaimOutcome, InFlight, Ledger, LedgerError, LedgerKey, LinkState, ResumeClaim, ResumeOutcome};
+use crate::error::Refusal;
+use crate::ledger::{ClaimOutcome, InFlight, Ledger, LedgerError, LedgerKey, LinkState, ResumeClaim, ResumeOutcome, TrailOutcome};
 use crate::link::LinkId;
 
 /// What a forwarded request holds in the ledger.
@@ -45,16 +46,31 @@ pub enum TicketKind {
     Resume,
 }
 
-/// The decision, and for a granted GET or PUT what it holds.
+/// The decision, for a granted GET or PUT what it holds, and which link it was about.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Admitted {
     pub decision: Decision,
     pub ticket: Option<Ticket>,
+    /// The link, when the request could be read as one: where a refusal is kept
+    /// ([`trail_outcome`]).
+    pub known: Option<KnownLink>,
 }
 
 impl Admitted {
-    fn without_ticket(decision: Decision) -> Self {
-        Self { decision, ticket: None }
+    fn without_ticket(decision: Decision, known: Option<KnownLink>) -> Self {
+        Self { decision, ticket: None, known }
+    }
+}
+
+/// What a decision on a known link leaves in its trail by itself: a refusal or a preview.
+/// (Granted uses and resumes are written by the ledger call that grants them; a refusal the
+/// ledger could not be asked about, or a lookalike of a look, leaves nothing.)
+pub fn trail_outcome(decision: &Decision) -> Option<TrailOutcome> {
+    match decision {
+        Decision::Preview => Some(TrailOutcome::Preview),
+        Decision::Deny(DenyReason::LedgerUnavailable | DenyReason::ConfigUnavailable) => None,
+        Decision::Deny(reason) => Some(TrailOutcome::Refused(reason.code().to_owned())),
+        Decision::Forward(_) => None,
     }
 }
 
@@ -68,6 +84,10 @@ fn ticket(claim: &Claim, kind: TicketKind) -> Ticket {
     }
 }
 
+fn known(claim: &Claim) -> KnownLink {
+    KnownLink { key: claim.use_claim.key.clone(), retain_until: claim.use_claim.retain_until }
+}
+
 fn fail_closed(error: LedgerError, request_id: &str) -> Decision {
     tracing::error!(%error, request_id, "ledger failed; denying (fail closed)");
     Decision::Deny(DenyReason::LedgerUnavailable)
@@ -76,18 +96,22 @@ fn fail_closed(error: LedgerError, request_id: &str) -> Decision {
 /// All five phases, for callers that hold the configuration and a ledger.
 pub async fn admit(request: &ViewerRequest, policy: &EdgePolicy, config: &EdgeConfig, ledger: &dyn Ledger, now: SystemTime) -> Admitted {
     match precheck(request, policy, config, now) {
-        Precheck::Deny(reason) => Admitted::without_ticket(Decision::Deny(reason)),
-        Precheck::Preview => Admitted::without_ticket(Decision::Preview),
-        Precheck::Look(claim) => Admitted::without_ticket(match ledger.lookup(&claim.use_claim.key).await {
-            Ok(state) => look(state.as_ref(), &claim, policy, now),
-            Err(error) => fail_closed(error, &claim.use_claim.request_id),
-        }),
+        Precheck::Deny(reason) => Admitted::without_ticket(Decision::Deny(reason), None),
+        Precheck::Refused(reason, known) => Admitted::without_ticket(Decision::Deny(reason), Some(known)),
+        Precheck::Preview(known) => Admitted::without_ticket(Decision::Preview, Some(known)),
+        Precheck::Look(claim) => {
+            let decision = match ledger.lookup(&claim.use_claim.key).await {
+                Ok(state) => look(state.as_ref(), &claim, policy, now),
+                Err(error) => fail_closed(error, &claim.use_claim.request_id),
+            };
+            Admitted::without_ticket(decision, Some(known(&claim)))
+        }
         Precheck::Claim(claim) => {
             if let Some(resume) = grace_resume(&claim, policy, now) {
                 match try_resume(ledger, &resume, &claim).await {
                     Ok(Some(resumed)) => return resumed,
                     Ok(None) => {}
-                    Err(denied) => return Admitted::without_ticket(denied),
+                    Err(denied) => return Admitted::without_ticket(denied, Some(known(&claim))),
                 }
             }
             let outcome = ledger.claim(&claim.use_claim).await;
@@ -98,13 +122,13 @@ pub async fn admit(request: &ViewerRequest, policy: &EdgePolicy, config: &EdgeCo
                 match try_resume(ledger, &resume, &claim).await {
                     Ok(Some(resumed)) => return resumed,
                     Ok(None) => {}
-                    Err(denied) => return Admitted::without_ticket(denied),
+                    Err(denied) => return Admitted::without_ticket(denied, Some(known(&claim))),
                 }
             }
             let decision = settle(&claim, outcome);
             let held = claim.use_claim.hold_until.is_some();
             let ticket = matches!(decision, Decision::Forward(_)).then(|| ticket(&claim, TicketKind::Use { held }));
-            Admitted { decision, ticket }
+            Admitted { decision, ticket, known: Some(known(&claim)) }
         }
     }
 }
@@ -121,9 +145,11 @@ fn resume_within(
         key: claim.use_claim.key.clone(),
         request_id: claim.use_claim.request_id.clone(),
         fingerprint: claim.use_claim.fingerprint.clone()?,
+        at: now,
         window_start: now.checked_sub(window).unwrap_or(SystemTime::UNIX_EPOCH),
         max_resumes: policy.max_resumes,
         single_flight,
+        client: claim.use_claim.client.clone(),
     })
 }
 
@@ -144,9 +170,11 @@ const DEFAULT_IN_FLIGHT: Duration = Duration::from_secs(60);
 /// One resume write: `Some` forward when granted, `None` when the request must claim a use.
 async fn try_resume(ledger: &dyn Ledger, resume: &ResumeClaim, claim: &Claim) -> Result<Option<Admitted>, Decision> {
     match ledger.resume(resume).await {
-        Ok(ResumeOutcome::Resumed { .. }) => {
-            Ok(Some(Admitted { decision: Decision::Forward(claim.forward.clone()), ticket: Some(ticket(claim, TicketKind::Resume)) }))
-        }
+        Ok(ResumeOutcome::Resumed { .. }) => Ok(Some(Admitted {
+            decision: Decision::Forward(claim.forward.clone()),
+            ticket: Some(ticket(claim, TicketKind::Resume)),
+            known: Some(known(claim)),
+        })),
         Ok(ResumeOutcome::NotResumable) => Ok(None),
         Err(error) => Err(fail_closed(error, &claim.use_claim.request_id)),
     }

@@ -4,6 +4,7 @@
 //! ```text
 //! ViewerRequest ─► config (cached) ─► precheck (pure) ─► ledger (one write) ─► Decided + Ticket
 //!                      │                   │ deny / look (HEAD, OPTIONS) / preview ──►│ + log line
+//!                      │                   └ a refusal or preview of a known link ─► its trail (one write)
 //!                      └─ 503 if config or ledger fail (fail closed) ────────────────►│ + measurement
 //! origin answered ─► settle(ticket, status): content → confirm a held use; a refusal → give the use back
 //! body ended      ─► record_delivery(ticket, bytes, complete)          (the gateway knows; CloudFront does not)
@@ -33,9 +34,9 @@ pub use aws::{AwsEdge, sdk_timeouts};
 
 use crate::ViewerRequest;
 use crate::config::{ConfigCache, ConfigSource, EdgeConfig};
-use crate::decision::{Decision, DenyReason, EdgePolicy, Ticket, TicketKind, admit, delivers_content};
+use crate::decision::{Admitted, Decision, DenyReason, EdgePolicy, Ticket, TicketKind, admit, delivers_content, trail_outcome};
 use crate::error::Refusal;
-use crate::ledger::{Commit, Delivery, Ledger, LedgerFor, Release};
+use crate::ledger::{ClientHint, Commit, Delivery, Ledger, LedgerFor, Release, TrailEntry};
 use crate::metrics::{DecisionOutcome, Sample};
 
 pub struct EdgeService<C: ConfigSource, L> {
@@ -97,11 +98,13 @@ where
             Ok(config) => {
                 let ledger = self.ledger.ledger_for(&config);
                 let edge: &EdgeConfig = (*config).as_ref();
-                admit(request, &self.policy, edge, &ledger, now).await
+                let admitted = admit(request, &self.policy, edge, &ledger, now).await;
+                note_refusal(&ledger, request, &admitted, now).await;
+                admitted
             }
             Err(error) => {
                 tracing::error!(%error, request_id = %request.request_id, "configuration unavailable; denying (fail closed)");
-                crate::decision::Admitted { decision: Decision::Deny(DenyReason::ConfigUnavailable), ticket: None }
+                crate::decision::Admitted { decision: Decision::Deny(DenyReason::ConfigUnavailable), ticket: None, known: None }
             }
         };
         let (decision, ticket) = (admitted.decision, admitted.ticket);
@@ -166,6 +169,19 @@ where
         if let Err(error) = ledger.record_delivery(&ticket.key, ticket.fingerprint.as_deref(), delivery).await {
             tracing::warn!(%error, request_id = %ticket.request_id, "cannot record the delivery");
         }
+    }
+}
+
+/// Keeps a refusal (or a preview) of a known link in its trail. Best effort: the answer is
+/// already decided, and a ledger that cannot take the note is logged, never a reason to change it.
+async fn note_refusal(ledger: &dyn Ledger, request: &ViewerRequest, admitted: &Admitted, now: SystemTime) {
+    let (Some(known), Some(outcome)) = (&admitted.known, trail_outcome(&admitted.decision)) else { return };
+    if known.retain_until <= now {
+        return; // a link expired so long ago that its record would be gone already
+    }
+    let entry = TrailEntry { request_id: request.request_id.clone(), at: now, outcome, client: ClientHint::of(request) };
+    if let Err(error) = ledger.note_refusal(&known.key, &entry, known.retain_until).await {
+        tracing::warn!(%error, request_id = %request.request_id, "cannot keep the refusal in the link's trail");
     }
 }
 

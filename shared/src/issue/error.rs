@@ -7,7 +7,7 @@
 use crate::error::Refusal;
 use crate::link::LinkMode;
 use crate::link::key::KeyError;
-use crate::link::policy::{MAX_GRACE_SECONDS, MAX_USES};
+use crate::link::policy::{MAX_GRACE_SECONDS, MAX_TAG_BYTES, MAX_USES};
 
 use super::MAX_BODY_BYTES;
 
@@ -27,6 +27,7 @@ pub enum IssueError {
     InvalidMaxUses,
     InvalidGraceSeconds,
     InvalidFilename,
+    InvalidTag,
     /// The request named another mode than the deployment's.
     UnsupportedMode(LinkMode),
     InvalidLinkId,
@@ -86,6 +87,7 @@ impl Refusal for IssueError {
             Self::InvalidMaxUses => "invalid_max_uses",
             Self::InvalidGraceSeconds => "invalid_grace_seconds",
             Self::InvalidFilename => "invalid_filename",
+            Self::InvalidTag => "invalid_tag",
             Self::UnsupportedMode(_) => "unsupported_mode",
             Self::InvalidLinkId => "invalid_link_id",
             Self::BodyTooLarge => "body_too_large",
@@ -120,6 +122,9 @@ impl Refusal for IssueError {
             Self::InvalidGraceSeconds => format!("grace_seconds must be a whole number in 0..={MAX_GRACE_SECONDS}"),
             Self::InvalidFilename => {
                 "filename applies to GET links: 1..=200 bytes, no control characters, quotes, slashes or backslashes".into()
+            }
+            Self::InvalidTag => {
+                format!("tag must be 1..={MAX_TAG_BYTES} characters of A-Z a-z 0-9 and . _ - : / # @ + = (an order id, not a secret)")
             }
             Self::UnsupportedMode(mode) => format!("this deployment issues {} links", mode.as_str()),
             Self::InvalidLinkId => "a link id is 22 base64url characters".into(),

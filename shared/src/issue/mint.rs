@@ -39,6 +39,9 @@ pub struct IssuedLink {
     pub mode: LinkMode,
     pub max_uses: u32,
     pub grace_seconds: u32,
+    /// The caller's tag, as given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tag: Option<String>,
 }
 
 /// Validates `request` and signs it in the deployment's mode; the URL points at the CDN.
@@ -61,6 +64,7 @@ pub fn issue(settings: &IssuerSettings, signer: Signer<'_>, request: &LinkReques
         mode: settings.mode,
         max_uses: policy.max_uses,
         grace_seconds: policy.grace_seconds,
+        tag: request.tag.clone(),
     })
 }
 

@@ -8,7 +8,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use super::{IssueError, IssuerSettings};
-use crate::link::policy::{MAX_GRACE_SECONDS, MAX_USES, valid_content_type, valid_filename};
+use crate::link::policy::{MAX_GRACE_SECONDS, MAX_USES, valid_content_type, valid_filename, valid_tag};
 use crate::link::{LinkMethod, LinkMode, key};
 
 /// What a caller asks for (`POST /links` body, or the `GET /links` query).
@@ -31,6 +31,10 @@ pub struct LinkRequest {
     /// Download name (GET links): the browser saves the file under this name.
     #[serde(default)]
     pub filename: Option<String>,
+    /// The caller's label for the link (an order id): kept in its record and echoed wherever
+    /// its id is ([`valid_tag`]).
+    #[serde(default)]
+    pub tag: Option<String>,
 }
 
 /// A request's policy, validated.
@@ -94,6 +98,9 @@ pub fn validate(settings: &IssuerSettings, request: &LinkRequest) -> Result<Poli
         && (method != LinkMethod::Get || !valid_filename(name))
     {
         return Err(IssueError::InvalidFilename);
+    }
+    if request.tag.as_deref().is_some_and(|tag| !valid_tag(tag)) {
+        return Err(IssueError::InvalidTag);
     }
     Ok(Policy { method, expires_in, max_uses, grace_seconds })
 }

@@ -80,6 +80,7 @@ fn parse_query(raw: &str) -> Result<Route, IssueError> {
             "content_type" => request.content_type = Some(value.into_owned()),
             "mode" => request.mode = Some(value.into_owned()),
             "filename" => request.filename = Some(value.into_owned()),
+            "tag" => request.tag = Some(value.into_owned()),
             "max_uses" => request.max_uses = Some(number(&value, IssueError::InvalidMaxUses)?),
             "grace_seconds" => request.grace_seconds = Some(number(&value, IssueError::InvalidGraceSeconds)?),
             "redirect" => {

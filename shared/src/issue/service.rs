@@ -72,23 +72,33 @@ where
                     }
                 })
             }
-            Route::State(id) => {
-                let config = self.config(request_id).await.map_err(|_| IssueError::LedgerUnavailable)?;
-                let ledger = self.ledger.ledger_for(&config);
-                Ok(ApiResponse::json(200, links::state(&ledger, &id, now, request_id).await?))
-            }
+            Route::State(id) => Ok(ApiResponse::json(200, links::state(&self.ledger(request_id).await?, &id, now, request_id).await?)),
             Route::Revoke(id) => {
-                let config = self.config(request_id).await.map_err(|_| IssueError::LedgerUnavailable)?;
-                let ledger = self.ledger.ledger_for(&config);
-                Ok(ApiResponse::json(200, links::revoke(&self.settings, &ledger, &id, now, request_id).await?))
+                Ok(ApiResponse::json(200, links::revoke(&self.settings, &self.ledger(request_id).await?, &id, now, request_id).await?))
             }
         }
     }
 
+    /// The ledger of this deployment (named by its configuration on AWS).
+    async fn ledger(&self, request_id: &str) -> Result<L::Ledger, IssueError> {
+        let config = self.config(request_id).await.map_err(|_| IssueError::LedgerUnavailable)?;
+        Ok(self.ledger.ledger_for(&config))
+    }
+
     /// Validates first (a bad request is told so even when a dependency is away), then pulls
-    /// what signs in this deployment's mode, then signs.
+    /// what signs in this deployment's mode, then signs; a tagged link's tag is kept in the
+    /// ledger before the link is answered.
     async fn mint(&self, request: &LinkRequest, request_id: &str, now: SystemTime) -> Result<IssuedLink, IssueError> {
         validate(&self.settings, request)?;
+        let link = self.sign(request, request_id, now).await?;
+        if let Some(tag) = &request.tag {
+            // The link is handed out only once its tag is kept: every trail and event names it.
+            links::tag(&self.settings, &self.ledger(request_id).await?, &link.link_id, tag, now, request_id).await?;
+        }
+        Ok(link)
+    }
+
+    async fn sign(&self, request: &LinkRequest, request_id: &str, now: SystemTime) -> Result<IssuedLink, IssueError> {
         match self.settings.mode {
             LinkMode::Sealed => {
                 let config = self.config(request_id).await.map_err(|_| IssueError::KeysUnavailable)?;

@@ -8,7 +8,8 @@ use std::time::SystemTime;
 use async_trait::async_trait;
 
 use super::{
-    ClaimOutcome, Commit, Delivery, Ledger, LedgerError, LedgerKey, LinkRecord, LinkState, Release, ResumeClaim, ResumeOutcome, UseClaim,
+    ClaimOutcome, Commit, Delivery, Ledger, LedgerError, LedgerKey, LinkRecord, LinkState, Release, ResumeClaim, ResumeOutcome, TrailEntry,
+    UseClaim,
 };
 
 #[derive(Debug, Default)]
@@ -72,6 +73,18 @@ impl Ledger for MemoryLedger {
     async fn revoke(&self, key: &LedgerKey, at: SystemTime, retain_until: SystemTime) -> Result<(), LedgerError> {
         let mut records = self.records.lock().map_err(poisoned)?;
         records.entry(key.clone()).or_default().revoke(at, retain_until);
+        Ok(())
+    }
+
+    async fn note_refusal(&self, key: &LedgerKey, entry: &TrailEntry, retain_until: SystemTime) -> Result<(), LedgerError> {
+        let mut records = self.records.lock().map_err(poisoned)?;
+        records.entry(key.clone()).or_default().note_refusal(entry, retain_until);
+        Ok(())
+    }
+
+    async fn tag(&self, key: &LedgerKey, tag: &str, retain_until: SystemTime) -> Result<(), LedgerError> {
+        let mut records = self.records.lock().map_err(poisoned)?;
+        records.entry(key.clone()).or_default().tag(tag, retain_until);
         Ok(())
     }
 

@@ -17,6 +17,10 @@
 //! Resumes inside the resume window are counted in the same single-write way, and what was
 //! delivered is recorded per use.
 //!
+//! Each record also keeps the link's [`trail`] (uses, resumes, the first refusals, with a rough
+//! client hint) and the caller's tag, for `GET /links/{id}` and the events derived from a
+//! record's changes ([`crate::events`]).
+//!
 //! Every adapter passes the same contract suite (`testkit::ledger_contract`), which is where the
 //! semantics are pinned down: first use, retried request ids, N uses, holds (commit, release,
 //! lapse), resumes, deliveries, revocation, the record's retention, and races.
@@ -30,11 +34,13 @@ use async_trait::async_trait;
 pub mod dynamodb;
 pub mod memory;
 pub mod record;
+pub mod trail;
 
 #[cfg(feature = "aws")]
 pub use dynamodb::{DynamoDbLedger, DynamoDbTables};
 pub use memory::MemoryLedger;
 pub use record::LinkRecord;
+pub use trail::{ClientHint, REFUSALS_KEPT, TrailEntry, TrailOutcome};
 
 use crate::link::LinkId;
 
@@ -82,6 +88,8 @@ pub struct UseClaim {
     /// [`ResumeClaim::single_flight`]). `None`: spent at once (CloudFront, which gives a use back
     /// only when its origin-response trigger sees a refusal).
     pub hold_until: Option<SystemTime>,
+    /// Who asks, roughly: kept in the link's trail with a granted use.
+    pub client: ClientHint,
 }
 
 /// What the ledger says about a claim.
@@ -140,6 +148,8 @@ pub struct ResumeClaim {
     /// redelivered event) is that use again, never a resume.
     pub request_id: String,
     pub fingerprint: String,
+    /// When the resume happens.
+    pub at: SystemTime,
     /// The first use must be at or after this instant (now minus the window).
     pub window_start: SystemTime,
     /// How many resumes the link allows in all.
@@ -148,6 +158,8 @@ pub struct ResumeClaim {
     /// in flight itself until the marker's end (or its delivery is recorded). `None`: any
     /// number at once (a download manager's parallel ranges inside a grace window).
     pub single_flight: Option<InFlight>,
+    /// Kept in the link's trail with a granted resume.
+    pub client: ClientHint,
 }
 
 /// A client's request in flight, until its delivery is recorded or `until` passes.
@@ -201,6 +213,16 @@ pub struct LinkState {
     pub in_flight: Vec<(String, SystemTime)>,
     /// What was delivered, per use and resume, in no particular order.
     pub deliveries: Vec<Delivery>,
+    /// The caller's tag, given when the link was issued.
+    pub tag: Option<String>,
+    /// The link's `max_uses`, once a use was claimed (0 before).
+    pub max_uses: u32,
+    /// What happened to the link, oldest first ([`trail`]): every use (a use given back reads
+    /// [`TrailOutcome::GivenBack`], one still held [`TrailOutcome::Held`]) and resume, and the
+    /// first [`REFUSALS_KEPT`] refusals.
+    pub trail: Vec<TrailEntry>,
+    /// Every refused attempt (and preview), kept in the trail or not.
+    pub refusals: u32,
 }
 
 impl LinkState {
@@ -266,6 +288,15 @@ pub trait Ledger: Send + Sync {
     /// existing one keeps its retention (it already outlives its link).
     async fn revoke(&self, key: &LedgerKey, at: SystemTime, retain_until: SystemTime) -> Result<(), LedgerError>;
 
+    /// Keeps a refused attempt (or a preview) on a known link in its trail: the first
+    /// [`REFUSALS_KEPT`] are kept, every one is counted; a request id already in the trail
+    /// changes nothing. Creates the record if there is none (kept until `retain_until`).
+    async fn note_refusal(&self, key: &LedgerKey, entry: &TrailEntry, retain_until: SystemTime) -> Result<(), LedgerError>;
+
+    /// Keeps the caller's tag of a link being issued (creating its record, kept until
+    /// `retain_until`). The first tag stays.
+    async fn tag(&self, key: &LedgerKey, tag: &str, retain_until: SystemTime) -> Result<(), LedgerError>;
+
     /// Reads a link's record (strongly consistent), without changing it.
     async fn lookup(&self, key: &LedgerKey) -> Result<Option<LinkState>, LedgerError>;
 }
@@ -294,6 +325,14 @@ impl<L: Ledger + ?Sized> Ledger for Arc<L> {
 
     async fn revoke(&self, key: &LedgerKey, at: SystemTime, retain_until: SystemTime) -> Result<(), LedgerError> {
         (**self).revoke(key, at, retain_until).await
+    }
+
+    async fn note_refusal(&self, key: &LedgerKey, entry: &TrailEntry, retain_until: SystemTime) -> Result<(), LedgerError> {
+        (**self).note_refusal(key, entry, retain_until).await
+    }
+
+    async fn tag(&self, key: &LedgerKey, tag: &str, retain_until: SystemTime) -> Result<(), LedgerError> {
+        (**self).tag(key, tag, retain_until).await
     }
 
     async fn lookup(&self, key: &LedgerKey) -> Result<Option<LinkState>, LedgerError> {

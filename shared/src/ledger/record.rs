@@ -16,10 +16,18 @@
 //! flight and closes the resumes of a client whose download completed. A held claim and a
 //! single-flight resume put their client in flight. Revocation sets `revoked`, and the retention only if the
 //! record had none: a record made by a use already outlives its link.
+//!
+//! The trail: a granted claim and a granted resume add their entry (so a record holds at most
+//! `max_uses` use entries, lapsed holds taken over included, and `max_resumes` resume entries);
+//! `note_refusal` adds one of the first [`REFUSALS_KEPT`] refusals and counts every one; `tag`
+//! keeps the first tag. A refusal or a tag creates the record, with the retention it is given.
 
 use std::time::SystemTime;
 
-use super::{ClaimOutcome, Commit, Delivery, LinkState, Release, ResumeClaim, ResumeOutcome, UseClaim, UsedLink};
+use super::{
+    ClaimOutcome, ClientHint, Commit, Delivery, LinkState, REFUSALS_KEPT, Release, ResumeClaim, ResumeOutcome, TrailEntry, TrailOutcome,
+    UseClaim, UsedLink,
+};
 
 /// Everything recorded about one link.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -41,6 +49,14 @@ pub struct LinkRecord {
     /// Fingerprints with a request in flight, until when.
     pub in_flight: Vec<(String, SystemTime)>,
     pub deliveries: Vec<Delivery>,
+    /// The caller's tag, from the issue.
+    pub tag: Option<String>,
+    /// The link's `max_uses`, from its claims (0 before the first).
+    pub max_uses: u32,
+    /// Uses and resumes granted, and the first refusals, in the order they happened.
+    pub trail: Vec<TrailEntry>,
+    /// Refusals counted, kept in the trail or not.
+    pub refusals: u32,
 }
 
 impl LinkRecord {
@@ -78,6 +94,8 @@ impl LinkRecord {
     /// Records `claim`'s use as held or spent (the count is the caller's business); a held
     /// claim puts its client in flight until the lease ends.
     fn take(&mut self, claim: &UseClaim) {
+        self.max_uses = claim.max_uses;
+        self.push_trail(&claim.request_id, claim.at, TrailOutcome::Used, &claim.client);
         match claim.hold_until {
             Some(until) => {
                 self.holds.push((claim.request_id.clone(), until));
@@ -125,6 +143,7 @@ impl LinkRecord {
             return ResumeOutcome::NotResumable;
         }
         self.resumes += 1;
+        self.push_trail(&resume.request_id, resume.at, TrailOutcome::Resumed, &resume.client);
         if let Some(flight) = resume.single_flight {
             self.set_in_flight(&resume.fingerprint, flight.until);
         }
@@ -141,6 +160,52 @@ impl LinkRecord {
         if delivery.complete && !self.completed.iter().any(|f| f == fingerprint) {
             self.completed.push(fingerprint.to_owned());
         }
+    }
+
+    fn push_trail(&mut self, request_id: &str, at: SystemTime, outcome: TrailOutcome, client: &ClientHint) {
+        if !self.trail.iter().any(|e| e.request_id == request_id) {
+            self.trail.push(TrailEntry { request_id: request_id.to_owned(), at, outcome, client: client.clone() });
+        }
+    }
+
+    /// Counts a refusal, and keeps it in the trail while fewer than [`REFUSALS_KEPT`] are
+    /// (a request already in the trail changes nothing).
+    pub fn note_refusal(&mut self, entry: &TrailEntry, retain_until: SystemTime) {
+        self.retain_until.get_or_insert(retain_until);
+        if self.trail.iter().any(|e| e.request_id == entry.request_id) {
+            return;
+        }
+        if self.refusals < REFUSALS_KEPT {
+            self.trail.push(entry.clone());
+        }
+        self.refusals = self.refusals.saturating_add(1);
+    }
+
+    /// Keeps the first tag.
+    pub fn tag(&mut self, tag: &str, retain_until: SystemTime) {
+        self.retain_until.get_or_insert(retain_until);
+        self.tag.get_or_insert_with(|| tag.to_owned());
+    }
+
+    /// The trail as read: a use given back or still held says so.
+    pub fn trail_view(&self) -> Vec<TrailEntry> {
+        let mut trail: Vec<TrailEntry> = self
+            .trail
+            .iter()
+            .map(|entry| {
+                let mut entry = entry.clone();
+                if entry.outcome == TrailOutcome::Used {
+                    if self.holds.iter().any(|(id, _)| *id == entry.request_id) {
+                        entry.outcome = TrailOutcome::Held;
+                    } else if !self.request_ids.contains(&entry.request_id) {
+                        entry.outcome = TrailOutcome::GivenBack;
+                    }
+                }
+                entry
+            })
+            .collect();
+        trail.sort_by(|a, b| (a.at, &a.request_id).cmp(&(b.at, &b.request_id)));
+        trail
     }
 
     /// Marks the record revoked (idempotent: the first revocation's time stays).
@@ -163,6 +228,10 @@ impl LinkRecord {
             completed: self.completed.clone(),
             in_flight: self.in_flight.clone(),
             deliveries: self.deliveries.clone(),
+            tag: self.tag.clone(),
+            max_uses: self.max_uses,
+            trail: self.trail_view(),
+            refusals: self.refusals,
         }
     }
 

@@ -16,6 +16,16 @@ pub const MAX_FILENAME_BYTES: usize = 200;
 /// Longest required Content-Type of an upload link, in bytes.
 pub const MAX_CONTENT_TYPE_BYTES: usize = 200;
 
+/// Longest caller's tag (an order id, a ticket number), in bytes.
+pub const MAX_TAG_BYTES: usize = 64;
+
+/// A tag: 1..=64 characters of `A-Z a-z 0-9 . _ - : / # @ + =`. A tag is shown wherever the
+/// link id is (API, CLI, web page, events), so it must be safe in all of them: no spaces, quotes
+/// or markup. It is the caller's label, kept in the clear: never a secret.
+pub fn valid_tag(tag: &str) -> bool {
+    !tag.is_empty() && tag.len() <= MAX_TAG_BYTES && tag.bytes().all(|b| b.is_ascii_alphanumeric() || b".-_:/#@+=".contains(&b))
+}
+
 /// A printable MIME type of at most [`MAX_CONTENT_TYPE_BYTES`].
 pub fn valid_content_type(ct: &str) -> bool {
     !ct.is_empty() && ct.len() <= MAX_CONTENT_TYPE_BYTES && ct.bytes().all(|b| (0x20..0x7f).contains(&b))

@@ -16,6 +16,10 @@
 //! | `inflight:<fingerprint>` | N | the client has a request in flight until then, Unix seconds |
 //! | `revoked`        | BOOL | present and true once the link is revoked                   |
 //! | `revoked_at`     | N    | Unix seconds of the revocation                              |
+//! | `max_uses`       | N    | the link's uses in all, from its claims                     |
+//! | `tag`            | S    | the caller's tag, from the issue                            |
+//! | `trail:<request>` | M   | `{at, outcome, network, agent}`: one use, resume or refusal ([`crate::ledger::trail`]) |
+//! | `refusals`       | N    | refusals counted (the first [`REFUSALS_KEPT`] are in the trail) |
 //! | `expires_at`     | N    | TTL: link expiry plus a margin; DynamoDB deletes it later   |
 //!
 //! | operation | the one write (and its condition) |
@@ -27,6 +31,11 @@
 //! | resume | `ADD resumes :1` under `fingerprint = :fp AND first_used_at >= :window_start AND (attribute_not_exists(resumes) OR resumes < :max) AND attribute_not_exists(revoked) AND NOT contains(completed, :fp)` and not the request's own use (`NOT contains(request_ids, :rid) AND attribute_not_exists(hold:<rid>)`); single-flight also `SET inflight:<fp> = :until` under `(attribute_not_exists(inflight:<fp>) OR inflight:<fp> <= :now)` |
 //! | delivery | `SET delivery:<rid> = :d REMOVE inflight:<fp> (ADD completed :fp)` under `attribute_exists(pk)` |
 //! | revoke | `SET revoked, revoked_at = if_not_exists(…), expires_at = if_not_exists(…)` |
+//! | note a refusal | `SET trail:<rid> ADD refusals :1` under `(attribute_not_exists(refusals) OR refusals < :kept) AND attribute_not_exists(trail:<rid>)`; past the first ones only `ADD refusals :1` |
+//! | tag | `SET tag = if_not_exists(tag, :tag), expires_at = if_not_exists(…)` |
+//!
+//! A granted claim or resume writes its `trail:<rid>` entry (and a claim `max_uses`) in its own
+//! one write.
 //!
 //! Every losing write asks for `ReturnValuesOnConditionCheckFailure=ALL_OLD`, so it learns in the
 //! same round trip why it lost (spent, revoked, its own earlier write, a lapsed hold): no
@@ -46,12 +55,13 @@ use aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, ReturnValuesOnConditionCheckFailure};
 
 use super::{
-    ClaimOutcome, Commit, Delivery, Ledger, LedgerError, LedgerFor, LedgerKey, LinkState, Release, ResumeClaim, ResumeOutcome, UseClaim,
+    ClaimOutcome, Commit, Delivery, Ledger, LedgerError, LedgerFor, LedgerKey, LinkState, REFUSALS_KEPT, Release, ResumeClaim,
+    ResumeOutcome, TrailEntry, TrailOutcome, UseClaim,
 };
 use crate::config::AwsDeployment;
 use crate::time::unix_secs;
 pub use item::*;
-use item::{exhausted, hold_name, n, number, s, state, string_set, unavailable};
+use item::{exhausted, hold_name, n, number, s, string_set, trail_name, trail_value, unavailable};
 
 /// How often a claim is tried again when the item changed under it (a lapsed hold it tried to
 /// take over was taken by someone else, or committed): each try is one conditional write.
@@ -182,10 +192,17 @@ impl DynamoDbLedger {
 /// Adds the claim's use to an update: a hold (`SET hold:<rid> = :lease`) or a spent use
 /// (`ADD request_ids :rid`), and the names every claim condition uses.
 fn use_of(update: UpdateItemFluentBuilder, claim: &UseClaim, set: &mut String, add: &mut String) -> UpdateItemFluentBuilder {
+    set.push_str(", #trail = :trail, #max_uses = :max_uses");
+    let entry =
+        TrailEntry { request_id: claim.request_id.clone(), at: claim.at, outcome: TrailOutcome::Used, client: claim.client.clone() };
     let update = update
         .expression_attribute_names("#rids", REQUEST_IDS)
         .expression_attribute_names("#hold", hold_name(&claim.request_id))
-        .expression_attribute_values(":rid", s(&claim.request_id));
+        .expression_attribute_names("#trail", trail_name(&claim.request_id))
+        .expression_attribute_names("#max_uses", MAX_USES)
+        .expression_attribute_values(":rid", s(&claim.request_id))
+        .expression_attribute_values(":trail", trail_value(&entry))
+        .expression_attribute_values(":max_uses", n(u64::from(claim.max_uses)));
     match claim.hold_until {
         Some(until) => {
             set.push_str(", #hold = :lease");
@@ -283,12 +300,18 @@ impl Ledger for DynamoDbLedger {
             Some(flight) => {
                 condition.push_str(" AND (attribute_not_exists(#inflight) OR #inflight <= :now)");
                 update
-                    .update_expression("ADD #resumes :one SET #inflight = :until")
+                    .update_expression("ADD #resumes :one SET #inflight = :until, #trail = :trail")
                     .expression_attribute_names("#inflight", format!("{IN_FLIGHT_PREFIX}{}", resume.fingerprint))
                     .expression_attribute_values(":now", n(unix_secs(flight.now)))
                     .expression_attribute_values(":until", n(unix_secs(flight.until)))
             }
-            None => update.update_expression("ADD #resumes :one"),
+            None => update.update_expression("ADD #resumes :one SET #trail = :trail"),
+        };
+        let entry = TrailEntry {
+            request_id: resume.request_id.clone(),
+            at: resume.at,
+            outcome: TrailOutcome::Resumed,
+            client: resume.client.clone(),
         };
         let update = update
             .condition_expression(condition)
@@ -297,6 +320,8 @@ impl Ledger for DynamoDbLedger {
             .expression_attribute_names("#first", FIRST_USED_AT)
             .expression_attribute_names("#revoked", REVOKED)
             .expression_attribute_names("#completed", COMPLETED)
+            .expression_attribute_names("#trail", trail_name(&resume.request_id))
+            .expression_attribute_values(":trail", trail_value(&entry))
             .expression_attribute_values(":one", n(1))
             .expression_attribute_values(":fp", s(&resume.fingerprint))
             .expression_attribute_values(":window_start", n(unix_secs(resume.window_start)))
@@ -355,6 +380,49 @@ impl Ledger for DynamoDbLedger {
             .map_err(unavailable)
     }
 
+    async fn note_refusal(&self, key: &LedgerKey, entry: &TrailEntry, retain_until: SystemTime) -> Result<(), LedgerError> {
+        let kept = self
+            .update(key)
+            .update_expression("SET #trail = :trail, #ttl = if_not_exists(#ttl, :ttl) ADD #refusals :one")
+            .condition_expression("(attribute_not_exists(#refusals) OR #refusals < :kept) AND attribute_not_exists(#trail)")
+            .expression_attribute_names("#trail", trail_name(&entry.request_id))
+            .expression_attribute_names("#ttl", TTL_ATTRIBUTE)
+            .expression_attribute_names("#refusals", REFUSALS)
+            .expression_attribute_values(":trail", trail_value(entry))
+            .expression_attribute_values(":ttl", n(unix_secs(retain_until)))
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":kept", n(u64::from(REFUSALS_KEPT)));
+        let old = match Self::write(kept).await? {
+            Written::Done(_) => return Ok(()),
+            Written::Lost(old) => old,
+        };
+        if old.is_some_and(|old| old.contains_key(&trail_name(&entry.request_id))) {
+            return Ok(()); // this very request again
+        }
+        // Past the first refusals: counted only.
+        let counted = self
+            .update(key)
+            .update_expression("SET #ttl = if_not_exists(#ttl, :ttl) ADD #refusals :one")
+            .condition_expression("attribute_not_exists(#trail)")
+            .expression_attribute_names("#trail", trail_name(&entry.request_id))
+            .expression_attribute_names("#ttl", TTL_ATTRIBUTE)
+            .expression_attribute_names("#refusals", REFUSALS)
+            .expression_attribute_values(":ttl", n(unix_secs(retain_until)))
+            .expression_attribute_values(":one", n(1));
+        Self::write(counted).await.map(drop)
+    }
+
+    async fn tag(&self, key: &LedgerKey, tag: &str, retain_until: SystemTime) -> Result<(), LedgerError> {
+        let update = self
+            .update(key)
+            .update_expression("SET #tag = if_not_exists(#tag, :tag), #ttl = if_not_exists(#ttl, :ttl)")
+            .expression_attribute_names("#tag", TAG)
+            .expression_attribute_names("#ttl", TTL_ATTRIBUTE)
+            .expression_attribute_values(":tag", s(tag))
+            .expression_attribute_values(":ttl", n(unix_secs(retain_until)));
+        Self::write(update).await.map(drop)
+    }
+
     async fn lookup(&self, key: &LedgerKey) -> Result<Option<LinkState>, LedgerError> {
         let output = self
             .client
@@ -365,7 +433,7 @@ impl Ledger for DynamoDbLedger {
             .send()
             .await
             .map_err(unavailable)?;
-        Ok(output.item().map(state))
+        Ok(output.item().map(|item| record(item).state()))
     }
 }
 
