@@ -214,7 +214,9 @@ mod tests {
     fn a_one_time_link_used_at_the_edge_is_used_and_exhausted_at_once() {
         let mut record = LinkRecord::default();
         step(&mut record, |r| r.tag("order-7", at(86_400)));
-        let events = step(&mut record, |r| drop(r.apply(&claim("cf-1", 5, 1, false))));
+        let events = step(&mut record, |r| {
+            let _ = r.apply(&claim("cf-1", 5, 1, false));
+        });
         assert_eq!(kinds(&events), ["link.used", "link.exhausted"]);
         let used = events[0].to_json();
         assert_eq!(used["link_id"], "AAAAAAAAAAAAAAAAAAAAAA");
@@ -233,13 +235,45 @@ mod tests {
     #[test]
     fn a_held_use_is_an_event_only_when_confirmed_and_never_when_given_back() {
         let mut record = LinkRecord::default();
-        assert!(step(&mut record, |r| drop(r.apply(&claim("g-1", 1, 2, true)))).is_empty(), "held, not spent");
-        assert!(step(&mut record, |r| drop(r.release("g-1"))).is_empty(), "given back: nothing happened");
-        assert!(step(&mut record, |r| drop(r.apply(&claim("g-2", 2, 2, true)))).is_empty());
-        assert_eq!(kinds(&step(&mut record, |r| drop(r.commit("g-2")))), ["link.used"]);
-        assert!(step(&mut record, |r| drop(r.commit("g-2"))).is_empty(), "a repeated commit changes nothing");
-        step(&mut record, |r| drop(r.apply(&claim("g-3", 3, 2, true))));
-        let last = step(&mut record, |r| drop(r.commit("g-3")));
+        assert!(
+            step(&mut record, |r| {
+                let _ = r.apply(&claim("g-1", 1, 2, true));
+            })
+            .is_empty(),
+            "held, not spent"
+        );
+        assert!(
+            step(&mut record, |r| {
+                let _ = r.release("g-1");
+            })
+            .is_empty(),
+            "given back: nothing happened"
+        );
+        assert!(
+            step(&mut record, |r| {
+                let _ = r.apply(&claim("g-2", 2, 2, true));
+            })
+            .is_empty()
+        );
+        assert_eq!(
+            kinds(&step(&mut record, |r| {
+                let _ = r.commit("g-2");
+            })),
+            ["link.used"]
+        );
+        assert!(
+            step(&mut record, |r| {
+                let _ = r.commit("g-2");
+            })
+            .is_empty(),
+            "a repeated commit changes nothing"
+        );
+        step(&mut record, |r| {
+            let _ = r.apply(&claim("g-3", 3, 2, true));
+        });
+        let last = step(&mut record, |r| {
+            let _ = r.commit("g-3");
+        });
         assert_eq!(kinds(&last), ["link.used", "link.exhausted"]);
         assert_eq!((last[1].uses, last[1].max_uses, last[1].request_id.as_deref()), (2, Some(2), Some("g-3")));
     }

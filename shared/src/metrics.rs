@@ -121,9 +121,34 @@ pub static USES_GIVEN_BACK: Metric = Metric {
     dimensions: &[],
 };
 
-/// Every metric, in the order the gateway lists them.
+pub static EVENTS_PUBLISHED: Metric = Metric {
+    cloudwatch: "EventsPublished",
+    prometheus: "oncelink_events_published_total",
+    unit: Unit::Count,
+    help: "Link events put on the EventBridge bus (the ledger-events function).",
+    dimensions: &[],
+};
+pub static EVENT_PUBLISH_FAILURES: Metric = Metric {
+    cloudwatch: "EventPublishFailures",
+    prometheus: "oncelink_event_publish_failures_total",
+    unit: Unit::Count,
+    help: "Link events EventBridge did not take (retried from the stream; the gateway's webhook has its own metrics).",
+    dimensions: &[],
+};
+
+/// Every metric, in the order the gateway lists them (the ledger-events function's two are
+/// CloudWatch only: the gateway counts its webhook deliveries itself).
 pub static ALL: [&Metric; 8] =
     [&DECISIONS, &DECISION_LATENCY, &LEDGER_ERRORS, &CONFIG_ERRORS, &API_ANSWERS, &LINKS_ISSUED, &API_LATENCY, &USES_GIVEN_BACK];
+
+/// The ledger-events function's samples for one batch: events published, and events EventBridge
+/// did not take (or records that could not be read).
+pub fn events_published(published: usize, failed: usize) -> [Sample; 2] {
+    [
+        Sample { metric: &EVENTS_PUBLISHED, labels: Vec::new(), value: published as f64 },
+        Sample { metric: &EVENT_PUBLISH_FAILURES, labels: Vec::new(), value: failed as f64 },
+    ]
+}
 
 /// The sample of one use given back.
 pub fn use_given_back() -> Sample {

@@ -38,8 +38,12 @@ fn life() -> Vec<Value> {
         hold_until: Some(at(660)),
         client: person.clone(),
     };
-    step(&|r| drop(r.apply(&claim)));
-    step(&|r| drop(r.commit("req-customer")));
+    step(&|r| {
+        let _ = r.apply(&claim);
+    });
+    step(&|r| {
+        let _ = r.commit("req-customer");
+    });
     // A second try is refused.
     let again = TrailEntry {
         request_id: "req-again".into(),

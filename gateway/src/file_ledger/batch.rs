@@ -13,17 +13,24 @@
 //! record. A batch is synced when any of its changes must be, and committed without a sync
 //! otherwise (visible at once to every later change, made durable by the next synced commit).
 //! A change that changes nothing (a denial) writes nothing.
+//!
+//! With a webhook, each change's events ([`oncelink::events::changes`] of the record before and
+//! after it) are appended to the outbox in the same transaction, and such a batch is always
+//! synced: an event is durable exactly when the change it tells of is, and the deliverer is
+//! woken once it is.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, mpsc};
 use std::thread::JoinHandle;
 
+use oncelink::events::changes;
 use oncelink::ledger::{LedgerError, LedgerKey, LinkRecord};
 use redb::{Database, Durability, ReadableTable, WriteTransaction};
 use tokio::sync::oneshot;
 
 use super::stored::{decode, encode};
 use super::{LINKS, unavailable};
+use crate::webhook::{Wake, append};
 
 /// The most changes one commit carries (bounds one transaction's size and latency).
 const MAX_BATCH: usize = 1024;
@@ -122,12 +129,12 @@ pub struct Commits {
 }
 
 /// The writer thread: one batch per commit, until every sender is gone.
-pub(super) fn write_batches(db: Arc<Database>, jobs: mpsc::Receiver<Job>, commits: Arc<Commits>) {
+pub(super) fn write_batches(db: Arc<Database>, jobs: mpsc::Receiver<Job>, commits: Arc<Commits>, outbox: Option<Wake>) {
     while let Ok(first) = jobs.recv() {
         let mut batch = vec![first];
         batch.extend(jobs.try_iter().take(MAX_BATCH - 1));
         commits.changes.fetch_add(batch.len() as u64, Ordering::Relaxed);
-        run_batch(&db, batch, |tx, must| {
+        run_batch(&db, batch, outbox.as_ref(), |tx, must| {
             commit(tx, must)?;
             let counter = if must == Must::BeDurable { &commits.synced } else { &commits.unsynced };
             counter.fetch_add(1, Ordering::Relaxed);
@@ -144,18 +151,32 @@ pub(super) fn commit(mut tx: WriteTransaction, must: Must) -> Result<(), String>
     tx.commit().map_err(|e| e.to_string())
 }
 
-/// Applies `jobs` in order in one write transaction, commits it with `commit` (synced if any
-/// job must be durable), then answers every job with the commit's outcome. A record that cannot
-/// be decoded fails only its own job; a storage error fails the whole batch (nothing of it is
-/// committed).
-pub(super) fn run_batch(db: &Database, jobs: Vec<Job>, commit: impl FnOnce(WriteTransaction, Must) -> Result<(), String>) {
+/// Applies `jobs` in order in one write transaction (appending their events to the outbox, when
+/// there is one), commits it with `commit` (synced if any job must be durable), then answers
+/// every job with the commit's outcome. A record that cannot be decoded fails only its own job;
+/// a storage error fails the whole batch (nothing of it is committed).
+pub(super) fn run_batch(
+    db: &Database,
+    jobs: Vec<Job>,
+    outbox: Option<&Wake>,
+    commit: impl FnOnce(WriteTransaction, Must) -> Result<(), String>,
+) {
     let mut jobs = jobs.into_iter();
     let mut finishers: Vec<Finish> = Vec::with_capacity(jobs.len());
+    let mut appended = false;
     let failure = match db.begin_write() {
         Err(e) => Some(e.to_string()),
         // A failed batch is dropped uncommitted (redb aborts a transaction dropped unfinished).
-        Ok(tx) => apply(&tx, &mut jobs, &mut finishers).and_then(|must| commit(tx, must)).err(),
+        Ok(tx) => apply(&tx, &mut jobs, &mut finishers, outbox.is_some())
+            .and_then(|(must, events)| {
+                appended = events;
+                commit(tx, must)
+            })
+            .err(),
     };
+    if let (None, true, Some(wake)) = (&failure, appended, outbox) {
+        wake.notify();
+    }
     // Jobs the batch never reached (only after a storage error) share its fate.
     if let Some(why) = &failure {
         finishers.extend(jobs.map(|job| (job.run)(Err(unavailable(why))).0));
@@ -166,11 +187,18 @@ pub(super) fn run_batch(db: &Database, jobs: Vec<Job>, commit: impl FnOnce(Write
 }
 
 /// Runs `jobs` in order against the links table of `tx`, collecting how to answer each; stops
-/// at the first storage error (the jobs left in `jobs` are then unanswered). Returns what the
-/// commit must be: durable if any job that changed its record must be.
-fn apply(tx: &WriteTransaction, jobs: &mut impl Iterator<Item = Job>, finishers: &mut Vec<Finish>) -> Result<Must, String> {
+/// at the first storage error (the jobs left in `jobs` are then unanswered). With `events`, the
+/// events of every change go to the outbox in `tx`. Returns what the commit must be (durable if
+/// any job that changed its record must be, or if events were appended) and whether events were.
+fn apply(
+    tx: &WriteTransaction,
+    jobs: &mut impl Iterator<Item = Job>,
+    finishers: &mut Vec<Finish>,
+    events: bool,
+) -> Result<(Must, bool), String> {
     let mut table = tx.open_table(LINKS).map_err(|e| e.to_string())?;
     let mut batch_must = Must::BeVisible;
+    let mut outgoing: Vec<Vec<u8>> = Vec::new();
     for job in jobs {
         let (found, before) = match table.get(job.key.as_str()) {
             Ok(Some(raw)) => (decode(raw.value()).map(Some), Some(raw.value().to_vec())),
@@ -198,8 +226,18 @@ fn apply(tx: &WriteTransaction, jobs: &mut impl Iterator<Item = Job>, finishers:
                 if must == Must::BeDurable {
                     batch_must = Must::BeDurable;
                 }
+                if events {
+                    let earlier = before.as_deref().and_then(|raw| decode(raw).ok()).unwrap_or_default();
+                    let key = LedgerKey::from_stored(job.key.as_str());
+                    outgoing.extend(changes(&key, &earlier, &record).iter().map(|event| event.to_json().to_string().into_bytes()));
+                }
             }
         }
     }
-    Ok(batch_must)
+    drop(table);
+    if outgoing.is_empty() {
+        return Ok((batch_must, false));
+    }
+    append(tx, &outgoing).map_err(|e| e.to_string())?;
+    Ok((Must::BeDurable, true))
 }

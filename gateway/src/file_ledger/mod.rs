@@ -72,7 +72,8 @@ impl FileLedger {
         let thread = {
             let db = db.clone();
             let commits = commits.clone();
-            std::thread::Builder::new().name("ledger-writer".into()).spawn(move || write_batches(db, queue, commits))?
+            let outbox = outbox.clone();
+            std::thread::Builder::new().name("ledger-writer".into()).spawn(move || write_batches(db, queue, commits, outbox))?
         };
         Ok(Self { db, writer: Arc::new(Writer { jobs: Some(jobs), thread: Some(thread) }), commits, outbox })
     }
@@ -341,7 +342,7 @@ mod tests {
         let (first, second) = (claim(&key("x"), "r1", now, 1), claim(&key("x"), "r2", now, 1));
         let (job1, a1) = job(&first.key.clone(), |_| Must::BeDurable, move |r| r.apply(&first));
         let (job2, a2) = job(&second.key.clone(), |_| Must::BeDurable, move |r| r.apply(&second));
-        run_batch(&ledger.db, vec![job1, job2], batch::commit);
+        run_batch(&ledger.db, vec![job1, job2], None, batch::commit);
         assert_eq!(a1.await.unwrap().unwrap(), ClaimOutcome::Granted { use_number: 1 });
         assert!(matches!(a2.await.unwrap().unwrap(), ClaimOutcome::Exhausted(_)));
         assert_eq!(ledger.lookup(&key("x")).await.unwrap().unwrap().uses, 1);
@@ -362,7 +363,7 @@ mod tests {
                 job(&c.key.clone(), |_| Must::BeDurable, move |r| r.apply(&c))
             })
             .unzip();
-        run_batch(&ledger.db, jobs, |tx, _| {
+        run_batch(&ledger.db, jobs, None, |tx, _| {
             drop(tx);
             Err("disk full (injected)".into())
         });

@@ -43,6 +43,7 @@
 //! sets `expires_at`, later writes keep it.
 
 mod item;
+pub mod stream;
 
 use std::collections::HashMap;
 use std::time::SystemTime;
