@@ -3,7 +3,7 @@
 #
 #   $ONCELINK_CACHE/target-arm64/lambda/issue-url/bootstrap.zip       Rust, provided.al2023 arm64
 #   $ONCELINK_CACHE/target-arm64/lambda/viewer-request/bootstrap.zip  (cargo lambda)
-#   $ONCELINK_CACHE/target-arm64/lambda/ledger-events/bootstrap.zip   (package oncelink-ledger-events)
+#   $ONCELINK_CACHE/target-arm64/lambda/ledger-events/bootstrap.zip   (cargo lambda)
 #   target/infra/edge-shim.zip                        Node.js Lambda@Edge shim (sample config)
 #
 # The Rust build uses its own CARGO_TARGET_DIR, by default $ONCELINK_CACHE/target-arm64
@@ -39,7 +39,7 @@ export PATH="$venv/bin:$PATH"   # cargo finds the cargo-lambda subcommand, cargo
 export CARGO_TARGET_DIR="${ONCELINK_ARM64_TARGET_DIR:-$cache/target-arm64}"
 cd "$repo"
 start=$(date +%s)
-cargo lambda build --release --arm64 --output-format zip --locked -p issue-url -p viewer-request -p oncelink-ledger-events
+cargo lambda build --release --arm64 --output-format zip --locked -p issue-url -p viewer-request -p ledger-events
 echo "cargo lambda build took $(( $(date +%s) - start )) s"
 
 # Lambda limits: 50 MB zipped for direct upload, 250 MB unzipped.
