@@ -3,6 +3,7 @@
 #
 #   $ONCELINK_CACHE/target-arm64/lambda/issue-url/bootstrap.zip       Rust, provided.al2023 arm64
 #   $ONCELINK_CACHE/target-arm64/lambda/viewer-request/bootstrap.zip  (cargo lambda)
+#   $ONCELINK_CACHE/target-arm64/lambda/ledger-events/bootstrap.zip   (cargo lambda)
 #   target/infra/edge-shim.zip                        Node.js Lambda@Edge shim (sample config)
 #
 # The Rust build uses its own CARGO_TARGET_DIR, by default $ONCELINK_CACHE/target-arm64
@@ -38,11 +39,11 @@ export PATH="$venv/bin:$PATH"   # cargo finds the cargo-lambda subcommand, cargo
 export CARGO_TARGET_DIR="${ONCELINK_ARM64_TARGET_DIR:-$cache/target-arm64}"
 cd "$repo"
 start=$(date +%s)
-cargo lambda build --release --arm64 --output-format zip --locked -p issue-url -p viewer-request
+cargo lambda build --release --arm64 --output-format zip --locked -p issue-url -p viewer-request -p ledger-events
 echo "cargo lambda build took $(( $(date +%s) - start )) s"
 
 # Lambda limits: 50 MB zipped for direct upload, 250 MB unzipped.
-for fn in issue-url viewer-request; do
+for fn in issue-url viewer-request ledger-events; do
   zip="$CARGO_TARGET_DIR/lambda/$fn/bootstrap.zip"
   [ -f "$zip" ] || { echo "build-zips.sh: $zip was not produced" >&2; exit 1; }
   zipped="$(size_of "$zip")"

@@ -15,7 +15,9 @@ set -uo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cache="${ONCELINK_CACHE:-$HOME/.cache/oncelink}"
 venv="$cache/venv-infra"
-artifacts="${ONCELINK_ARM64_TARGET_DIR:-$cache/target-arm64}/lambda"
+# ONCELINK_ARTIFACTS_DIR: synth from zips elsewhere (e.g. with ONCELINK_SKIP_RUST=1 while a
+# function's crate is not on this branch yet); default: where build-zips.sh puts them.
+artifacts="${ONCELINK_ARTIFACTS_DIR:-${ONCELINK_ARM64_TARGET_DIR:-$cache/target-arm64}/lambda}"
 out="$(mktemp -d "${TMPDIR:-/tmp}/oncelink-infra.XXXXXX")"
 trap 'rm -rf "$out"' EXIT
 

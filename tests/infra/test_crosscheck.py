@@ -1,6 +1,8 @@
 """The Terraform module and the synthesized CDK templates must describe the same deployment:
 table key schema and TTL, SSM parameter names, the IAM actions of every role, the edge
-function's associations, the forwarded link header and the security headers, per mode."""
+function's associations, the forwarded link header and the security headers, per mode; the
+link-event pipeline (stream, mapping, DLQ, bus); every alarm (name, metrics, threshold) and the
+dashboard (name, shared body)."""
 import json
 import re
 
@@ -12,6 +14,7 @@ ROLES = {
     "issue_url": ("OnceLinkIssueUrlRole", "main"),
     "keys_init": ("OnceLinkKeysInitRole", "main"),
     "edge_shim": ("OnceLinkdemoEdgeShimRole", "edge"),
+    "ledger_events": ("OnceLinkLedgerEventsRole", "main"),
 }
 
 
@@ -59,7 +62,7 @@ def enabled(expr, mode):
         return mode == "sealed"
     if "local.presigned" in expr:
         return mode == "presigned"
-    if "var.waf_rate_limit" in expr or "local.own_bucket" in expr or "var.issuer_auth" in expr:
+    if "var.waf_rate_limit" in expr or "local.own_bucket" in expr or "var.issuer_auth" in expr or "local.waf_" in expr:
         return True
     raise AssertionError(f"unknown guard {expr}")
 
@@ -225,3 +228,140 @@ def test_security_headers(cdk, module):
     assert cdk_sec["ReferrerPolicy"]["ReferrerPolicy"] == tf_sec["referrer_policy"][0]["referrer_policy"] == "no-referrer"
     assert cdk_sec["FrameOptions"]["FrameOption"] == tf_sec["frame_options"][0]["frame_option"] == "DENY"
     assert cdk_sec["StrictTransportSecurity"]["AccessControlMaxAgeSec"] == tf_sec["strict_transport_security"][0]["access_control_max_age_sec"]
+
+
+# ---- link events, alarms, dashboard ------------------------------------------------------------
+def cdk_alarms(cdk_tuple):
+    _, main, _ = cdk_tuple
+    out = {}
+    for r in main["Resources"].values():
+        if r["Type"] == "AWS::CloudWatch::Alarm":
+            out[r["Properties"]["AlarmName"]] = r["Properties"]
+    return out
+
+
+def cdk_edge_alarms(mode):
+    import json as _json
+    from conftest import cdk_out
+    t = _json.loads((cdk_out() / mode / "OnceLink-demo-edge-alarms.template.json").read_text())
+    return {r["Properties"]["AlarmName"]: r["Properties"] for r in t["Resources"].values() if r["Type"] == "AWS::CloudWatch::Alarm"}
+
+
+def tf_var_default(module, value):
+    """`${var.x}` -> the variable's default; a literal as it is."""
+    m = re.fullmatch(r"\$\{var\.([a-z0-9_]+)\}", str(value))
+    return module["variable"][m.group(1)]["default"] if m else value
+
+
+def tf_name(value):
+    return str(value).replace("${var.deployment_name}", "demo").replace("${local.ledger_events_name}", "oncelink-demo-ledger-events").replace("${local.events_dlq_name}", "oncelink-demo-ledger-events-dlq")
+
+
+def normalize_cdk_query(q):
+    d = {"id": q["Id"], "return_data": q.get("ReturnData", True)}
+    if "Expression" in q:
+        d["expression"] = q["Expression"]
+    if "Period" in q:
+        d["period"] = q["Period"]
+    if "MetricStat" in q:
+        ms = q["MetricStat"]
+        d["metric"] = (ms["Metric"]["Namespace"], ms["Metric"]["MetricName"], tuple(sorted((x["Name"], x["Value"]) for x in ms["Metric"]["Dimensions"])), ms["Stat"], ms["Period"])
+    return d
+
+
+def normalize_tf_query(module, q):
+    d = {"id": q["id"], "return_data": q.get("return_data", True)}
+    if "expression" in q:
+        d["expression"] = q["expression"]
+    if "period" in q:
+        d["period"] = tf_var_default(module, q["period"])
+    if "metric" in q:
+        m = q["metric"][0]
+        d["metric"] = (m["namespace"], m["metric_name"], tuple(sorted((k, tf_name(v)) for k, v in m["dimensions"].items())), m["stat"], m["period"])
+    return d
+
+
+ALARM_NAMES = {"ledger-errors", "config-errors", "denial-spike", "event-delivery", "edge-5xx"}
+
+
+def test_alarms_same_names_metrics_and_thresholds(cdk, module):
+    mode = cdk[0]
+    cdk_all = {**cdk_alarms(cdk), **cdk_edge_alarms(mode)}
+    tf_all = {tf_name(a["alarm_name"]): a for a in module["resource"]["aws_cloudwatch_metric_alarm"].values()}
+    assert set(cdk_all) == set(tf_all) == {f"oncelink-demo-{n}" for n in ALARM_NAMES}
+    for name, c in cdk_all.items():
+        t = tf_all[name]
+        assert c["ComparisonOperator"] == t["comparison_operator"] == "GreaterThanThreshold", name
+        assert c["TreatMissingData"] == t["treat_missing_data"] == "notBreaching", name
+        assert c["EvaluationPeriods"] == t["evaluation_periods"], name
+        assert c.get("DatapointsToAlarm") == t.get("datapoints_to_alarm"), name
+        assert c["Threshold"] == tf_var_default(module, t["threshold"]), name
+        if "Metrics" in c:
+            assert [normalize_cdk_query(q) for q in c["Metrics"]] == [normalize_tf_query(module, q) for q in t["metric_query"]], name
+        else:
+            assert (c["Namespace"], c["MetricName"], c["Statistic"], c["Period"]) == (t["namespace"], t["metric_name"], t["statistic"], t["period"]), name
+            assert [d["Name"] for d in c["Dimensions"]] == list(t["dimensions"]) == ["DistributionId", "Region"]
+            assert c["Dimensions"][1]["Value"] == t["dimensions"]["Region"] == "Global"
+    # CloudFront's metrics live in us-east-1: so does the edge alarm in both tools.
+    assert module["resource"]["aws_cloudwatch_metric_alarm"]["edge_5xx"]["provider"] == "${aws.us_east_1}"
+    assert "oncelink-demo-edge-5xx" not in cdk_alarms(cdk)
+
+
+def test_dashboard_same_name_and_body(cdk, module):
+    _, main, _ = cdk
+    [d] = [r["Properties"] for r in main["Resources"].values() if r["Type"] == "AWS::CloudWatch::Dashboard"]
+    tf = module["resource"]["aws_cloudwatch_dashboard"]["this"]
+    assert d["DashboardName"] == tf_name(tf["dashboard_name"]) == "oncelink-demo"
+    body, variables = d["DashboardBody"]["Fn::Sub"]
+    from conftest import REPO
+    assert body == (REPO / "infra" / "monitoring" / "dashboard.json.tftpl").read_text()
+    assert "monitoring/dashboard.json.tftpl" in tf["dashboard_body"]
+    for var in variables:
+        assert re.search(rf"\b{var}\s*=", tf["dashboard_body"]), f"templatefile() misses {var}"
+
+
+def test_link_event_pipeline(cdk, module):
+    _, main, _ = cdk
+    [table] = [r["Properties"] for r in main["Resources"].values() if r["Type"] == "AWS::DynamoDB::Table"]
+    tf_table = module["resource"]["aws_dynamodb_table"]["ledger"]
+    assert table["StreamSpecification"]["StreamViewType"] == tf_table["stream_view_type"] == "NEW_AND_OLD_IMAGES"
+    assert tf_table["stream_enabled"] is True
+    [m] = [r["Properties"] for r in main["Resources"].values() if r["Type"] == "AWS::Lambda::EventSourceMapping"]
+    tm = module["resource"]["aws_lambda_event_source_mapping"]["ledger_events"]
+    assert (m["StartingPosition"], m["BatchSize"], m["MaximumBatchingWindowInSeconds"], m["ParallelizationFactor"], m["BisectBatchOnFunctionError"],
+            m["MaximumRetryAttempts"], m["MaximumRecordAgeInSeconds"], m["FunctionResponseTypes"]) == (
+        tm["starting_position"], tm["batch_size"], tm["maximum_batching_window_in_seconds"], tm["parallelization_factor"], tm["bisect_batch_on_function_error"],
+        tm["maximum_retry_attempts"], tm["maximum_record_age_in_seconds"], tm["function_response_types"])
+    assert tm["destination_config"][0]["on_failure"][0]["destination_arn"] == "${aws_sqs_queue.ledger_events_dlq.arn}"
+    assert "OnFailure" in m["DestinationConfig"]
+    [q] = [r["Properties"] for r in main["Resources"].values() if r["Type"] == "AWS::SQS::Queue"]
+    tq = module["resource"]["aws_sqs_queue"]["ledger_events_dlq"]
+    assert q["QueueName"] == tf_name(tq["name"]) == "oncelink-demo-ledger-events-dlq"
+    assert q["SqsManagedSseEnabled"] is True is tq["sqs_managed_sse_enabled"]
+    assert q["MessageRetentionPeriod"] == tq["message_retention_seconds"]
+    [bus] = [r["Properties"] for r in main["Resources"].values() if r["Type"] == "AWS::Events::EventBus"]
+    assert bus["Name"] == tf_name(module["resource"]["aws_cloudwatch_event_bus"]["this"]["name"]) == "oncelink-demo"
+    [fn] = [r["Properties"] for r in main["Resources"].values() if r["Type"] == "AWS::Lambda::Function" and r["Properties"].get("FunctionName") == "oncelink-demo-ledger-events"]
+    tfn = module["resource"]["aws_lambda_function"]["ledger_events"]
+    assert set(fn["Environment"]["Variables"]) == set(tfn["environment"][0]["variables"]) == {"RUST_LOG", "ONCELINK_EVENT_BUS"}
+    assert (fn["Runtime"], fn["Architectures"], fn["Handler"], fn["Timeout"], fn["MemorySize"]) == (tfn["runtime"], tfn["architectures"], tfn["handler"], tfn["timeout"], tfn["memory_size"])
+    # PutEvents: the same conditions in both tools.
+    role = [rid for rid, r in main["Resources"].items() if r["Type"] == "AWS::IAM::Role" and rid.startswith("OnceLinkLedgerEventsRole")][0]
+    [put] = [st for r in main["Resources"].values() if r["Type"] == "AWS::IAM::Policy" and {"Ref": role} in r["Properties"]["Roles"]
+             for st in r["Properties"]["PolicyDocument"]["Statement"] if st["Action"] == "events:PutEvents"]
+    [tput] = [st for st in module["data"]["aws_iam_policy_document"]["ledger_events"]["statement"] if st["actions"] == ["events:PutEvents"]]
+    tf_cond = {c["variable"]: c["values"] for c in tput["condition"]}
+    tf_cond = {k: (module["locals"][v.removeprefix("${local.").removesuffix("}")] if isinstance(v, str) else v) for k, v in tf_cond.items()}
+    tf_cond = {k: (v if not (isinstance(v, list) and len(v) == 1 and k == "events:source") else v[0]) for k, v in tf_cond.items()}
+    tf_cond = {k: (module["locals"]["event_source"] if v == "${local.event_source}" else v) for k, v in tf_cond.items()}
+    assert put["Condition"]["StringEquals"] == tf_cond
+
+
+def test_waf_rules_same_shape(module):
+    """The CDK side is asserted in test/oncelink.test.ts; here: the module's rule names, priorities and IP sets match it."""
+    acl = module["resource"]["aws_wafv2_web_acl"]["rate_limit"]
+    rules = {d["rule"]["content"][0]["name"]: d["rule"]["content"][0]["priority"] for d in acl["dynamic"]}
+    assert rules == {"per-ip-rate-limit": 0, "not-in-allow-list": 1}
+    sets = module["resource"]["aws_wafv2_ip_set"]
+    assert {tf_name(s["name"]): s["ip_address_version"] for s in sets.values()} == {"oncelink-demo-allow-v4": "IPV4", "oncelink-demo-allow-v6": "IPV6"}
+    assert tf_name(acl["name"]) == "oncelink-demo-rate-limit"

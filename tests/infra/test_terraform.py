@@ -162,3 +162,49 @@ def test_every_object_response_gets_nosniff_and_a_sandbox_csp(module):
     assert csp["override"] is True
     directives = [d.strip() for d in csp["content_security_policy"].split(";")]
     assert "sandbox" in directives and "default-src 'none'" in directives, csp
+
+
+def test_ledger_events_role_is_scoped(module):
+    doc = module["data"]["aws_iam_policy_document"]["ledger_events"]
+    by_sid = {st["sid"]: st for st in doc["statement"]}
+    assert set(by_sid) == {"Logs", "ReadStream", "PublishEvents", "DeadLetter"}
+    assert by_sid["ReadStream"]["resources"] == ["${aws_dynamodb_table.ledger.arn}/stream/*"]
+    assert by_sid["PublishEvents"]["actions"] == ["events:PutEvents"] and by_sid["PublishEvents"]["resources"] == ["${local.event_bus_arn}"]
+    assert {c["variable"] for c in by_sid["PublishEvents"]["condition"]} == {"events:source", "events:detail-type"}
+    assert by_sid["DeadLetter"]["actions"] == ["sqs:SendMessage"] and by_sid["DeadLetter"]["resources"] == ["${aws_sqs_queue.ledger_events_dlq.arn}"]
+    assert "dynamic" not in doc
+    for st in doc["statement"]:
+        assert all("*" not in a for a in st["actions"]) and "*" not in st["resources"]
+    fn = module["resource"]["aws_lambda_function"]["ledger_events"]
+    assert fn["runtime"] == "provided.al2023" and fn["architectures"] == ["arm64"] and fn["handler"] == "bootstrap"
+    assert fn["filename"] == "${var.artifacts_dir}/ledger-events/bootstrap.zip"
+    assert fn["environment"][0]["variables"]["ONCELINK_EVENT_BUS"] == "${local.event_bus_arn}"
+    mapping = module["resource"]["aws_lambda_event_source_mapping"]["ledger_events"]
+    assert mapping["event_source_arn"] == "${aws_dynamodb_table.ledger.stream_arn}"
+    assert mapping["function_response_types"] == ["ReportBatchItemFailures"] and mapping["bisect_batch_on_function_error"] is True
+    assert 0 < mapping["maximum_retry_attempts"] <= 10 and 0 < mapping["maximum_record_age_in_seconds"] <= 86400
+    assert mapping["depends_on"] == ["${aws_iam_role_policy.ledger_events}"]
+
+
+def test_alarm_topics_and_actions(module):
+    alarms = module["resource"]["aws_cloudwatch_metric_alarm"]
+    for name, a in alarms.items():
+        want = "${local.edge_actions}" if name == "edge_5xx" else "${local.home_actions}"
+        assert a["alarm_actions"] == a["ok_actions"] == want, name
+    assert module["resource"]["aws_sns_topic"]["edge_alarms"]["provider"] == "${aws.us_east_1}"
+    assert module["resource"]["aws_kms_key"]["edge_alarms"]["provider"] == "${aws.us_east_1}"
+    for t in module["resource"]["aws_sns_topic"].values():
+        assert t["kms_master_key_id"].startswith("${aws_kms_key.")
+
+
+def test_waf_allow_list_blocks_everyone_else(module):
+    acl = module["resource"]["aws_wafv2_web_acl"]["rate_limit"]
+    assert acl["count"] == "${local.waf_enabled ? 1 : 0}"
+    assert acl["default_action"] == [{"allow": [{}]}]
+    [allow] = [d["rule"] for d in acl["dynamic"] if d["rule"]["content"][0]["name"] == "not-in-allow-list"]
+    rule = allow["content"][0]
+    assert rule["action"] == [{"block": [{}]}]
+    refs = rule["statement"][0]["not_statement"][0]["statement"][0]["or_statement"][0]["statement"]
+    assert [r["ip_set_reference_statement"][0]["arn"] for r in refs] == ["${aws_wafv2_ip_set.allow_v4[0].arn}", "${aws_wafv2_ip_set.allow_v6[0].arn}"]
+    dist = module["resource"]["aws_cloudfront_distribution"]["this"]
+    assert dist["web_acl_id"] == "${local.waf_enabled ? aws_wafv2_web_acl.rate_limit[0].arn : null}"

@@ -3,8 +3,11 @@
 //   mode=sealed|presigned (default sealed), name=<deployment> (default "demo"),
 //   account / region (default 123456789012 / eu-west-1, so synth needs no credentials),
 //   artifactsDir (default <repo>/target/lambda), keyPrefix, corsOrigins (comma separated),
-//   jwtIssuer + jwtAudience (JWT auth instead of IAM), wafRateLimit, cdnDomain + certificateArn,
-//   bucketName (use an existing bucket), nag=false (skip cdk-nag).
+//   jwtIssuer + jwtAudience (JWT auth instead of IAM), wafRateLimit, wafAllowedCidrs (comma
+//   separated), cdnDomain + certificateArn, bucketName (use an existing bucket), eventBusArn (an
+//   existing bus for the link events), alarmTopicArn + edgeAlarmTopicArn (existing SNS topics;
+//   the edge one in us-east-1) or createAlarmTopics=true, denialThreshold, denialPeriodSecs,
+//   edge5xxRatePercent, nag=false (skip cdk-nag).
 //
 // deployment=static-ip instead deploys OnceLinkStaticIp (the gateway on Fargate behind an NLB and
 // Global Accelerator; stack OnceLinkStaticIp-<name>), from: domainName, certificateArn (ACM, in
@@ -86,6 +89,16 @@ if (deployment === 'static-ip') {
     corsOrigins: ctx('corsOrigins')?.split(',').filter(Boolean),
     issuerAuth,
     wafRateLimit: ctx('wafRateLimit') ? Number(ctx('wafRateLimit')) : undefined,
+    wafAllowedCidrs: ctx('wafAllowedCidrs')?.split(',').filter(Boolean),
+    eventBusArn: ctx('eventBusArn'),
+    alarms: {
+      topicArn: ctx('alarmTopicArn'),
+      edgeTopicArn: ctx('edgeAlarmTopicArn'),
+      createTopics: ctx('createAlarmTopics') === 'true',
+      denialThreshold: ctx('denialThreshold') ? Number(ctx('denialThreshold')) : undefined,
+      denialPeriod: ctx('denialPeriodSecs') ? Duration.seconds(Number(ctx('denialPeriodSecs'))) : undefined,
+      edge5xxRatePercent: ctx('edge5xxRatePercent') ? Number(ctx('edge5xxRatePercent')) : undefined,
+    },
     artifactsDir: ctx('artifactsDir'),
   });
 } else {

@@ -19,9 +19,13 @@ export function ack(scope: Construct, id: string, reason: string) {
   Validations.of(scope).acknowledge({ id, reason });
 }
 
-/** The ledger: `pk` (S) only, TTL `expires_at`, on-demand, PITR, AWS-managed encryption. */
-export function ledgerTable(scope: Construct, name: string, removalPolicy: RemovalPolicy): dynamodb.Table {
+/**
+ * The ledger: `pk` (S) only, TTL `expires_at`, on-demand, PITR, AWS-managed encryption. `stream`:
+ * a DynamoDB stream (OnceLink's link events read NEW_AND_OLD_IMAGES; OnceLinkStaticIp has none).
+ */
+export function ledgerTable(scope: Construct, name: string, removalPolicy: RemovalPolicy, stream?: dynamodb.StreamViewType): dynamodb.Table {
   return new dynamodb.Table(scope, 'Ledger', {
+    stream,
     tableName: `oncelink-${name}-ledger`,
     partitionKey: { name: 'pk', type: dynamodb.AttributeType.STRING },
     billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,

@@ -10,7 +10,7 @@ import { App, Duration, Stack, Validations } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { Template, Match } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
-import { LINK_HEADER, OnceLink, type OnceLinkProps, type OnceLinkMode } from '../lib/oncelink';
+import { EVENT_DETAIL_TYPES, LINK_HEADER, OnceLink, splitCidrs, type OnceLinkProps, type OnceLinkMode } from '../lib/oncelink';
 
 const ACCOUNT = '123456789012';
 const REGION = 'eu-west-1';
@@ -18,13 +18,13 @@ const CACHING_DISABLED = '4135ea2d-6df8-44a3-9df3-4b5a84be39ad';
 const ALL_VIEWER_EXCEPT_HOST = 'b689b0a8-53d0-40ab-baf2-68738e2966ac';
 
 const artifacts = fs.mkdtempSync(path.join(os.tmpdir(), 'oncelink-fake-artifacts-'));
-for (const fn of ['issue-url', 'viewer-request']) {
+for (const fn of ['issue-url', 'viewer-request', 'ledger-events']) {
   fs.mkdirSync(path.join(artifacts, fn), { recursive: true });
   fs.writeFileSync(path.join(artifacts, fn, 'bootstrap'), '#!/bin/sh\n');
   execFileSync('zip', ['-q', '-j', path.join(artifacts, fn, 'bootstrap.zip'), path.join(artifacts, fn, 'bootstrap')]);
 }
 
-interface Built { app: App; main: Template; edge: Template; edgeStack: Stack; construct: OnceLink }
+interface Built { app: App; main: Template; edge: Template; edgeStack: Stack; alarms: Template; construct: OnceLink }
 
 function build(mode: OnceLinkMode, extra: Partial<OnceLinkProps> = {}, nag = false): Built {
   const app = new App({ outdir: fs.mkdtempSync(path.join(os.tmpdir(), 'oncelink-cdk-test-')) });
@@ -32,7 +32,8 @@ function build(mode: OnceLinkMode, extra: Partial<OnceLinkProps> = {}, nag = fal
   const construct = new OnceLink(stack, 'OnceLink', { deploymentName: 'demo', mode, artifactsDir: artifacts, ...extra });
   if (nag) Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
   const edgeStack = app.node.findChild('Test-edge') as Stack;
-  return { app, main: Template.fromStack(stack), edge: Template.fromStack(edgeStack), edgeStack, construct };
+  const alarms = Template.fromStack(app.node.findChild('Test-edge-alarms') as Stack);
+  return { app, main: Template.fromStack(stack), edge: Template.fromStack(edgeStack), edgeStack, alarms, construct };
 }
 
 const sealed = build('sealed');
@@ -362,9 +363,9 @@ describe('issue API', () => {
     b.main.hasResourceProperties('AWS::Lambda::Function', { Environment: { Variables: Match.objectLike({ ONCELINK_CORS_ORIGINS: 'https://app.example.com' }) } });
   });
 
-  test('outputs: API URL, CDN domain, table name, bucket name', () => {
+  test('outputs: API URL, CDN domain, table name, bucket name, event bus, DLQ, dashboard', () => {
     const keys = Object.keys(sealed.main.findOutputs('*'));
-    for (const o of ['ApiUrl', 'CdnDomain', 'TableName', 'BucketName']) assert.ok(keys.some((k) => k.includes(o)), `${o} in ${keys}`);
+    for (const o of ['ApiUrl', 'CdnDomain', 'TableName', 'BucketName', 'EventBusArn', 'EventsDlqUrl', 'DashboardName']) assert.ok(keys.some((k) => k.includes(o)), `${o} in ${keys}`);
   });
 });
 
@@ -380,10 +381,256 @@ describe('optional WAF', () => {
   });
 });
 
+describe('WAF allow list', () => {
+  const webAcl = (b: Built) => Object.values(b.edge.findResources('AWS::WAFv2::WebACL'))[0].Properties;
+  const ipSets = (b: Built) => Object.values(b.edge.findResources('AWS::WAFv2::IPSet')).map((r) => r.Properties);
+  const notAllowed = {
+    Name: 'not-in-allow-list', Priority: 1, Action: { Block: {} },
+    Statement: { NotStatement: { Statement: { OrStatement: { Statements: [
+      { IPSetReferenceStatement: { Arn: { 'Fn::GetAtt': [Match.stringLikeRegexp('^demoAllowV4'), 'Arn'] } } },
+      { IPSetReferenceStatement: { Arn: { 'Fn::GetAtt': [Match.stringLikeRegexp('^demoAllowV6'), 'Arn'] } } },
+    ] } } } },
+  };
+
+  test('alone: one ACL whose only rule blocks every address outside the IPv4 and IPv6 sets', () => {
+    const b = build('sealed', { wafAllowedCidrs: ['203.0.113.0/24', '2001:db8::/32', '198.51.100.7/32'] });
+    b.edge.resourceCountIs('AWS::WAFv2::WebACL', 1);
+    const sets = ipSets(b);
+    assert.deepEqual(sets.map((p) => [p.Name, p.IPAddressVersion, p.Scope, p.Addresses]).sort(), [
+      ['oncelink-demo-allow-v4', 'IPV4', 'CLOUDFRONT', ['203.0.113.0/24', '198.51.100.7/32']],
+      ['oncelink-demo-allow-v6', 'IPV6', 'CLOUDFRONT', ['2001:db8::/32']],
+    ]);
+    const acl = webAcl(b);
+    assert.deepEqual(acl.DefaultAction, { Allow: {} });
+    assert.equal(acl.Rules.length, 1);
+    b.edge.hasResourceProperties('AWS::WAFv2::WebACL', { Name: 'oncelink-demo-rate-limit', Scope: 'CLOUDFRONT', Rules: [Match.objectLike(notAllowed)] });
+    assert.ok(Object.values(b.main.findResources('AWS::CloudFront::Distribution'))[0].Properties.DistributionConfig.WebACLId);
+  });
+
+  test('with the rate limit: one ACL, rate rule first, then the allow list', () => {
+    const b = build('presigned', { wafRateLimit: 500, wafAllowedCidrs: ['203.0.113.0/24'] });
+    b.edge.resourceCountIs('AWS::WAFv2::WebACL', 1);
+    const acl = webAcl(b);
+    assert.deepEqual(acl.Rules.map((r: { Name: string; Priority: number }) => [r.Name, r.Priority]), [['per-ip-rate-limit', 0], ['not-in-allow-list', 1]]);
+    b.edge.hasResourceProperties('AWS::WAFv2::WebACL', { Rules: [Match.objectLike({ Statement: { RateBasedStatement: { Limit: 500, AggregateKeyType: 'IP' } } }), Match.objectLike(notAllowed)] });
+    // An empty IPv6 set is still created, so the rule has one shape.
+    assert.deepEqual(ipSets(b).find((p) => p.IPAddressVersion === 'IPV6')!.Addresses, []);
+  });
+
+  test('rate limit alone: no IP sets, no allow-list rule; neither: no ACL at all', () => {
+    const b = build('sealed', { wafRateLimit: 500 });
+    b.edge.resourceCountIs('AWS::WAFv2::IPSet', 0);
+    assert.deepEqual(webAcl(b).Rules.map((r: { Name: string }) => r.Name), ['per-ip-rate-limit']);
+    sealed.edge.resourceCountIs('AWS::WAFv2::WebACL', 0);
+    sealed.edge.resourceCountIs('AWS::WAFv2::IPSet', 0);
+    assert.equal(Object.values(sealed.main.findResources('AWS::CloudFront::Distribution'))[0].Properties.DistributionConfig.WebACLId, undefined);
+  });
+
+  test('anything but an IPv4 or IPv6 CIDR is refused', () => {
+    assert.deepEqual(splitCidrs(['10.0.0.0/8', '::/0']), { v4: ['10.0.0.0/8'], v6: ['::/0'] });
+    for (const bad of ['10.0.0.1', '10.0.0.256/32', '10.0.0.0/33', '2001:db8::/129', 'example.com/24']) {
+      assert.throws(() => build('sealed', { wafAllowedCidrs: [bad] }), /not an IPv4 or IPv6 CIDR/, bad);
+    }
+  });
+});
+
+describe('link events', () => {
+  for (const [mode, b] of [['sealed', sealed], ['presigned', presigned]] as const) {
+    test(`${mode}: the ledger has a NEW_AND_OLD_IMAGES stream`, () => {
+      b.main.hasResourceProperties('AWS::DynamoDB::Table', { StreamSpecification: { StreamViewType: 'NEW_AND_OLD_IMAGES' } });
+    });
+
+    test(`${mode}: ledger-events is Rust on arm64 with the bus in its environment`, () => {
+      const bus = Object.keys(b.main.findResources('AWS::Events::EventBus'));
+      assert.equal(bus.length, 1);
+      b.main.hasResourceProperties('AWS::Events::EventBus', { Name: 'oncelink-demo' });
+      b.main.hasResourceProperties('AWS::Lambda::Function', {
+        FunctionName: 'oncelink-demo-ledger-events', Runtime: 'provided.al2023', Architectures: ['arm64'], Handler: 'bootstrap',
+        Environment: { Variables: { RUST_LOG: 'info', ONCELINK_EVENT_BUS: { 'Fn::GetAtt': [bus[0], 'Arn'] } } },
+      });
+    });
+
+    test(`${mode}: the stream mapping reports item failures, bisects, retries a bounded number of times, then the encrypted DLQ`, () => {
+      const table = Object.keys(b.main.findResources('AWS::DynamoDB::Table'))[0];
+      const queue = Object.keys(b.main.findResources('AWS::SQS::Queue'))[0];
+      const fn = Object.entries(b.main.findResources('AWS::Lambda::Function')).find(([, r]) => r.Properties.FunctionName === 'oncelink-demo-ledger-events')![0];
+      b.main.resourceCountIs('AWS::Lambda::EventSourceMapping', 1);
+      b.main.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+        FunctionName: { Ref: fn },
+        EventSourceArn: { 'Fn::GetAtt': [table, 'StreamArn'] },
+        StartingPosition: 'TRIM_HORIZON',
+        BatchSize: 100,
+        ParallelizationFactor: 1,
+        BisectBatchOnFunctionError: true,
+        MaximumRetryAttempts: 5,
+        MaximumRecordAgeInSeconds: 3600,
+        FunctionResponseTypes: ['ReportBatchItemFailures'],
+        DestinationConfig: { OnFailure: { Destination: { 'Fn::GetAtt': [queue, 'Arn'] } } },
+      });
+      const mapping = Object.values(b.main.findResources('AWS::Lambda::EventSourceMapping'))[0];
+      const role = roleOf(b.main, 'OnceLinkLedgerEventsRole');
+      const policy = Object.entries(b.main.findResources('AWS::IAM::Policy')).find(([, p]) => JSON.stringify(p.Properties.Roles) === JSON.stringify([{ Ref: role }]))![0];
+      assert.ok(mapping.DependsOn.includes(policy), 'the mapping waits for the role policy');
+      b.main.hasResourceProperties('AWS::SQS::Queue', { QueueName: 'oncelink-demo-ledger-events-dlq', SqsManagedSseEnabled: true, MessageRetentionPeriod: 1209600 });
+      b.main.hasResourceProperties('AWS::SQS::QueuePolicy', {
+        PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } })]) },
+      });
+    });
+
+    test(`${mode}: ledger-events may read the stream, PutEvents oncelink events on its bus, send to its DLQ, and nothing else`, () => {
+      const role = roleOf(b.main, 'OnceLinkLedgerEventsRole');
+      assert.deepEqual(actionsOf(b.main, role), ['dynamodb:DescribeStream', 'dynamodb:GetRecords', 'dynamodb:GetShardIterator', 'dynamodb:ListStreams', 'events:PutEvents', 'logs:CreateLogStream', 'logs:PutLogEvents', 'sqs:SendMessage']);
+      const sts = identityStatements(b.main).filter((s) => s.role === role).map((s) => s.st);
+      const table = Object.keys(b.main.findResources('AWS::DynamoDB::Table'))[0];
+      const bus = Object.keys(b.main.findResources('AWS::Events::EventBus'))[0];
+      const queue = Object.keys(b.main.findResources('AWS::SQS::Queue'))[0];
+      const by = (a: string) => sts.find((st) => asList(st.Action).includes(a))!;
+      assert.deepEqual(by('dynamodb:GetRecords').Resource, { 'Fn::Join': ['', [{ 'Fn::GetAtt': [table, 'Arn'] }, '/stream/*']] });
+      assert.deepEqual(by('events:PutEvents').Resource, { 'Fn::GetAtt': [bus, 'Arn'] });
+      assert.deepEqual(by('events:PutEvents').Condition, { StringEquals: { 'events:source': 'oncelink', 'events:detail-type': EVENT_DETAIL_TYPES } });
+      assert.deepEqual(by('sqs:SendMessage').Resource, { 'Fn::GetAtt': [queue, 'Arn'] });
+      assert.deepEqual(asList(by('sqs:SendMessage').Action), ['sqs:SendMessage']);
+    });
+  }
+
+  test('an existing bus: none created, the function gets its ARN and PutEvents only there', () => {
+    const arn = `arn:aws:events:${REGION}:${ACCOUNT}:event-bus/shared`;
+    const b = build('sealed', { eventBusArn: arn });
+    b.main.resourceCountIs('AWS::Events::EventBus', 0);
+    b.main.hasResourceProperties('AWS::Lambda::Function', { FunctionName: 'oncelink-demo-ledger-events', Environment: { Variables: Match.objectLike({ ONCELINK_EVENT_BUS: arn }) } });
+    const role = roleOf(b.main, 'OnceLinkLedgerEventsRole');
+    const put = identityStatements(b.main).find((s) => s.role === role && asList(s.st.Action).includes('events:PutEvents'))!;
+    assert.equal(put.st.Resource, arn);
+  });
+});
+
+describe('alarms and dashboard', () => {
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  const alarmsOf = (t: Template): Record<string, any> => Object.fromEntries(Object.values(t.findResources('AWS::CloudWatch::Alarm')).map((r) => [r.Properties.AlarmName, r.Properties]));
+
+  test('home region: ledger, config, denial spike and event delivery, each > threshold, missing data not breaching', () => {
+    const a = alarmsOf(sealed.main);
+    assert.deepEqual(Object.keys(a).sort(), ['oncelink-demo-config-errors', 'oncelink-demo-denial-spike', 'oncelink-demo-event-delivery', 'oncelink-demo-ledger-errors']);
+    for (const p of Object.values(a)) {
+      assert.equal(p.ComparisonOperator, 'GreaterThanThreshold');
+      assert.equal(p.TreatMissingData, 'notBreaching');
+      assert.equal(p.AlarmActions, undefined, 'no action unless a topic is given or created');
+    }
+    assert.deepEqual(a['oncelink-demo-ledger-errors'].Metrics, [{ Id: 'q1', Expression: 'SELECT SUM(LedgerErrors) FROM SCHEMA(oncelink, Function)', Period: 300, ReturnData: true }]);
+    assert.equal(a['oncelink-demo-ledger-errors'].Threshold, 0);
+    assert.deepEqual(a['oncelink-demo-config-errors'].Metrics, [{ Id: 'q1', Expression: 'SELECT SUM(ConfigErrors) FROM SCHEMA(oncelink, Function)', Period: 300, ReturnData: true }]);
+    assert.deepEqual(a['oncelink-demo-denial-spike'].Metrics, [{ Id: 'q1', Expression: "SELECT SUM(Decisions) FROM SCHEMA(oncelink, Decision, Function, Reason) WHERE Decision = 'deny'", Period: 300, ReturnData: true }]);
+    assert.equal(a['oncelink-demo-denial-spike'].Threshold, 100);
+    const ev = a['oncelink-demo-event-delivery'];
+    assert.equal(ev.Threshold, 0);
+    const stats = Object.fromEntries(ev.Metrics.filter((m: { MetricStat?: unknown }) => m.MetricStat).map((m: { Id: string; ReturnData: boolean; MetricStat: { Metric: { Namespace: string; MetricName: string; Dimensions: unknown }; Stat: string } }) => {
+      assert.equal(m.ReturnData, false);
+      return [m.Id, [m.MetricStat.Metric.Namespace, m.MetricStat.Metric.MetricName, m.MetricStat.Metric.Dimensions, m.MetricStat.Stat]];
+    }));
+    assert.deepEqual(stats, {
+      failures: ['oncelink', 'EventPublishFailures', [{ Name: 'Function', Value: 'ledger-events' }], 'Sum'],
+      errors: ['AWS/Lambda', 'Errors', [{ Name: 'FunctionName', Value: 'oncelink-demo-ledger-events' }], 'Sum'],
+      dlq: ['AWS/SQS', 'ApproximateNumberOfMessagesVisible', [{ Name: 'QueueName', Value: 'oncelink-demo-ledger-events-dlq' }], 'Maximum'],
+    });
+    assert.deepEqual(ev.Metrics.filter((m: { ReturnData: boolean }) => m.ReturnData).map((m: { Expression: string }) => m.Expression), ['FILL(failures, 0) + FILL(errors, 0) + FILL(dlq, 0)']);
+  });
+
+  test('edge 5xx: CloudFront 5xxErrorRate of this distribution (Region=Global), in a us-east-1 stack deployed after the home one', () => {
+    const a = alarmsOf(sealed.alarms);
+    assert.deepEqual(Object.keys(a), ['oncelink-demo-edge-5xx']);
+    const p = a['oncelink-demo-edge-5xx'];
+    assert.deepEqual([p.Namespace, p.MetricName, p.Statistic, p.Period, p.EvaluationPeriods, p.DatapointsToAlarm, p.Threshold], ['AWS/CloudFront', '5xxErrorRate', 'Average', 300, 2, 2, 5]);
+    assert.deepEqual(p.Dimensions.map((d: { Name: string }) => d.Name), ['DistributionId', 'Region']);
+    assert.equal(p.Dimensions[1].Value, 'Global');
+    // The id arrives through CDK's cross-region export (written by the home stack).
+    assert.match(JSON.stringify(p.Dimensions[0].Value), /ExportsReader/);
+    const stack = sealed.app.node.findChild('Test-edge-alarms') as Stack;
+    assert.equal(stack.region, 'us-east-1');
+    assert.ok(stack.dependencies.some((d) => d.stackName === 'Test'));
+    assert.match(JSON.stringify(sealed.main.toJSON()), /Custom::CrossRegionExportWriter/);
+  });
+
+  test('thresholds come from the props', () => {
+    const b = build('sealed', { alarms: { denialThreshold: 7, denialPeriod: Duration.minutes(1), edge5xxRatePercent: 2.5 } });
+    const a = alarmsOf(b.main);
+    assert.equal(a['oncelink-demo-denial-spike'].Threshold, 7);
+    assert.equal(a['oncelink-demo-denial-spike'].Metrics[0].Period, 60);
+    assert.equal(alarmsOf(b.alarms)['oncelink-demo-edge-5xx'].Threshold, 2.5);
+    assert.throws(() => build('sealed', { alarms: { denialPeriod: Duration.seconds(90) } }), /denialPeriod/);
+    assert.throws(() => build('sealed', { alarms: { edge5xxRatePercent: 0 } }), /edge5xxRatePercent/);
+  });
+
+  test('existing topics: home alarms notify one, the edge alarm the us-east-1 one; none created', () => {
+    const home = `arn:aws:sns:${REGION}:${ACCOUNT}:ops`;
+    const edge = `arn:aws:sns:us-east-1:${ACCOUNT}:ops-edge`;
+    const b = build('sealed', { alarms: { topicArn: home, edgeTopicArn: edge, createTopics: true } });
+    for (const p of Object.values(alarmsOf(b.main))) assert.deepEqual([p.AlarmActions, p.OKActions], [[home], [home]]);
+    assert.deepEqual(alarmsOf(b.alarms)['oncelink-demo-edge-5xx'].AlarmActions, [edge]);
+    b.main.resourceCountIs('AWS::SNS::Topic', 0);
+    b.alarms.resourceCountIs('AWS::SNS::Topic', 0);
+  });
+
+  test('created topics: KMS-encrypted, TLS only, only this deployment\'s alarms may publish, one per region', () => {
+    const b = build('sealed', { alarms: { createTopics: true } });
+    for (const [t, topicName, region] of [[b.main, 'oncelink-demo-alarms', REGION], [b.alarms, 'oncelink-demo-edge-alarms', 'us-east-1']] as const) {
+      t.resourceCountIs('AWS::SNS::Topic', 1);
+      t.hasResourceProperties('AWS::SNS::Topic', { TopicName: topicName, KmsMasterKeyId: Match.anyValue() });
+      t.hasResourceProperties('AWS::KMS::Key', {
+        EnableKeyRotation: true,
+        KeyPolicy: { Statement: Match.arrayWith([Match.objectLike({ Principal: { Service: 'cloudwatch.amazonaws.com' }, Action: ['kms:Decrypt', 'kms:GenerateDataKey*'] })]) },
+      });
+      const topic = Object.keys(t.findResources('AWS::SNS::Topic'))[0];
+      t.hasResourceProperties('AWS::SNS::TopicPolicy', {
+        PolicyDocument: { Statement: Match.arrayWith([
+          Match.objectLike({ Effect: 'Deny', Action: 'sns:Publish', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+          Match.objectLike({
+            Effect: 'Allow', Action: 'sns:Publish', Principal: { Service: 'cloudwatch.amazonaws.com' },
+            Condition: { ArnLike: { 'aws:SourceArn': { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, `:cloudwatch:${region}:${ACCOUNT}:alarm:oncelink-demo-*`]] } }, StringEquals: { 'aws:SourceAccount': ACCOUNT } },
+          }),
+        ]) },
+      });
+      for (const p of Object.values(alarmsOf(t))) assert.deepEqual(p.AlarmActions, [{ Ref: topic }]);
+    }
+  });
+
+  test('home stack in us-east-1: the edge 5xx alarm sits in it, no extra stack', () => {
+    const app = new App({ outdir: fs.mkdtempSync(path.join(os.tmpdir(), 'oncelink-cdk-test-')) });
+    const stack = new Stack(app, 'Virginia', { env: { account: ACCOUNT, region: 'us-east-1' } });
+    new OnceLink(stack, 'OnceLink', { deploymentName: 'demo', artifactsDir: artifacts });
+    assert.equal(app.node.tryFindChild('Virginia-edge-alarms'), undefined);
+    const names = Object.values(Template.fromStack(stack).findResources('AWS::CloudWatch::Alarm')).map((r) => r.Properties.AlarmName);
+    assert.ok(names.includes('oncelink-demo-edge-5xx'));
+    assert.equal(names.length, 5);
+  });
+
+  test('dashboard oncelink-<name>: the shared template with every metric the brief lists', () => {
+    for (const b of [sealed, presigned]) {
+      b.main.resourceCountIs('AWS::CloudWatch::Dashboard', 1);
+      const [d] = Object.values(b.main.findResources('AWS::CloudWatch::Dashboard'));
+      assert.equal(d.Properties.DashboardName, 'oncelink-demo');
+      const [body, vars] = d.Properties.DashboardBody['Fn::Sub'];
+      const widgets = JSON.parse(body).widgets;
+      const text = JSON.stringify(widgets);
+      for (const m of ['Decisions', 'DecisionLatency', 'LedgerErrors', 'ConfigErrors', 'ApiAnswers', 'LinksIssued', 'UsesGivenBack', 'EventsPublished', 'EventPublishFailures', '5xxErrorRate']) {
+        assert.match(text, new RegExp(m), m);
+      }
+      assert.match(text, /GROUP BY Decision/);
+      assert.match(text, /WHERE Decision = 'deny' GROUP BY Reason/);
+      assert.match(text, /"p50"/);
+      assert.match(text, /"p99"/);
+      assert.match(text, /GROUP BY Code/);
+      const placeholders = new Set([...body.matchAll(/\$\{([A-Za-z]+)\}/g)].map((m: RegExpMatchArray) => m[1]));
+      assert.deepEqual([...placeholders].sort(), Object.keys(vars).sort());
+      assert.equal(vars.Region, REGION);
+      assert.equal(vars.LedgerEventsFunction, 'oncelink-demo-ledger-events');
+    }
+  });
+});
+
 describe('cdk-nag AwsSolutions', () => {
   for (const mode of ['sealed', 'presigned'] as const) {
     test(`${mode}: zero unacknowledged findings (synth fails on any)`, () => {
-      const b = build(mode, { wafRateLimit: 1000, keyPrefix: 'shared/' }, true);
+      const b = build(mode, { wafRateLimit: 1000, wafAllowedCidrs: ['203.0.113.0/24', '2001:db8::/32'], keyPrefix: 'shared/', alarms: { createTopics: true } }, true);
       assert.doesNotThrow(() => b.app.synth());
       const report = JSON.parse(fs.readFileSync(path.join(b.app.outdir, 'validation-report.json'), 'utf8'));
       assert.deepEqual(report.pluginReports, []);

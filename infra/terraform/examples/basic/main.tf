@@ -2,6 +2,7 @@
 #
 #   bash tests/infra/build-zips.sh
 #   terraform init && terraform apply -var artifacts_dir=$HOME/.cache/oncelink/target-arm64/lambda
+#   (issue-url, viewer-request and ledger-events zips)
 
 terraform {
   required_version = ">= 1.5.0"
@@ -30,7 +31,7 @@ variable "mode" {
 }
 
 variable "artifacts_dir" {
-  description = "cargo lambda output (contains issue-url/bootstrap.zip and viewer-request/bootstrap.zip)."
+  description = "cargo lambda output (contains issue-url/, viewer-request/ and ledger-events/bootstrap.zip)."
   type        = string
 }
 

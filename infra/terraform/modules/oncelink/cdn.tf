@@ -75,33 +75,100 @@ resource "aws_cloudfront_response_headers_policy" "security" {
   }
 }
 
+# The CloudFront-scope WAF ACL (us-east-1): a per-IP rate limit and/or an allow list (every other
+# address is blocked). It keeps its first name, oncelink-<name>-rate-limit, whatever it holds:
+# renaming would replace it, and the old ACL cannot be deleted while the distribution uses it.
+locals {
+  waf_enabled      = var.waf_rate_limit != null || length(var.waf_allowed_cidrs) > 0
+  waf_allow_list   = length(var.waf_allowed_cidrs) > 0
+  waf_allowed_ipv6 = [for c in var.waf_allowed_cidrs : c if strcontains(c, ":")]
+  waf_allowed_ipv4 = [for c in var.waf_allowed_cidrs : c if !strcontains(c, ":")]
+}
+
+# Both sets always exist with an allow list (an IP set may be empty), so the rule has one shape.
+resource "aws_wafv2_ip_set" "allow_v4" {
+  count              = local.waf_allow_list ? 1 : 0
+  provider           = aws.us_east_1
+  name               = "oncelink-${var.deployment_name}-allow-v4"
+  description        = "oncelink ${var.deployment_name}: IPv4 clients allowed to reach CloudFront"
+  scope              = "CLOUDFRONT"
+  ip_address_version = "IPV4"
+  addresses          = local.waf_allowed_ipv4
+}
+
+resource "aws_wafv2_ip_set" "allow_v6" {
+  count              = local.waf_allow_list ? 1 : 0
+  provider           = aws.us_east_1
+  name               = "oncelink-${var.deployment_name}-allow-v6"
+  description        = "oncelink ${var.deployment_name}: IPv6 clients allowed to reach CloudFront"
+  scope              = "CLOUDFRONT"
+  ip_address_version = "IPV6"
+  addresses          = local.waf_allowed_ipv6
+}
+
 resource "aws_wafv2_web_acl" "rate_limit" {
   #checkov:skip=CKV2_AWS_31:WAF logging needs a Firehose/bucket named aws-waf-logs-*; opt in per deployment.
   #checkov:skip=CKV_AWS_192:No Java/Log4j origin: the origin is S3 and the edge validator refuses any unknown parameter.
-  count       = var.waf_rate_limit == null ? 0 : 1
+  count       = local.waf_enabled ? 1 : 0
   provider    = aws.us_east_1
   name        = "oncelink-${var.deployment_name}-rate-limit"
   scope       = "CLOUDFRONT"
-  description = "oncelink: per-IP rate limit in front of the link validator"
+  description = "oncelink: per-IP rate limit and/or client allow list in front of the link validator"
   default_action {
     allow {}
   }
-  rule {
-    name     = "per-ip-rate-limit"
-    priority = 0
-    action {
-      block {}
-    }
-    statement {
-      rate_based_statement {
-        limit              = var.waf_rate_limit
-        aggregate_key_type = "IP"
+  dynamic "rule" {
+    for_each = var.waf_rate_limit == null ? [] : [var.waf_rate_limit]
+    content {
+      name     = "per-ip-rate-limit"
+      priority = 0
+      action {
+        block {}
+      }
+      statement {
+        rate_based_statement {
+          limit              = rule.value
+          aggregate_key_type = "IP"
+        }
+      }
+      visibility_config {
+        cloudwatch_metrics_enabled = true
+        metric_name                = "oncelink-${var.deployment_name}-rate"
+        sampled_requests_enabled   = true
       }
     }
-    visibility_config {
-      cloudwatch_metrics_enabled = true
-      metric_name                = "oncelink-${var.deployment_name}-rate"
-      sampled_requests_enabled   = true
+  }
+  dynamic "rule" {
+    for_each = local.waf_allow_list ? [1] : []
+    content {
+      name     = "not-in-allow-list"
+      priority = 1
+      action {
+        block {}
+      }
+      statement {
+        not_statement {
+          statement {
+            or_statement {
+              statement {
+                ip_set_reference_statement {
+                  arn = aws_wafv2_ip_set.allow_v4[0].arn
+                }
+              }
+              statement {
+                ip_set_reference_statement {
+                  arn = aws_wafv2_ip_set.allow_v6[0].arn
+                }
+              }
+            }
+          }
+        }
+      }
+      visibility_config {
+        cloudwatch_metrics_enabled = true
+        metric_name                = "oncelink-${var.deployment_name}-allow-list"
+        sampled_requests_enabled   = true
+      }
     }
   }
   visibility_config {
@@ -113,7 +180,7 @@ resource "aws_wafv2_web_acl" "rate_limit" {
 
 resource "aws_cloudfront_distribution" "this" {
   #checkov:skip=CKV_AWS_86:Every link use is recorded (first_used_at, request id) in the ledger; standard logs need an ACL-enabled log bucket.
-  #checkov:skip=CKV_AWS_68:WAF is opt-in (waf_rate_limit); the edge validator refuses invalid links before any origin access.
+  #checkov:skip=CKV_AWS_68:WAF is opt-in (waf_rate_limit, waf_allowed_cidrs); the edge validator refuses invalid links before any origin access.
   #checkov:skip=CKV2_AWS_47:WAF is opt-in; the origin is S3 (no Log4j surface).
   #checkov:skip=CKV_AWS_310:One origin by design: failing over to another bucket would bypass the bucket policy tied to this distribution.
   #checkov:skip=CKV_AWS_374:Links are shared with arbitrary recipients; geo restriction is a business decision left to the deployer.
@@ -127,7 +194,7 @@ resource "aws_cloudfront_distribution" "this" {
   http_version    = "http2and3"
   price_class     = "PriceClass_All"
   aliases         = var.cdn_domain_name == null ? [] : [var.cdn_domain_name]
-  web_acl_id      = var.waf_rate_limit == null ? null : aws_wafv2_web_acl.rate_limit[0].arn
+  web_acl_id      = local.waf_enabled ? aws_wafv2_web_acl.rate_limit[0].arn : null
 
   origin {
     origin_id                = local.origin_id

@@ -22,18 +22,22 @@ locals {
   issue_url_name      = "oncelink-${var.deployment_name}-issue-url"
   edge_shim_name      = "oncelink-${var.deployment_name}-edge-shim"
   keys_init_name      = "oncelink-${var.deployment_name}-keys-init"
+  ledger_events_name  = "oncelink-${var.deployment_name}-ledger-events"
 
   # Every parameter the validator and the issuer read (GetParameters asks for all three at once).
   parameter_arns = [for p in ["table-name", "edge-config", "keys"] : "arn:${local.partition}:ssm:${local.region}:${local.account}:parameter${local.ssm_prefix}/${p}"]
 }
 
 # ---- ledger -----------------------------------------------------------------------------
+# Its stream feeds the link events (ledger-events, events.tf); the static-IP module's has none.
 resource "aws_dynamodb_table" "ledger" {
   #checkov:skip=CKV_AWS_119:Encrypted at rest with the AWS managed key; a CMK would add a key-policy dependency to every ledger call on the hot path for no extra isolation (the table holds hashes, never links).
   name                        = "oncelink-${var.deployment_name}-ledger"
   billing_mode                = "PAY_PER_REQUEST"
   hash_key                    = "pk"
   deletion_protection_enabled = var.retain_on_destroy
+  stream_enabled   = true
+  stream_view_type = "NEW_AND_OLD_IMAGES"
 
   attribute {
     name = "pk"

@@ -27,3 +27,18 @@ output "ssm_prefix" {
   description = "Where the validator's parameters live."
   value       = local.ssm_prefix
 }
+
+output "event_bus_arn" {
+  description = "Link events (Source oncelink) are published here."
+  value       = local.event_bus_arn
+}
+
+output "events_dlq_url" {
+  description = "Stream batches the ledger-events function gave up on."
+  value       = aws_sqs_queue.ledger_events_dlq.url
+}
+
+output "dashboard_name" {
+  description = "The CloudWatch dashboard (home region)."
+  value       = aws_cloudwatch_dashboard.this.dashboard_name
+}

@@ -95,8 +95,72 @@ variable "waf_rate_limit" {
   default     = null
 }
 
+variable "waf_allowed_cidrs" {
+  description = "Only these client CIDRs (IPv4 and IPv6) may reach CloudFront; WAF blocks every other address. Alone or with waf_rate_limit (one web ACL). [] = no allow list."
+  type        = list(string)
+  default     = []
+  validation {
+    condition     = alltrue([for c in var.waf_allowed_cidrs : can(cidrhost(c, 0)) && strcontains(c, "/")])
+    error_message = "waf_allowed_cidrs: every entry must be an IPv4 or IPv6 CIDR (address/prefix)."
+  }
+}
+
+variable "event_bus_arn" {
+  description = "An existing EventBridge bus (ARN) for the link events. null = a new bus oncelink-<name>."
+  type        = string
+  default     = null
+}
+
+variable "alarm_topic_arn" {
+  description = "An existing SNS topic in the home region that the home-region alarms notify. null = none (or the created one, create_alarm_topics)."
+  type        = string
+  default     = null
+}
+
+variable "edge_alarm_topic_arn" {
+  description = "An existing SNS topic in us-east-1 for the edge 5xx alarm (CloudFront's metrics live there). null = none (or the created one)."
+  type        = string
+  default     = null
+}
+
+variable "create_alarm_topics" {
+  description = "Create oncelink-<name>-alarms (home region) and oncelink-<name>-edge-alarms (us-east-1), KMS-encrypted, for whichever ARN is not given."
+  type        = bool
+  default     = false
+}
+
+variable "alarm_denial_threshold" {
+  description = "Denials (sum of Decisions with Decision=deny) per alarm_denial_period_secs above which oncelink-<name>-denial-spike fires."
+  type        = number
+  default     = 100
+  validation {
+    condition     = var.alarm_denial_threshold >= 0
+    error_message = "alarm_denial_threshold must be >= 0."
+  }
+}
+
+variable "alarm_denial_period_secs" {
+  description = "The period the denials are summed over (10, 30 or a multiple of 60 seconds)."
+  type        = number
+  default     = 300
+  validation {
+    condition     = contains([10, 30], var.alarm_denial_period_secs) || (var.alarm_denial_period_secs >= 60 && var.alarm_denial_period_secs % 60 == 0)
+    error_message = "alarm_denial_period_secs must be 10, 30 or a multiple of 60."
+  }
+}
+
+variable "alarm_edge_5xx_rate_percent" {
+  description = "CloudFront 5xxErrorRate (percent, average over 5 minutes, two periods in a row) above which oncelink-<name>-edge-5xx fires."
+  type        = number
+  default     = 5
+  validation {
+    condition     = var.alarm_edge_5xx_rate_percent > 0 && var.alarm_edge_5xx_rate_percent <= 100
+    error_message = "alarm_edge_5xx_rate_percent must be in (0, 100]."
+  }
+}
+
 variable "artifacts_dir" {
-  description = "Where cargo lambda put issue-url/bootstrap.zip and viewer-request/bootstrap.zip."
+  description = "Where cargo lambda put issue-url/bootstrap.zip, viewer-request/bootstrap.zip and ledger-events/bootstrap.zip."
   type        = string
 }
 
