@@ -190,7 +190,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             if json {
                 println!("{}", answer.trim_end());
             } else {
-                let state: crate::status::LinkState = serde_json::from_str(&answer).context("the gateway's answer is not a link's state")?;
+                let state: crate::status::LinkState =
+                    serde_json::from_str(&answer).context("the gateway's answer is not a link's state")?;
                 print!("{}", crate::status::render(&state));
             }
         }

@@ -181,7 +181,8 @@ time                  outcome            network          agent    bytes
 
     #[test]
     fn an_unused_link_and_what_is_missing_say_so() {
-        let s = state(serde_json::json!({"link_id": "x", "tag": null, "uses": 0, "max_uses": null, "first_used_at": null, "revoked": true}));
+        let s =
+            state(serde_json::json!({"link_id": "x", "tag": null, "uses": 0, "max_uses": null, "first_used_at": null, "revoked": true}));
         let out = render(&s);
         assert!(out.contains("tag         -\n") && out.contains("uses        0\n") && out.contains("first used  never\n"), "{out}");
         assert!(out.contains("revoked     yes\n") && out.ends_with("no requests on this link yet\n"), "{out}");
