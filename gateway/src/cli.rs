@@ -1,5 +1,5 @@
-//! The `oncelink` command line: `serve` runs the gateway; `issue`, `revoke` and `put` talk to a
-//! running one over its API; `keys rotate` changes the data dir's key set; `demo` tells the whole
+//! The `oncelink` command line: `serve` runs the gateway; `issue`, `status`, `revoke` and `put`
+//! talk to a running one over its API; `keys rotate` changes the data dir's key set; `demo` tells the whole
 //! story on a throwaway data dir. Errors are one line on stderr and exit code 1.
 
 use std::io::IsTerminal;
@@ -63,7 +63,20 @@ enum Command {
         /// Name the browser saves a download under
         #[arg(long)]
         filename: Option<String>,
+        /// Your own reference for the link, e.g. order-1234: shown by `oncelink status` (1-64 of A-Z a-z 0-9 . _ - : / # @ + =; not a secret)
+        #[arg(long)]
+        tag: Option<String>,
         /// Print the whole answer as JSON
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        gateway: GatewayArgs,
+    },
+    /// Show a link's state and trail: uses, revocation, and each use, resume and refused attempt
+    Status {
+        /// The link id printed by `issue` (22 characters)
+        link_id: String,
+        /// Print the gateway's JSON answer as it is
         #[arg(long)]
         json: bool,
         #[command(flatten)]
@@ -133,7 +146,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let settings = Settings::resolve(&cli.common, &args)?;
             serve(settings).await?;
         }
-        Command::Issue { key, method, expires, uses, grace, filename, json, gateway } => {
+        Command::Issue { key, method, expires, uses, grace, filename, tag, json, gateway } => {
             let api = api(&cli.common, &gateway)?;
             let mut request = serde_json::json!({"key": key, "method": match method { MethodArg::Get => "GET", MethodArg::Put => "PUT" }});
             if let Some(e) = expires {
@@ -148,13 +161,16 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             if let Some(f) = filename {
                 request["filename"] = f.into();
             }
+            if let Some(t) = tag {
+                request["tag"] = t.into();
+            }
             let link = api.issue(&request).await?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&link)?);
             } else {
                 println!("{}", link.url);
                 eprintln!(
-                    "link id {}  {} {}  expires {}  uses {}{}",
+                    "link id {}  {} {}  expires {}  uses {}{}{}",
                     link.link_id,
                     link.method.as_str(),
                     link.key,
@@ -164,8 +180,19 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                         format!("  grace {}", format_duration(Duration::from_secs(link.grace_seconds.into())))
                     } else {
                         String::new()
-                    }
+                    },
+                    link.tag.as_deref().map(|t| format!("  tag {t}")).unwrap_or_default()
                 );
+            }
+        }
+        Command::Status { link_id, json, gateway } => {
+            let answer = api(&cli.common, &gateway)?.state(&link_id).await?;
+            if json {
+                println!("{}", answer.trim_end());
+            } else {
+                let state: crate::status::LinkState =
+                    serde_json::from_str(&answer).context("the gateway's answer is not a link's state")?;
+                print!("{}", crate::status::render(&state));
             }
         }
         Command::Revoke { link_id, gateway } => {

@@ -1,4 +1,8 @@
-//! The CLI's side of the gateway's HTTP API (`oncelink issue|revoke|put`, `oncelink demo`).
+//! The CLI's side of the gateway's HTTP API (`oncelink issue|status|revoke|put`, `oncelink demo`).
+//!
+//! A link id given on the command line goes into the URL path percent-encoded ([`segment`]), so a
+//! mistyped one (a whole link pasted, say) reaches the API as one path segment and is answered
+//! `400 invalid_link_id` rather than asking some other route.
 
 use std::path::Path;
 
@@ -32,6 +36,14 @@ fn explain(status: StatusCode, body: &[u8]) -> String {
     format!("{} {}", status.as_u16(), message)
 }
 
+/// `text` as one URL path segment: everything but the base64url alphabet percent-encoded (dots
+/// too, so that `..` is no dot segment). A link id is left as it is.
+fn segment(text: &str) -> String {
+    text.bytes()
+        .map(|b| if b.is_ascii_alphanumeric() || b == b'-' || b == b'_' { char::from(b).to_string() } else { format!("%{b:02X}") })
+        .collect()
+}
+
 impl Api {
     pub fn new(base: &str, token: String) -> anyhow::Result<Self> {
         Ok(Self { base: base.trim_end_matches('/').to_owned(), token, client: http_client()? })
@@ -61,9 +73,21 @@ impl Api {
         serde_json::from_slice(&body).context("the gateway's answer is not a link")
     }
 
+    /// `GET /_oncelink/links/{id}`: the link's state and trail, the API's JSON as sent.
+    pub async fn state(&self, link_id: &str) -> anyhow::Result<String> {
+        let req = Request::get(format!("{}/_oncelink/links/{}", self.base, segment(link_id)))
+            .header(header::AUTHORIZATION, format!("Bearer {}", self.token))
+            .body(empty())?;
+        let (status, body) = self.send(req).await?;
+        if status != StatusCode::OK {
+            bail!("the gateway refused to show {link_id}: {}", explain(status, &body));
+        }
+        String::from_utf8(body.to_vec()).context("the gateway's answer is not text")
+    }
+
     /// `DELETE /_oncelink/links/{id}`.
     pub async fn revoke(&self, link_id: &str) -> anyhow::Result<()> {
-        let req = Request::delete(format!("{}/_oncelink/links/{link_id}", self.base))
+        let req = Request::delete(format!("{}/_oncelink/links/{}", self.base, segment(link_id)))
             .header(header::AUTHORIZATION, format!("Bearer {}", self.token))
             .body(empty())?;
         let (status, body) = self.send(req).await?;
@@ -99,5 +123,18 @@ impl Api {
             .header(header::CONTENT_TYPE, "text/plain")
             .body(Full::new(body).map_err(|never| match never {}).boxed())?;
         self.send(req).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::segment;
+
+    #[test]
+    fn a_link_id_is_one_path_segment_whatever_was_typed() {
+        assert_eq!(segment("UFNYw2EK0dKCXjBWUsMn4w"), "UFNYw2EK0dKCXjBWUsMn4w");
+        assert_eq!(segment("a_b-c"), "a_b-c");
+        assert_eq!(segment("http://h/k?AQ=="), "http%3A%2F%2Fh%2Fk%3FAQ%3D%3D");
+        assert_eq!(segment("../x y"), "%2E%2E%2Fx%20y");
     }
 }

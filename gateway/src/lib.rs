@@ -16,7 +16,7 @@
 //!
 //! | module | one idea |
 //! |---|---|
-//! | [`cli`] | the `oncelink` command line: serve, issue, revoke, put, keys, demo |
+//! | [`cli`] | the `oncelink` command line: serve, issue, status, revoke, put, keys, demo |
 //! | [`settings`] | `oncelink serve`'s configuration: flags > environment > file > defaults |
 //! | [`wiring`] | builds a gateway from its settings: data dir, origin, credentials, ledger, key set, services |
 //! | [`server`] | the accept loop: HTTP/1.1, or TLS with HTTP/2 or HTTP/1.1 by ALPN; graceful shutdown |
@@ -38,6 +38,7 @@
 //! | [`datadir`] | the data directory and its secrets |
 //! | [`metrics`] | Prometheus text from the core's metric vocabulary |
 //! | [`client`] | the CLI's HTTP client of the API |
+//! | [`status`] | `oncelink status`: a link's state and trail as a summary and a table |
 //! | [`healthcheck`] | `oncelink healthcheck`: the binary probes its own gateway (a scratch image has no curl) |
 //!
 //! ## Errors
@@ -67,6 +68,7 @@ pub mod purger;
 pub mod server;
 pub mod session;
 pub mod settings;
+pub mod status;
 pub mod tls;
 pub mod watchdog;
 pub mod webhook;

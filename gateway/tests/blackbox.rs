@@ -22,6 +22,7 @@ both_ledgers!(
     n_use_link_and_revocation,
     unauthorised_issue_is_401,
     bad_json_is_400,
+    a_tag_round_trips_and_a_bad_one_is_invalid_tag,
     unknown_or_tampered_link_is_403,
     used_link_stays_used_after_kill_9,
     concurrent_first_uses_have_exactly_one_winner,
@@ -231,6 +232,35 @@ async fn bad_json_is_400(gw: Gateway) {
         .await
         .unwrap();
     assert_eq!(r.status().as_u16(), 413);
+}
+
+async fn a_tag_round_trips_and_a_bad_one_is_invalid_tag(gw: Gateway) {
+    gw.store("t.txt", b"t".to_vec()).await;
+    let link = gw.issue(json!({"key": "t.txt", "tag": "order-1234:a/b#c@d+e=f_g.h"})).await;
+    assert_eq!(link["tag"], "order-1234:a/b#c@d+e=f_g.h");
+    let id = link["link_id"].as_str().unwrap();
+    assert_eq!(gw.state(id).await["tag"], "order-1234:a/b#c@d+e=f_g.h", "kept before any use");
+    assert_eq!(gw.get(link["url"].as_str().unwrap()).await.0, 200);
+    let state = gw.state(id).await;
+    assert_eq!((state["tag"].as_str(), state["trail"][0]["outcome"].as_str()), (Some("order-1234:a/b#c@d+e=f_g.h"), Some("used")));
+    assert_eq!(state["trail"][0]["network"], "127.0.0.0/24");
+    // No tag: none in the answer, null in the state.
+    let plain = gw.issue(json!({"key": "t.txt"})).await;
+    assert!(plain.get("tag").is_none(), "{plain}");
+    assert!(gw.state(plain["link_id"].as_str().unwrap()).await["tag"].is_null());
+    for bad in ["", "has space", "<b>", "ü", &"x".repeat(65)] {
+        let (status, body) = gw.issue_raw(&json!({"key": "t.txt", "tag": bad})).await;
+        assert_eq!((status, body["error"].as_str()), (400, Some("invalid_tag")), "{bad:?}");
+    }
+    let r = gw
+        .http
+        .get(format!("{}/_oncelink/links?key=t.txt&tag=a%20b", gw.base))
+        .header("authorization", format!("Bearer {}", gw.token))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!((r.status().as_u16(), code(&r.bytes().await.unwrap())), (400, "invalid_tag".into()));
+    assert_eq!(gw.issue_raw(&json!({"key": "t.txt", "tag": "x".repeat(64)})).await.0, 201);
 }
 
 async fn unknown_or_tampered_link_is_403(gw: Gateway) {

@@ -1,5 +1,5 @@
-//! The command line, as a user runs it: `--help`, `demo`, `put`/`issue`/`revoke` against a
-//! running gateway, `keys rotate`, and one-line errors with a non-zero exit.
+//! The command line, as a user runs it: `--help`, `demo`, `put`/`issue`/`status`/`revoke`
+//! against a running gateway, `keys rotate`, and one-line errors with a non-zero exit.
 
 mod common;
 
@@ -31,6 +31,7 @@ fn help_everywhere() {
         &["--help"][..],
         &["serve", "--help"],
         &["issue", "--help"],
+        &["status", "--help"],
         &["revoke", "--help"],
         &["put", "--help"],
         &["keys", "rotate", "--help"],
@@ -148,6 +149,82 @@ async fn put_issue_revoke_and_rotate_against_a_running_gateway() {
     assert_eq!(token_kid(after.split_once('?').unwrap().1), active, "the gateway did not pick up the rotated key");
     assert_eq!(gw.get(&before).await.0, 200, "a link signed with the old key stopped working");
     assert_eq!(gw.get(&after).await.0, 200);
+}
+
+/// A tagged link used once and refused once: `status` shows the tag, both trail rows with the
+/// client's network (never its address), and `--json` is the API's answer; a bad id or no gateway
+/// is one line and a non-zero exit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_shows_the_tag_and_the_trail() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("data");
+    let gw = Gateway::start(&dir, &Backend::File, 0, &[]);
+    gw.store("order.txt", b"your order".to_vec()).await;
+    let link = gw.issue(serde_json::json!({"key": "order.txt", "tag": "order-1234"})).await;
+    assert_eq!(link["tag"], "order-1234");
+    let (id, url) = (link["link_id"].as_str().unwrap(), link["url"].as_str().unwrap());
+    assert_eq!(gw.get(url).await, (200, b"your order".to_vec()));
+    let (status, body) = gw.get(url).await;
+    assert_eq!((status, code(&body)), (403, "link_already_used".into()));
+
+    let out = oncelink(&["status", id], Some(&dir), Some(&gw.base));
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let lines: Vec<&str> = stdout.lines().collect();
+    for expected in [format!("link id     {id}"), "tag         order-1234".into(), "uses        1 of 1".into(), "revoked     no".into()] {
+        assert!(lines.contains(&expected.as_str()), "no line {expected:?} in:\n{stdout}");
+    }
+    assert!(lines.contains(&"refusals    1"), "{stdout}");
+    let header = lines.iter().position(|l| l.starts_with("time ")).unwrap_or_else(|| panic!("no trail table in:\n{stdout}"));
+    let rows: Vec<Vec<&str>> = lines[header + 1..].iter().map(|l| l.split_whitespace().collect()).collect();
+    // time, outcome, network, agent (the test client's User-Agent is no known family), bytes.
+    assert_eq!(rows.len(), 2, "{stdout}");
+    assert_eq!(rows[0][1..], ["used", "127.0.0.0/24", "other", "10"], "{stdout}");
+    assert_eq!(rows[1][1..], ["link_already_used", "127.0.0.0/24", "other", "-"], "{stdout}");
+    assert!(rows[0][0] <= rows[1][0], "oldest first: {stdout}");
+    // The columns line up: every row's outcome starts where the header's does.
+    let column = lines[header].find("outcome").unwrap();
+    for line in &lines[header + 1..] {
+        assert!(line[column..].starts_with(|c: char| c.is_ascii_lowercase()) && line[..column].ends_with("  "), "{stdout}");
+    }
+    assert!(!stdout.contains("127.0.0.1"), "an address in the output: {stdout}");
+
+    let out = oncelink(&["status", id, "--json"], Some(&dir), Some(&gw.base));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("--json prints JSON");
+    assert_eq!(json, gw.state(id).await);
+    assert_eq!((json["tag"].as_str(), json["uses"].as_u64(), json["refusals"].as_u64()), (Some("order-1234"), Some(1), Some(1)));
+    let outcomes: Vec<&str> = json["trail"].as_array().unwrap().iter().map(|e| e["outcome"].as_str().unwrap()).collect();
+    assert_eq!(outcomes, ["used", "link_already_used"]);
+
+    // A link nothing happened to, and one issued with `issue --tag`.
+    let out = oncelink(&["issue", "order.txt", "--tag", "order-5678", "--json"], Some(&dir), Some(&gw.base));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let fresh: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(fresh["tag"], "order-5678");
+    let out = oncelink(&["status", fresh["link_id"].as_str().unwrap()], Some(&dir), Some(&gw.base));
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("tag         order-5678\n") && stdout.contains("no requests on this link yet"), "{stdout}");
+    let out = oncelink(&["issue", "order.txt", "--tag", "not a tag"], Some(&dir), Some(&gw.base));
+    let stderr = text(&out.stderr);
+    assert!(!out.status.success() && stderr.trim_end().lines().count() == 1 && stderr.contains("(invalid_tag)"), "{stderr}");
+
+    // A bad id: the API's 400, one line, non-zero; a pasted link is one bad id, not another route.
+    for bad in ["short", url] {
+        let out = oncelink(&["status", bad], Some(&dir), Some(&gw.base));
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{stderr}");
+        assert!(out.stdout.is_empty(), "{}", text(&out.stdout));
+        assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
+        assert!(stderr.starts_with(&format!("oncelink: error: the gateway refused to show {bad}: 400 ")), "{stderr}");
+        assert!(stderr.trim_end().ends_with("(invalid_link_id)"), "{stderr}");
+    }
+    // No gateway there.
+    let out = oncelink(&["status", id, "--json"], Some(&dir), Some("http://127.0.0.1:9"));
+    let stderr = text(&out.stderr);
+    assert!(!out.status.success() && out.stdout.is_empty(), "{stderr}");
+    assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("cannot reach the gateway at http://127.0.0.1:9"), "{stderr}");
 }
 
 /// The key id inside a sealed token (docs/link-format.md: version, kid length, kid, …).

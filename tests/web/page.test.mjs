@@ -60,9 +60,10 @@ after(async () => {
 // ~3 MB so that the upload reports progress on the way.
 const content = Buffer.alloc(3 * 1024 * 1024, "oncelink web test\n");
 
-async function upload(page, name, uses) {
+async function upload(page, name, uses, tag = "") {
   await page.locator("#file").setInputFiles({ name, mimeType: "text/plain", buffer: content });
   await page.locator("#uses").fill(String(uses));
+  await page.locator("#tag").fill(tag);
   await page.locator("#upload").click();
   await page.locator("#result").waitFor({ state: "visible", timeout: 30_000 });
   return (await page.locator("#result-url").textContent()).trim();
@@ -208,6 +209,72 @@ test("revoke from the list (still logged in: the cookie, not storage)", async ()
   assert.match(await opened.textContent("body"), /link_revoked/);
   await assertNothingReadable(page, token);
   for (const p of [page, opened]) await p.close();
+});
+
+// A link's status row, as the page shows it: the summary line and the trail's rows.
+async function statusOf(details) {
+  return {
+    summary: (await details.locator(".summary").textContent()).trim(),
+    trail: await details.locator(".trail-entry").evaluateAll((rows) => rows.map((r) => Object.fromEntries(
+      ["at", "outcome", "network", "agent", "bytes"].map((c) => [c, r.querySelector("." + c).textContent.trim()])))),
+  };
+}
+
+test("a tagged link's status on the page: its trail shows the use, then the refusal", async (t) => {
+  const page = await context.newPage();
+  // Script errors and CSP violations on the page (the browser's own favicon.ico request, a 403
+  // from the gateway since it is no link, is not the page's doing).
+  const problems = [];
+  page.on("console", (m) => { if (m.type() === "error" && !m.text().startsWith("Failed to load resource")) problems.push(m.text()); });
+  page.on("pageerror", (e) => problems.push(String(e)));
+  await page.addInitScript(() => document.addEventListener("securitypolicyviolation", (e) => console.error("CSP: " + e.violatedDirective)));
+  await page.goto(pageUrl);
+  await page.locator("#app").waitFor({ state: "visible" });
+
+  // A tag the API would refuse is refused before anything is uploaded.
+  await page.locator("#file").setInputFiles({ name: "never.txt", mimeType: "text/plain", buffer: Buffer.from("x") });
+  await page.locator("#tag").fill("not a tag");
+  await page.locator("#upload").click();
+  await page.locator("#status", { hasText: "A tag is 1 to 64 characters" }).waitFor();
+  assert.ok(await page.locator("#result").isHidden());
+
+  const link = await upload(page, "tagged.txt", 1, "order-1234");
+  const id = await page.locator("#links > tr").first().getAttribute("data-link-id");
+  assert.match(id, /^[A-Za-z0-9_-]{22}$/);
+  const row = page.locator(`#links > tr:not(.details)[data-link-id="${id}"]`);
+  const details = page.locator(`#links > tr.details[data-link-id="${id}"]`);
+  assert.equal((await row.locator(".tag").textContent()).trim(), "order-1234");
+  assert.equal(await details.count(), 0, "no status shown before it is asked for");
+
+  const first = await context.newPage();
+  const [download] = await Promise.all([first.waitForEvent("download"), first.goto(link).catch(() => {})]);
+  assert.ok(readFileSync(await download.path()).equals(content), "the tagged link's file");
+
+  await row.locator("button", { hasText: "Status" }).click();
+  await details.locator(".trail-entry").first().waitFor();
+  let shown = await statusOf(details);
+  assert.match(shown.summary, /^Tag order-1234 · 1 of 1 used · not revoked · first used .+ · 0 resumes · 0 refused attempts$/);
+  assert.deepEqual(shown.trail.map((e) => [e.outcome, e.network]), [["used", "127.0.0.0/24"]]);
+  t.diagnostic(`the browser's User-Agent family: ${shown.trail[0].agent}`);
+  assert.ok(["headless-chrome", "chrome"].includes(shown.trail[0].agent), shown.trail[0].agent);
+  assert.ok(!JSON.stringify(shown).includes("127.0.0.1"), "an address on the page");
+
+  // The second open is refused, and the status, asked again, shows the refusal after the use.
+  const second = await context.newPage();
+  assert.equal((await second.goto(link)).status(), 403);
+  await row.locator("button", { hasText: "Status" }).click();
+  await details.locator(".trail-entry .outcome", { hasText: "link_already_used" }).waitFor();
+  shown = await statusOf(details);
+  assert.deepEqual(shown.trail.map((e) => [e.outcome, e.network, e.bytes]),
+    [["used", "127.0.0.0/24", String(content.length)], ["link_already_used", "127.0.0.0/24", "-"]]);
+  assert.match(shown.summary, /· 1 refused attempt$/);
+  assert.equal((await row.locator(".state").textContent()).trim(), "used");
+
+  await details.locator("button", { hasText: "Hide" }).click();
+  await details.waitFor({ state: "detached" });
+  assert.deepEqual(problems, [], "script errors or CSP violations on the page");
+  await assertNothingReadable(page, token);
+  for (const p of [page, first, second]) await p.close();
 });
 
 test("an HTML object opened in the logged-in browser is a download, not a page", async () => {
