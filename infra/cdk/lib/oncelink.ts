@@ -254,9 +254,10 @@ export class OnceLink extends Construct {
       ack(this.issueUrlFunction.role!, `AwsSolutions-IAM5[Resource::${bucketArn}/${keyPrefix}*]`,
         'Object keys are chosen per link at run time; the grant is GetObject/PutObject under the allowed key prefix only.');
     }
+    // The link routes: revoke and tag (UpdateItem), a link's state and trail (GetItem).
     this.issueUrlFunction.addToRolePolicy(new iam.PolicyStatement({
-      sid: 'Revoke',
-      actions: ['dynamodb:UpdateItem'],
+      sid: 'Links',
+      actions: ['dynamodb:UpdateItem', 'dynamodb:GetItem'],
       resources: [this.table.tableArn],
     }));
     this.issueUrlFunction.addToRolePolicy(new iam.PolicyStatement({

@@ -269,9 +269,9 @@ describe('IAM: least privilege', () => {
       }
     });
 
-    test(`${mode}: issue-url may sign only under the prefix and only revoke in the ledger`, () => {
+    test(`${mode}: issue-url may sign only under the prefix, and only revoke, tag and read links in the ledger`, () => {
       const role = roleOf(b.main, 'OnceLinkIssueUrlRole');
-      const expected = ['dynamodb:UpdateItem', 'logs:CreateLogStream', 'logs:PutLogEvents', 'ssm:GetParameter', 'ssm:GetParameters'];
+      const expected = ['dynamodb:GetItem', 'dynamodb:UpdateItem', 'logs:CreateLogStream', 'logs:PutLogEvents', 'ssm:GetParameter', 'ssm:GetParameters'];
       if (mode === 'presigned') expected.push('s3:GetObject', 's3:PutObject');
       if (mode === 'sealed') expected.push('kms:Decrypt');
       assert.deepEqual(actionsOf(b.main, role), expected.sort());

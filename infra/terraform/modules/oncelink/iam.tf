@@ -79,9 +79,10 @@ data "aws_iam_policy_document" "issue_url" {
       resources = ["${local.bucket_arn}/${var.key_prefix}*"]
     }
   }
+  # The link routes: revoke and tag (UpdateItem), a link's state and trail (GetItem).
   statement {
-    sid       = "Revoke"
-    actions   = ["dynamodb:UpdateItem"]
+    sid       = "Links"
+    actions   = ["dynamodb:UpdateItem", "dynamodb:GetItem"]
     resources = [aws_dynamodb_table.ledger.arn]
   }
   statement {
