@@ -198,7 +198,8 @@ async fn link_state_by_id() {
     assert_eq!(state.status(), 200);
     assert_eq!(
         json_body(&state),
-        json!({"link_id": id, "uses": 0, "in_flight": 0, "first_used_at": null, "revoked": false, "resumes": 0, "deliveries": []})
+        json!({"link_id": id, "tag": null, "uses": 0, "max_uses": null, "in_flight": 0, "first_used_at": null, "revoked": false,
+            "resumes": 0, "refusals": 0, "deliveries": [], "trail": []})
     );
     assert_eq!(issuer.respond(&event("GET", "/links/short", "", None, None)).await.status(), 400);
 }
