@@ -138,15 +138,23 @@ async fn upload_once_then_download_the_same_bytes() {
     assert_eq!(downloaded.bytes().await.unwrap().as_ref(), bytes.as_slice());
 }
 
+/// An expired link is refused before any use is claimed; the attempt is kept in its trail (it
+/// was a link, read and verified), but nothing is spent. A link dated in the future is not read
+/// as one yet, and leaves nothing.
 #[tokio::test]
-async fn expired_links_are_refused_without_a_ledger_write() {
+async fn expired_links_are_refused_and_spend_nothing() {
     let f = Fixture::new(&emulators().dynamodb_local).await;
     let link = f.link("GET", &format!("{}/k", unique("exp")), Some(1), None);
-    let answer = f.view("GET", &link.url, "req-1", SystemTime::now() + Duration::from_secs(3)).await;
-    assert_eq!(denial(&answer), ("403".into(), "link_expired".into()));
     let early = f.view("GET", &link.url, "req-2", SystemTime::now() - Duration::from_secs(600)).await;
     assert_eq!(denial(&early).1, "link_not_yet_valid");
-    assert_eq!(f.items().await, 0);
+    assert_eq!(f.items().await, 0, "a link not yet valid leaves no record");
+    let answer = f.view("GET", &link.url, "req-1", SystemTime::now() + Duration::from_secs(3)).await;
+    assert_eq!(denial(&answer), ("403".into(), "link_expired".into()));
+    let ledger = oncelink::ledger::DynamoDbLedger::new(f.deployment.ddb.clone(), &f.deployment.table);
+    let key = oncelink::ledger::LedgerKey::for_link(&oncelink::link::LinkId::parse(&link.link_id.to_string()).unwrap());
+    let state = oncelink::ledger::Ledger::lookup(&ledger, &key).await.unwrap().expect("the refusal is in the link's trail");
+    assert_eq!((state.uses, state.refusals), (0, 1));
+    assert_eq!(state.trail.iter().map(|e| e.outcome.label()).collect::<Vec<_>>(), ["link_expired"]);
 }
 
 #[tokio::test]

@@ -122,13 +122,21 @@ async fn tampered_tokens_bots_and_head_write_nothing() {
         let answer = view(&edge, "GET", &url, what, &[]).await;
         assert!(error_code(&answer).starts_with("403"), "{what}: {answer}");
     }
+    assert_eq!(f.deployment.items().await, 0, "a request that is no link touches no record");
+    // A preview bot spends nothing, but is kept in the link's trail (the scanner got there first).
     let preview = view(&edge, "GET", &link.url, "bot", &[("User-Agent", "Slackbot-LinkExpanding 1.0")]).await;
     assert_eq!(preview["status"], "200");
     assert_eq!(preview["body"], "");
     assert!(forwarded(&view(&edge, "HEAD", &link.url, "head", &[]).await));
-    assert_eq!(f.deployment.items().await, 0, "nothing above may touch the ledger");
+    let ledger = oncelink::ledger::DynamoDbLedger::new(f.deployment.ddb.clone(), &f.deployment.table);
+    let key = oncelink::ledger::LedgerKey::for_link(&link.link_id);
+    let state = oncelink::ledger::Ledger::lookup(&ledger, &key).await.unwrap().expect("the preview is in the trail");
+    assert_eq!((state.uses, state.refusals, state.trail.len()), (0, 1, 1), "the preview and the HEAD spent nothing");
+    assert_eq!(state.trail[0].outcome.label(), "preview");
+    assert_eq!(state.trail[0].client.agent, "bot");
     assert!(forwarded(&view(&edge, "GET", &link.url, "person", &[]).await));
-    assert_eq!(f.deployment.items().await, 1);
+    let state = oncelink::ledger::Ledger::lookup(&ledger, &key).await.unwrap().unwrap();
+    assert_eq!(state.uses, 1);
 }
 
 #[tokio::test]
