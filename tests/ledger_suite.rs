@@ -28,7 +28,7 @@ async fn dynamodb(endpoint: String) -> Arc<DynamoDbLedger> {
 fn file() -> Arc<FileLedger> {
     // Kept until the test process ends (the writer thread holds the file open).
     let dir = tempfile::tempdir().expect("a temporary directory").keep();
-    Arc::new(FileLedger::open(&dir.join("ledger.redb")).expect("open the file ledger"))
+    Arc::new(FileLedger::open(&dir.join("ledger.journal")).expect("open the file ledger"))
 }
 
 /// The shared test database (link keys never collide); connecting applies the migrations.
@@ -37,7 +37,7 @@ async fn pg_ledger() -> Arc<PgLedger> {
 }
 
 ledger_contract!(memory, races = (150, 10), async { Arc::new(MemoryLedger::new()) });
-ledger_contract!(file_redb, races = (150, 10), async { file() });
+ledger_contract!(file_journal, races = (150, 10), async { file() });
 ledger_contract!(dynamodb_local, races = (150, 10), dynamodb(emulators().dynamodb_local));
 ledger_contract!(moto, races = (40, 10), dynamodb(emulators().moto));
 ledger_contract!(postgres, races = (150, 10), pg_ledger());

@@ -5,7 +5,7 @@
 //! <data dir>/keys.json                 sealed-link key set {"active", "keys": {kid: secret}}
 //! <data dir>/origin-credentials.json   access key pair that signs presigned links to the data dir's objects
 //! <data dir>/webhook.secret            key of the webhook's Oncelink-Signature (unless ONCELINK_WEBHOOK_SECRET)
-//! <data dir>/ledger.redb               the file ledger (and the webhook's outbox)
+//! <data dir>/ledger.journal            the file ledger (and the webhook's outbox)
 //! <data dir>/objects/<bucket>/…        the embedded origin's objects
 //! ```
 
@@ -106,6 +106,11 @@ impl DataDir {
     }
 
     pub fn ledger_path(&self) -> PathBuf {
+        self.root.join("ledger.journal")
+    }
+
+    /// The ledger file of versions before the journal (imported once, then renamed aside).
+    pub fn redb_ledger_path(&self) -> PathBuf {
         self.root.join("ledger.redb")
     }
 

@@ -140,14 +140,18 @@ impl Metrics {
             let (synced, unsynced) = (commits.synced.load(Ordering::Relaxed), commits.unsynced.load(Ordering::Relaxed));
             let _ = writeln!(
                 out,
-                "# HELP oncelink_ledger_commits_total File ledger commits (group commits), synced to disk or not.\n\
+                "# HELP oncelink_ledger_commits_total File ledger journal writes (group commits), synced to disk or not.\n\
                  # TYPE oncelink_ledger_commits_total counter\n\
                  oncelink_ledger_commits_total{{synced=\"true\"}} {synced}\n\
                  oncelink_ledger_commits_total{{synced=\"false\"}} {unsynced}\n\
                  # HELP oncelink_ledger_changes_total Changes carried by the file ledger's commits.\n\
                  # TYPE oncelink_ledger_changes_total counter\n\
-                 oncelink_ledger_changes_total {}",
-                commits.changes.load(Ordering::Relaxed)
+                 oncelink_ledger_changes_total {}\n\
+                 # HELP oncelink_ledger_compactions_total File ledger journal compactions finished.\n\
+                 # TYPE oncelink_ledger_compactions_total counter\n\
+                 oncelink_ledger_compactions_total {}",
+                commits.changes.load(Ordering::Relaxed),
+                commits.compactions.load(Ordering::Relaxed)
             );
         }
         if let Some(webhook) = self.webhook.get() {

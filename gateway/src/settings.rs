@@ -396,7 +396,7 @@ impl Settings {
             Some(e) => format!("{e} (credentials from the AWS chain)"),
         };
         let ledger = match self.ledger {
-            LedgerKind::File => format!("file {}", self.data_dir.join("ledger.redb").display()),
+            LedgerKind::File => format!("file {}", self.data_dir.join("ledger.journal").display()),
             LedgerKind::Memory => "memory (forgotten at exit)".into(),
             LedgerKind::Dynamodb => format!(
                 "dynamodb table {}{}",

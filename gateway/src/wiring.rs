@@ -191,6 +191,9 @@ async fn ledger(settings: &Settings, data: &DataDir, metrics: &Arc<Metrics>) -> 
     let ledger: Arc<dyn Ledger> = match settings.ledger {
         LedgerKind::File => {
             let wake = Wake::default();
+            if let Some(records) = crate::file_ledger::import_redb(&data.redb_ledger_path(), &data.ledger_path())? {
+                tracing::info!(records, "imported the ledger of an earlier version (ledger.redb, now ledger.redb.imported)");
+            }
             let ledger = match &settings.webhook {
                 Some(_) => FileLedger::open_with_outbox(&data.ledger_path(), wake.clone())?,
                 None => FileLedger::open(&data.ledger_path())?,
@@ -201,7 +204,7 @@ async fn ledger(settings: &Settings, data: &DataDir, metrics: &Arc<Metrics>) -> 
                     None => data.webhook_secret()?,
                 };
                 let stats = metrics.webhook.get_or_init(Default::default).clone();
-                delivering = Some(Delivering::spawn(ledger.database(), wake, target.clone(), secret, http_client()?, stats));
+                delivering = Some(Delivering::spawn(ledger.events(), wake, target.clone(), secret, http_client()?, stats));
             }
             ledger.spawn_purger(Duration::from_secs(60));
             let _ = metrics.ledger_commits.set(ledger.commits());
@@ -210,8 +213,7 @@ async fn ledger(settings: &Settings, data: &DataDir, metrics: &Arc<Metrics>) -> 
                 let mut tick = tokio::time::interval(Duration::from_secs(15));
                 loop {
                     tick.tick().await;
-                    let l = l.clone();
-                    if let Ok(Ok(n)) = tokio::task::spawn_blocking(move || l.record_count()).await {
+                    if let Ok(n) = l.record_count() {
                         m.ledger_records.store(n, Ordering::Relaxed);
                     }
                 }

@@ -1,228 +1,286 @@
-//! The embedded, durable ledger: one `redb` file in the data directory, behind the core's
-//! [`Ledger`] port.
+//! The embedded, durable ledger: every record in memory, every change in an append-only
+//! journal file in the data directory, behind the core's [`Ledger`] port.
 //!
 //! Storage only. The rule (what a claim does to a link's record) is the core's
-//! [`LinkRecord::apply`] / [`LinkRecord::revoke`]; this adapter reads a record, applies the rule
-//! and writes it back inside one write transaction, so concurrent first uses have exactly one
-//! winner. A spent use (a claim without a hold, a confirmed hold), a revocation and a resume are
-//! committed durably (fsync) before the call returns, so they survive `kill -9`; a hold, a hold
-//! given back and a delivery record are committed without a sync of their own ([`batch`] says
-//! why that loses nothing). Writes are group-committed; records are stored as [`stored`] says;
-//! expired records are purged in the background. With a webhook, the same file holds its outbox
-//! (`crate::webhook::outbox`), appended to in the transaction of the change it tells of.
+//! [`LinkRecord::apply`] and friends; this adapter runs it on the record under one lock
+//! ([`state`]), so concurrent first uses have exactly one winner, and hands what changed to one
+//! writer thread ([`writer`]) that appends it to the journal ([`journal`]: checksummed frames,
+//! read back at open). A spent use (a claim without a hold, a confirmed hold), a revocation, a
+//! resume and a tag are answered only once a synced frame holds them, so they survive `kill -9`
+//! and a power cut; a hold, a hold given back, a delivery record and a refusal are not waited
+//! for (lost in a crash, a hold lapses and its use comes back: nothing was delivered for it,
+//! bytes leave only after the hold is confirmed, durably). Frames are group-committed: one
+//! fsync for every change that waited meanwhile. A denial changes nothing and writes nothing.
+//!
+//! Reads (a denial, `lookup`) are answered from memory. The journal is compacted in the
+//! background ([`writer`]); expired records are purged every minute. With a webhook, the same
+//! journal holds its outbox: a change's events go into the frame of the change itself.
+//!
+//! Earlier versions kept the ledger in a redb file (`ledger.redb`); [`import`] copies one into
+//! a journal once, at the first start of this version.
+//!
+//! Memory: each live record stays in memory (a few hundred bytes, more with a long trail) until
+//! its retention ends.
 
-mod batch;
+mod import;
+mod journal;
+mod state;
 mod stored;
+mod writer;
 
+use std::fs::OpenOptions;
 use std::path::Path;
-use std::sync::{Arc, mpsc};
-use std::time::{Duration, SystemTime};
+use std::sync::{Arc, Condvar, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
 use oncelink::ledger::{
     ClaimOutcome, Commit, Delivery, Ledger, LedgerError, LedgerKey, LinkRecord, LinkState, Release, ResumeClaim, ResumeOutcome, TrailEntry,
     UseClaim,
 };
-use redb::{Database, ReadableDatabase, ReadableTableMetadata, TableDefinition};
 
-pub use batch::Commits;
-use batch::{Must, Writer, job, job_existing, write_batches};
-use stored::decode;
+pub use import::import_redb;
+pub use state::Commits;
+use state::{Must, Shared, State};
+use writer::Journal;
 
-use crate::webhook::{OUTBOX, Wake};
+use crate::webhook::Wake;
 
-const LINKS: TableDefinition<&str, &[u8]> = TableDefinition::new("links");
+/// A journal past this size may be compacted (when it is also twice its size after the last).
+const COMPACT_AT: u64 = 64 * 1024 * 1024;
 
 #[derive(Clone)]
 pub struct FileLedger {
-    db: Arc<Database>,
-    writer: Arc<Writer>,
-    commits: Arc<Commits>,
-    /// Set when a webhook wants events: the writer appends each change's events to the outbox
-    /// and wakes the deliverer after the commit (`crate::webhook::outbox`).
-    outbox: Option<Wake>,
+    shared: Arc<Shared>,
+    /// Held for its `Drop`: the last handle gone stops the writer.
+    _writer: Arc<Writer>,
+}
+
+/// The writer thread. Dropping the last ledger handle tells it to write what is left and stop,
+/// and waits for it, so the file is released when `FileLedger` is gone (reopen, tests).
+struct Writer {
+    shared: Arc<Shared>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Drop for Writer {
+    fn drop(&mut self) {
+        if let Ok(mut state) = self.shared.state.lock() {
+            state.closing = true;
+            self.shared.work.notify_one();
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
 }
 
 fn unavailable(e: impl std::fmt::Display) -> LedgerError {
     LedgerError::Unavailable(format!("file ledger: {e}"))
 }
 
+/// One webhook event waiting to be delivered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingEvent {
+    pub seq: u64,
+    pub appended_at: SystemTime,
+    /// The event's JSON, exactly as the ledger made it: the body a receiver gets.
+    pub body: Vec<u8>,
+}
+
+/// The outbox's side of the ledger, for the webhook's deliverer: events in sequence order, and
+/// forgetting the delivered ones (written without a sync: a forget lost in a crash brings its
+/// event back, delivered again, which at-least-once delivery allows).
+#[derive(Clone)]
+pub struct EventQueue {
+    shared: Arc<Shared>,
+}
+
+impl EventQueue {
+    /// The first `n` pending events.
+    pub fn peek(&self, n: usize) -> Result<Vec<PendingEvent>, LedgerError> {
+        let state = self.shared.lock()?;
+        Ok(state.outbox.iter().take(n).map(|(seq, (at_ms, body))| pending(*seq, *at_ms, body)).collect())
+    }
+
+    /// Forgets delivered events.
+    pub fn delete(&self, seqs: &[u64]) -> Result<(), LedgerError> {
+        let mut state = self.shared.lock()?;
+        state.deliver(seqs);
+        self.shared.wake_writer(&mut state);
+        Ok(())
+    }
+
+    /// How many events wait, and when the oldest was appended.
+    pub fn backlog(&self) -> Result<(u64, Option<SystemTime>), LedgerError> {
+        let state = self.shared.lock()?;
+        let oldest = state.outbox.iter().next().map(|(seq, (at_ms, body))| pending(*seq, *at_ms, body).appended_at);
+        Ok((state.outbox.len() as u64, oldest))
+    }
+}
+
+fn pending(seq: u64, at_ms: u64, body: &[u8]) -> PendingEvent {
+    PendingEvent { seq, appended_at: UNIX_EPOCH + Duration::from_millis(at_ms), body: body.to_vec() }
+}
+
 impl FileLedger {
-    /// Opens (or creates) the ledger file. Fails if another process holds it.
+    /// Opens (or creates) the journal at `path`. Fails if another process holds it.
     pub fn open(path: &Path) -> anyhow::Result<Self> {
-        Self::open_with(path, None)
+        Self::open_with(path, None, COMPACT_AT)
     }
 
-    /// Opens the ledger with a webhook's outbox: every change's events are appended to it in
-    /// the change's own transaction, and `wake` is notified after each commit that appended.
+    /// Opens the ledger with a webhook's outbox: every change's events go into the frame of the
+    /// change, and `wake` is notified after each frame that carried some.
     pub fn open_with_outbox(path: &Path, wake: Wake) -> anyhow::Result<Self> {
-        Self::open_with(path, Some(wake))
+        Self::open_with(path, Some(wake), COMPACT_AT)
     }
 
-    fn open_with(path: &Path, outbox: Option<Wake>) -> anyhow::Result<Self> {
-        let db = Database::create(path).map_err(|e| anyhow::anyhow!("cannot open the ledger {}: {e}", path.display()))?;
-        // Create the tables so that readers never see them missing.
-        let tx = db.begin_write()?;
-        tx.open_table(LINKS)?;
-        tx.open_table(OUTBOX)?;
-        tx.commit()?;
-        let db = Arc::new(db);
-        let (jobs, queue) = mpsc::channel();
-        let commits = Arc::new(Commits::default());
+    fn open_with(path: &Path, outbox: Option<Wake>, compact_at: u64) -> anyhow::Result<Self> {
+        let cannot = |e: &dyn std::fmt::Display| anyhow::anyhow!("cannot open the ledger {}: {e}", path.display());
+        // A compaction cut short by a crash: the journal itself is whole.
+        let _ = std::fs::remove_file(writer::compaction_path(path));
+        let created = !path.exists();
+        let mut file = OpenOptions::new().read(true).append(true).create(true).open(path).map_err(|e| cannot(&e))?;
+        file.try_lock().map_err(|e| cannot(&format!("{e} (is another oncelink using it?)")))?;
+        if created || file.metadata().map_err(|e| cannot(&e))?.len() == 0 {
+            use std::io::Write;
+            file.write_all(journal::MAGIC).and_then(|()| file.sync_all()).map_err(|e| cannot(&e))?;
+            writer::sync_dir(path).map_err(|e| cannot(&e))?;
+        }
+        let replayed = journal::replay(&mut file, path)?;
+        if replayed.torn_bytes > 0 {
+            tracing::warn!(bytes = replayed.torn_bytes, "the ledger's last write was cut short (a crash): it is dropped");
+            file.set_len(replayed.intact_len).map_err(|e| cannot(&e))?;
+        }
+        let len = replayed.intact_len;
+        let shared = Arc::new(Shared {
+            state: Mutex::new(State::from_replayed(replayed)),
+            work: Condvar::new(),
+            commits: Arc::default(),
+            outbox,
+            #[cfg(test)]
+            fail_writes: Default::default(),
+        });
+        let journal = Journal::new(file, path.to_owned(), len, compact_at);
         let thread = {
-            let db = db.clone();
-            let commits = commits.clone();
-            let outbox = outbox.clone();
-            std::thread::Builder::new().name("ledger-writer".into()).spawn(move || write_batches(db, queue, commits, outbox))?
+            let shared = shared.clone();
+            std::thread::Builder::new().name("ledger-writer".into()).spawn(move || writer::run(shared, journal))?
         };
-        Ok(Self { db, writer: Arc::new(Writer { jobs: Some(jobs), thread: Some(thread) }), commits, outbox })
+        Ok(Self { _writer: Arc::new(Writer { shared: shared.clone(), thread: Some(thread) }), shared })
     }
 
-    /// The redb database (the webhook's deliverer reads and deletes its outbox in it).
-    pub fn database(&self) -> Arc<Database> {
-        self.db.clone()
+    /// The webhook's outbox in this ledger.
+    pub fn events(&self) -> EventQueue {
+        EventQueue { shared: self.shared.clone() }
     }
 
     /// Whether a webhook wants events (the ledger was opened with [`Self::open_with_outbox`]).
     pub fn events_wanted(&self) -> bool {
-        self.outbox.is_some()
+        self.shared.outbox.is_some()
     }
 
-    /// Reads one record (an absent one as empty), applies `change` to it and writes it back;
-    /// answers once the batch that carries it is committed — synced if `must` says so of the
-    /// outcome.
-    async fn update<T: Send + 'static>(
+    /// Runs `change` on `key`'s record (created when absent) and answers once `must` allows.
+    async fn update<T>(
         &self,
         key: &LedgerKey,
-        must: impl FnOnce(&T) -> Must + Send + 'static,
-        change: impl FnOnce(&mut LinkRecord) -> T + Send + 'static,
+        must: impl FnOnce(&T) -> Must,
+        change: impl FnOnce(&mut LinkRecord) -> T,
     ) -> Result<T, LedgerError> {
-        self.queue(job(key, must, change)).await
+        let (out, wait) = self.shared.change(key, true, must, |record| change(record.expect("created when absent")))?;
+        settle(out, wait).await
     }
 
-    /// Like [`Self::update`], for a record that must exist: `change` gets `None` when it does not,
-    /// and nothing is written then.
-    async fn update_existing<T: Send + 'static>(
+    /// Like [`Self::update`], for a record that must exist: `change` gets `None` when it does
+    /// not, and nothing is written then.
+    async fn update_existing<T>(
         &self,
         key: &LedgerKey,
-        must: impl FnOnce(&T) -> Must + Send + 'static,
-        change: impl FnOnce(Option<&mut LinkRecord>) -> T + Send + 'static,
+        must: impl FnOnce(&T) -> Must,
+        change: impl FnOnce(Option<&mut LinkRecord>) -> T,
     ) -> Result<T, LedgerError> {
-        self.queue(job_existing(key, must, change)).await
+        let (out, wait) = self.shared.change(key, false, must, change)?;
+        settle(out, wait).await
     }
 
-    async fn queue<T>(&self, (job, answered): (batch::Job, batch::Answered<T>)) -> Result<T, LedgerError> {
-        let jobs = self.writer.jobs.as_ref().ok_or_else(|| unavailable("the writer has stopped"))?;
-        jobs.send(job).map_err(|_| unavailable("the writer has stopped"))?;
-        answered.await.map_err(|_| unavailable("the writer dropped the change"))?
-    }
-
-    /// A claim the rule refuses without changing the record (a spent, exhausted or revoked
-    /// link, a live hold) is answered from the committed record: no write, no trip to the writer
-    /// and its queue. The answer is the one the writer would give, decided at this read (a
-    /// change committed after it orders after this claim). Anything else — a fresh link, a use
-    /// left, a lapsed hold, a retry — goes to the writer. The read is of pages the ledger keeps
-    /// cached (a spent link was written moments ago), done on the runtime thread: a trip to the
-    /// blocking pool would cost more than the read.
-    fn refused_as_it_stands(&self, claim: &UseClaim) -> Result<Option<ClaimOutcome>, LedgerError> {
-        let tx = self.db.begin_read().map_err(unavailable)?;
-        let table = tx.open_table(LINKS).map_err(unavailable)?;
-        let Some(raw) = table.get(claim.key.as_str()).map_err(unavailable)? else { return Ok(None) };
-        let Ok(mut record) = decode(raw.value()) else { return Ok(None) };
-        let outcome = record.apply(claim);
-        let unchanged = stored::encode(&record).is_ok_and(|bytes| bytes == raw.value());
-        Ok((unchanged && !outcome.is_allowed()).then_some(outcome))
-    }
-
-    /// Deletes every record whose retention has passed; returns how many.
+    /// Removes every record whose retention has passed; returns how many.
     pub fn purge(&self, now: SystemTime) -> anyhow::Result<u64> {
-        let tx = self.db.begin_write()?;
-        let mut removed = 0u64;
-        {
-            let mut table = tx.open_table(LINKS)?;
-            table.retain(|_, raw| {
-                // Never delete what we cannot read.
-                let keep = decode(raw).map_or(true, |record| !record.expired(now));
-                if !keep {
-                    removed += 1;
-                }
-                keep
-            })?;
+        let mut state = self.shared.lock()?;
+        let removed = state.purge(now);
+        if removed > 0 {
+            self.shared.wake_writer(&mut state);
         }
-        tx.commit()?;
         Ok(removed)
     }
 
-    /// The commits made so far, synced and not (shared: the metrics read them for as long as
+    /// The frames written so far, synced and not (shared: the metrics read them for as long as
     /// they like).
     pub fn commits(&self) -> Arc<Commits> {
-        self.commits.clone()
+        self.shared.commits.clone()
     }
 
     /// Number of records (for metrics).
     pub fn record_count(&self) -> anyhow::Result<u64> {
-        let tx = self.db.begin_read()?;
-        Ok(tx.open_table(LINKS)?.len()?)
+        Ok(self.shared.lock()?.records.len() as u64)
     }
 
-    /// Purges expired records every `every`, forever (on the blocking pool: one write
-    /// transaction over the whole table).
+    /// Purges expired records every `every`, forever.
     pub fn spawn_purger(&self, every: Duration) {
         let ledger = self.clone();
         crate::purger::spawn(every, move |now| {
             let l = ledger.clone();
-            async move { tokio::task::spawn_blocking(move || l.purge(now)).await.map_err(anyhow::Error::from)? }
+            async move { l.purge(now) }
         });
     }
+}
+
+/// The answer, once what it rests on is durable (when it must be).
+async fn settle<T>(out: T, wait: Option<tokio::sync::oneshot::Receiver<Result<(), String>>>) -> Result<T, LedgerError> {
+    if let Some(wait) = wait {
+        wait.await.map_err(|_| unavailable("the writer stopped"))?.map_err(unavailable)?;
+    }
+    Ok(out)
 }
 
 #[async_trait]
 impl Ledger for FileLedger {
     async fn claim(&self, claim: &UseClaim) -> Result<ClaimOutcome, LedgerError> {
-        if let Some(refused) = self.refused_as_it_stands(claim)? {
-            return Ok(refused);
-        }
-        let claim = claim.clone();
         // A held use is confirmed (durably) before anything is delivered for it.
         let must = if claim.hold_until.is_some() { Must::BeVisible } else { Must::BeDurable };
-        self.update(&claim.key.clone(), move |_| must, move |record| record.apply(&claim)).await
+        self.update(&claim.key, move |_| must, |record| record.apply(claim)).await
     }
 
     async fn commit(&self, key: &LedgerKey, request_id: &str) -> Result<Commit, LedgerError> {
-        let request_id = request_id.to_owned();
-        self.update_existing(key, |_| Must::BeDurable, move |record| record.map_or(Commit::Lost, |r| r.commit(&request_id))).await
+        self.update_existing(key, |_| Must::BeDurable, |record| record.map_or(Commit::Lost, |r| r.commit(request_id))).await
     }
 
     async fn release(&self, key: &LedgerKey, request_id: &str) -> Result<Release, LedgerError> {
-        let request_id = request_id.to_owned();
         // A hold given back need not be synced: lost in a crash, it lapses, and the same use comes
         // back. A spent use given back must be: lost, it would stay spent.
-        let change = move |record: Option<&mut LinkRecord>| match record {
+        let change = |record: Option<&mut LinkRecord>| match record {
             None => (Release::NotHeld, Must::BeVisible),
             Some(r) => {
                 let held = r.holds.iter().any(|(id, _)| *id == request_id);
-                (r.release(&request_id), if held { Must::BeVisible } else { Must::BeDurable })
+                (r.release(request_id), if held { Must::BeVisible } else { Must::BeDurable })
             }
         };
         self.update_existing(key, |(_, must)| *must, change).await.map(|(released, _)| released)
     }
 
     async fn resume(&self, resume: &ResumeClaim) -> Result<ResumeOutcome, LedgerError> {
-        let (key, resume) = (resume.key.clone(), resume.clone());
-        let change = move |record: Option<&mut LinkRecord>| record.map_or(ResumeOutcome::NotResumable, |r| r.resume(&resume));
-        self.update_existing(&key, |_| Must::BeDurable, change).await
+        let change = |record: Option<&mut LinkRecord>| record.map_or(ResumeOutcome::NotResumable, |r| r.resume(resume));
+        self.update_existing(&resume.key, |_| Must::BeDurable, change).await
     }
 
     async fn record_delivery(&self, key: &LedgerKey, fingerprint: Option<&str>, delivery: &Delivery) -> Result<(), LedgerError> {
-        let (fingerprint, delivery) = (fingerprint.map(str::to_owned), delivery.clone());
-        // Made durable by the next synced commit; a crash before it loses what the recovery
+        // Made durable by the next synced frame; a crash before it loses what the recovery
         // of a cut-off download would have known (README: recovery after a crash).
         self.update_existing(
             key,
             |_| Must::BeVisible,
-            move |record| {
+            |record| {
                 if let Some(record) = record {
-                    record.record_delivery(fingerprint.as_deref(), &delivery);
+                    record.record_delivery(fingerprint, delivery);
                 }
             },
         )
@@ -230,55 +288,56 @@ impl Ledger for FileLedger {
     }
 
     async fn revoke(&self, key: &LedgerKey, at: SystemTime, retain_until: SystemTime) -> Result<(), LedgerError> {
-        self.update(key, |_| Must::BeDurable, move |record| record.revoke(at, retain_until)).await
+        self.update(key, |_| Must::BeDurable, |record| record.revoke(at, retain_until)).await
     }
 
     async fn note_refusal(&self, key: &LedgerKey, entry: &TrailEntry, retain_until: SystemTime) -> Result<(), LedgerError> {
-        let entry = entry.clone();
-        // A refusal's trace need not survive a crash on its own (the next synced commit keeps it).
-        self.update(key, |_| Must::BeVisible, move |record| record.note_refusal(&entry, retain_until)).await
+        // A refusal's trace need not survive a crash on its own (the next synced frame keeps it).
+        self.update(key, |_| Must::BeVisible, |record| record.note_refusal(entry, retain_until)).await
     }
 
     async fn tag(&self, key: &LedgerKey, tag: &str, retain_until: SystemTime) -> Result<(), LedgerError> {
-        let tag = tag.to_owned();
         // The link is handed out after this returns: its tag must be there after a crash.
-        self.update(key, |_| Must::BeDurable, move |record| record.tag(&tag, retain_until)).await
+        self.update(key, |_| Must::BeDurable, |record| record.tag(tag, retain_until)).await
     }
 
     async fn lookup(&self, key: &LedgerKey) -> Result<Option<LinkState>, LedgerError> {
-        let db = self.db.clone();
-        let key = key.as_str().to_owned();
-        tokio::task::spawn_blocking(move || {
-            let tx = db.begin_read().map_err(unavailable)?;
-            let table = tx.open_table(LINKS).map_err(unavailable)?;
-            match table.get(key.as_str()).map_err(unavailable)? {
-                Some(raw) => Ok(Some(decode(raw.value())?.state())),
-                None => Ok(None),
-            }
-        })
-        .await
-        .map_err(unavailable)?
+        Ok(self.shared.lock()?.records.get(key.as_str()).map(|entry| entry.record.state()))
     }
 }
 
-/// What only this adapter does: survive a reopen, purge by retention, commit in batches. The
-/// ledger's semantics are the shared contract suite's (`tests/ledger_suite.rs`).
+/// What only this adapter does: survive a reopen and a torn write, purge by retention, sync
+/// only what must be durable, compact, fail a write without granting. The ledger's semantics are
+/// the shared contract suite's (`tests/ledger_suite.rs`).
 #[cfg(test)]
 mod tests {
+    use std::sync::atomic::Ordering::Relaxed;
+
+    use oncelink::ledger::{ClientHint, TrailOutcome};
     use oncelink_testkit::{claim, key};
 
-    use super::batch::run_batch;
     use super::*;
+
+    fn seconds_now() -> SystemTime {
+        oncelink::time::from_unix_secs(oncelink::time::unix_secs(SystemTime::now()))
+    }
+
+    fn held(name: &str, rid: &str, now: SystemTime) -> UseClaim {
+        let mut c = claim(&key(name), rid, now, 1);
+        c.hold_until = Some(now + Duration::from_secs(60));
+        c
+    }
 
     #[tokio::test]
     async fn claims_survive_reopening_and_purge_drops_old_records() {
         let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("ledger.redb");
-        let now = oncelink::time::from_unix_secs(oncelink::time::unix_secs(SystemTime::now()));
+        let path = dir.path().join("ledger.journal");
+        let now = seconds_now();
         let (a, b) = (key("a"), key("b"));
         {
             let ledger = FileLedger::open(&path).unwrap();
             assert_eq!(ledger.claim(&claim(&a, "r1", now, 1)).await.unwrap(), ClaimOutcome::Granted { use_number: 1 });
+            assert!(FileLedger::open(&path).is_err(), "one process at a time");
         }
         let ledger = FileLedger::open(&path).unwrap();
         match ledger.claim(&claim(&a, "r2", now, 1)).await.unwrap() {
@@ -291,87 +350,148 @@ mod tests {
         assert_eq!(ledger.purge(now + Duration::from_secs(3601)).unwrap(), 1);
         assert!(ledger.lookup(&a).await.unwrap().is_none());
         assert!(ledger.lookup(&b).await.unwrap().is_some());
+        drop(ledger);
+        let ledger = FileLedger::open(&path).unwrap();
+        assert!(ledger.lookup(&a).await.unwrap().is_none(), "the purge is in the journal");
+        assert!(ledger.lookup(&b).await.unwrap().unwrap().revoked);
     }
 
-    /// Only what must survive a crash is synced: a spent use, a confirmed hold, a revocation. A
-    /// hold, a hold given back and a delivery record are not; a denial commits nothing at all.
+    /// Only what must survive a crash is synced: a spent use, a confirmed hold, a revocation, and
+    /// an answer that rests on something not yet synced. A hold, a hold given back, a delivery
+    /// record are not; a denial writes nothing.
     #[tokio::test]
     async fn only_what_must_survive_a_crash_is_synced() {
-        use std::sync::atomic::Ordering::Relaxed;
         let dir = tempfile::tempdir().unwrap();
-        let ledger = FileLedger::open(&dir.path().join("l.redb")).unwrap();
-        let counts = |l: &FileLedger| (l.commits().synced.load(Relaxed), l.commits().unsynced.load(Relaxed));
+        let ledger = FileLedger::open(&dir.path().join("l.journal")).unwrap();
+        let synced = |l: &FileLedger| l.commits().synced.load(Relaxed);
         let now = SystemTime::now();
-        let held = |name: &str, rid: &str| {
-            let mut c = claim(&key(name), rid, now, 1);
-            c.hold_until = Some(now + Duration::from_secs(60));
-            c
-        };
-        assert_eq!(ledger.claim(&held("h", "r1")).await.unwrap(), ClaimOutcome::Granted { use_number: 1 });
-        assert_eq!(counts(&ledger), (0, 1), "a hold is not synced");
-        assert!(matches!(ledger.claim(&held("h", "r2")).await.unwrap(), ClaimOutcome::Exhausted(_)));
-        assert_eq!(counts(&ledger), (0, 1), "a denial changes nothing: it is answered from a read, without a commit");
+        assert_eq!(ledger.claim(&held("h", "r1", now)).await.unwrap(), ClaimOutcome::Granted { use_number: 1 });
+        assert_eq!(synced(&ledger), 0, "a hold is not synced");
+        assert!(matches!(ledger.claim(&held("h", "r2", now)).await.unwrap(), ClaimOutcome::Exhausted(_)));
+        assert_eq!(synced(&ledger), 0, "a denial changes nothing");
         assert_eq!(ledger.commit(&key("h"), "r1").await.unwrap(), Commit::Committed);
-        assert_eq!(counts(&ledger), (1, 1), "a confirmed hold is synced");
+        assert_eq!(synced(&ledger), 1, "a confirmed hold is synced");
         let delivery = Delivery { request_id: "r1".into(), at: now, bytes: 3, complete: true, resume: false };
         ledger.record_delivery(&key("h"), None, &delivery).await.unwrap();
-        assert_eq!(counts(&ledger), (1, 2), "a delivery record is not synced");
-        assert!(matches!(ledger.claim(&held("h", "r9")).await.unwrap(), ClaimOutcome::Exhausted(_)));
-        assert!(matches!(ledger.claim(&held("h", "r1")).await.unwrap(), ClaimOutcome::Retried), "a retry still gets its answer");
-        assert_eq!(counts(&ledger), (1, 3), "the retry went to the writer, the denial did not");
-        assert_eq!(ledger.claim(&held("g", "r3")).await.unwrap(), ClaimOutcome::Granted { use_number: 1 });
+        assert!(matches!(ledger.claim(&held("h", "r9", now)).await.unwrap(), ClaimOutcome::Exhausted(_)));
+        assert!(matches!(ledger.claim(&held("h", "r1", now)).await.unwrap(), ClaimOutcome::Retried), "a retry still gets its answer");
+        assert_eq!(synced(&ledger), 1, "a delivery record, a denial and a held retry are not synced");
+        assert_eq!(ledger.claim(&held("g", "r3", now)).await.unwrap(), ClaimOutcome::Granted { use_number: 1 });
         assert_eq!(ledger.release(&key("g"), "r3").await.unwrap(), Release::Released);
-        assert_eq!(counts(&ledger), (1, 5), "a hold given back is not synced");
-        assert_eq!(ledger.claim(&claim(&key("s"), "r4", now, 1)).await.unwrap(), ClaimOutcome::Granted { use_number: 1 });
-        assert_eq!(counts(&ledger), (2, 5), "a use spent without a hold is synced");
-        assert_eq!(ledger.release(&key("s"), "r4").await.unwrap(), Release::Released);
-        assert_eq!(counts(&ledger), (3, 5), "a spent use given back is synced");
+        assert_eq!(synced(&ledger), 1, "a hold given back is not synced");
+        // A durable answer that changes nothing still waits for what it read (g's release).
+        assert_eq!(ledger.claim(&held("g", "r4", now)).await.unwrap(), ClaimOutcome::Granted { use_number: 1 });
+        assert!(matches!(ledger.claim(&claim(&key("g"), "r4", now, 1)).await.unwrap(), ClaimOutcome::Retried));
+        assert_eq!(synced(&ledger), 2, "a retry answered for good waits for the hold it found");
         assert_eq!(ledger.claim(&claim(&key("s"), "r5", now, 1)).await.unwrap(), ClaimOutcome::Granted { use_number: 1 });
+        assert_eq!(synced(&ledger), 3, "a use spent without a hold is synced");
+        assert_eq!(ledger.release(&key("s"), "r5").await.unwrap(), Release::Released);
+        assert_eq!(synced(&ledger), 4, "a spent use given back is synced");
         ledger.revoke(&key("s"), now, now + Duration::from_secs(60)).await.unwrap();
-        assert_eq!(counts(&ledger), (5, 5), "a revocation is synced");
+        assert_eq!(synced(&ledger), 5, "a revocation is synced");
         assert_eq!(ledger.claim(&claim(&key("s"), "r6", now, 1)).await.unwrap(), ClaimOutcome::Revoked);
-        assert_eq!(counts(&ledger), (5, 5), "a claim on a revoked link is answered from a read");
+        assert_eq!(synced(&ledger), 5, "a claim on a durably revoked link is answered at once");
     }
 
-    /// Two claims of one single-use link in ONE batch: the second sees the first's effect.
+    /// A write that fails answers its callers with an error (→ 503), none with a grant; what it
+    /// carried is not kept, and the ledger goes on.
     #[tokio::test]
-    async fn same_link_twice_in_one_batch_has_one_winner() {
+    async fn a_failed_write_fails_its_claims_and_the_ledger_goes_on() {
         let dir = tempfile::tempdir().unwrap();
-        let ledger = FileLedger::open(&dir.path().join("l.redb")).unwrap();
+        let path = dir.path().join("l.journal");
+        let ledger = FileLedger::open(&path).unwrap();
         let now = SystemTime::now();
-        let (first, second) = (claim(&key("x"), "r1", now, 1), claim(&key("x"), "r2", now, 1));
-        let (job1, a1) = job(&first.key.clone(), |_| Must::BeDurable, move |r| r.apply(&first));
-        let (job2, a2) = job(&second.key.clone(), |_| Must::BeDurable, move |r| r.apply(&second));
-        run_batch(&ledger.db, vec![job1, job2], None, batch::commit);
-        assert_eq!(a1.await.unwrap().unwrap(), ClaimOutcome::Granted { use_number: 1 });
-        assert!(matches!(a2.await.unwrap().unwrap(), ClaimOutcome::Exhausted(_)));
-        assert_eq!(ledger.lookup(&key("x")).await.unwrap().unwrap().uses, 1);
-    }
-
-    /// A failed commit answers every claim of its batch with an error (→ 503), none with a
-    /// grant, and nothing of the batch is stored.
-    #[tokio::test]
-    async fn failed_commit_fails_every_claim_of_the_batch() {
-        let dir = tempfile::tempdir().unwrap();
-        let ledger = FileLedger::open(&dir.path().join("l.redb")).unwrap();
-        let now = SystemTime::now();
-        let (jobs, answers): (Vec<_>, Vec<_>) = ["a", "b", "a"]
-            .iter()
-            .enumerate()
-            .map(|(i, name)| {
-                let c = claim(&key(name), &format!("r{i}"), now, 1);
-                job(&c.key.clone(), |_| Must::BeDurable, move |r| r.apply(&c))
-            })
-            .unzip();
-        run_batch(&ledger.db, jobs, None, |tx, _| {
-            drop(tx);
-            Err("disk full (injected)".into())
-        });
-        for answer in answers {
-            assert!(matches!(answer.await.unwrap(), Err(LedgerError::Unavailable(_))));
-        }
-        assert!(ledger.lookup(&key("a")).await.unwrap().is_none());
-        // The ledger still works afterwards, and the links are still unused.
+        assert_eq!(ledger.claim(&claim(&key("kept"), "r0", now, 1)).await.unwrap(), ClaimOutcome::Granted { use_number: 1 });
+        ledger.shared.fail_writes.store(1, Relaxed);
+        assert!(matches!(ledger.claim(&claim(&key("a"), "r1", now, 1)).await, Err(LedgerError::Unavailable(_))));
+        assert!(ledger.lookup(&key("a")).await.unwrap().is_none(), "the failed change is not kept");
+        assert_eq!(ledger.lookup(&key("kept")).await.unwrap().unwrap().uses, 1, "what was written before is");
         assert_eq!(ledger.claim(&claim(&key("a"), "r9", now, 1)).await.unwrap(), ClaimOutcome::Granted { use_number: 1 });
+        drop(ledger);
+        let ledger = FileLedger::open(&path).unwrap();
+        assert_eq!(ledger.lookup(&key("a")).await.unwrap().unwrap().uses, 1);
+    }
+
+    /// A crash in the middle of a write leaves a torn frame at the end: it is dropped at the next
+    /// open, and everything before it is there.
+    #[tokio::test]
+    async fn a_torn_last_write_is_dropped_at_open() {
+        use std::io::Write;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("l.journal");
+        let now = SystemTime::now();
+        {
+            let ledger = FileLedger::open(&path).unwrap();
+            ledger.claim(&claim(&key("a"), "r1", now, 1)).await.unwrap();
+        }
+        let intact = std::fs::metadata(&path).unwrap().len();
+        std::fs::OpenOptions::new().append(true).open(&path).unwrap().write_all(&[40, 0, 0, 0, 1, 2, 3, 4, 1, 9]).unwrap();
+        let ledger = FileLedger::open(&path).unwrap();
+        assert_eq!(ledger.lookup(&key("a")).await.unwrap().unwrap().uses, 1);
+        assert_eq!(std::fs::metadata(&path).unwrap().len(), intact, "cut back to its intact frames");
+        ledger.claim(&claim(&key("b"), "r2", now, 1)).await.unwrap();
+        drop(ledger);
+        let ledger = FileLedger::open(&path).unwrap();
+        assert_eq!(ledger.lookup(&key("b")).await.unwrap().unwrap().uses, 1, "frames after the cut read back");
+    }
+
+    /// Many changes to few records: the journal is compacted while changes go on, and reopening
+    /// reads the same records.
+    #[tokio::test]
+    async fn the_journal_is_compacted_and_reads_back_the_same() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("l.journal");
+        let now = seconds_now();
+        let ledger = FileLedger::open_with(&path, None, 16 * 1024).unwrap();
+        let mut written = 0u64;
+        for round in 0..40u32 {
+            for link in 0..25u32 {
+                let name = format!("k{link}");
+                let c = claim(&key(&name), &format!("r{round}"), now, 1000);
+                assert!(ledger.claim(&c).await.unwrap().is_allowed());
+                written += 1;
+            }
+        }
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while ledger.commits().compactions.load(Relaxed) == 0 {
+            assert!(std::time::Instant::now() < deadline, "no compaction");
+            // Changes go on while the copy is made.
+            ledger.claim(&claim(&key("k0"), &format!("more{written}"), now, 100_000)).await.unwrap();
+            written += 1;
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        assert!(!writer::compaction_path(&path).exists());
+        let before: Vec<_> =
+            (0..25).map(|i| ledger.shared.lock().unwrap().records[key(&format!("k{i}")).as_str()].record.clone()).collect();
+        drop(ledger);
+        let ledger = FileLedger::open(&path).unwrap();
+        for (i, record) in before.iter().enumerate() {
+            assert_eq!(&ledger.shared.lock().unwrap().records[key(&format!("k{i}")).as_str()].record, record, "k{i}");
+        }
+        assert!(before[1].uses == 40 && before[0].uses >= 40);
+    }
+
+    /// Refusals past the kept ones change only the count, written lazily: at close, at the latest.
+    #[tokio::test]
+    async fn refusal_counts_are_written_by_close() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("l.journal");
+        let now = SystemTime::now();
+        let refusal = |i: u32| TrailEntry {
+            request_id: format!("x{i}"),
+            at: now,
+            outcome: TrailOutcome::Refused("link_already_used".into()),
+            client: ClientHint::default(),
+        };
+        {
+            let ledger = FileLedger::open(&path).unwrap();
+            for i in 0..30 {
+                ledger.note_refusal(&key("a"), &refusal(i), now + Duration::from_secs(60)).await.unwrap();
+            }
+            assert_eq!(ledger.shared.lock().unwrap().records[key("a").as_str()].record.refusals, 30);
+        }
+        let ledger = FileLedger::open(&path).unwrap();
+        let record = ledger.shared.lock().unwrap().records[key("a").as_str()].record.clone();
+        assert_eq!((record.refusals, record.trail.len()), (30, oncelink::ledger::REFUSALS_KEPT as usize));
     }
 }

@@ -15,9 +15,9 @@
 //! refusing holds up those behind it (visible as `oncelink_webhook_oldest_pending_seconds`): a
 //! receiver should answer 2xx to an event it does not want.
 //!
-//! The outbox is read and written on the blocking pool (a write waits for the ledger writer's
-//! commit in progress), and the task never holds anything a request needs, so a download never
-//! waits for a delivery. At the stop, an attempt in flight is abandoned: its event stays in the
+//! The outbox is in the ledger's memory (reading it, or forgetting what was delivered, takes the
+//! ledger's lock for a moment and never waits for the disk), and the task never holds anything a
+//! request needs, so a download never waits for a delivery. At the stop, an attempt in flight is abandoned: its event stays in the
 //! outbox and goes out after the restart.
 
 use std::sync::Arc;
@@ -30,7 +30,7 @@ use http_body_util::{BodyExt, Full, Limited};
 use tokio_util::sync::CancellationToken;
 
 use super::backoff::Backoff;
-use super::outbox::{Backlog, Outbox, Pending, Wake};
+use super::outbox::{Outbox, Pending, Wake};
 use super::signature;
 use super::stats::{Outcome, Stats};
 use super::target::Target;
@@ -135,12 +135,8 @@ impl Deliverer {
 
     /// The next round's events; the gauges follow the table.
     async fn read(&self) -> Result<Vec<Pending>, String> {
-        let outbox = self.outbox.clone();
-        let (pending, backlog) = tokio::task::spawn_blocking(move || Ok::<_, redb::Error>((outbox.peek(ROUND)?, outbox.backlog()?)))
-            .await
-            .map_err(|e| e.to_string())?
-            .map_err(|e| e.to_string())?;
-        self.stats.backlog(backlog);
+        let pending = self.outbox.peek(ROUND).map_err(|e| e.to_string())?;
+        self.stats.backlog(self.outbox.backlog().map_err(|e| e.to_string())?);
         Ok(pending)
     }
 
@@ -149,15 +145,8 @@ impl Deliverer {
         if delivered.is_empty() {
             return Ok(());
         }
-        let outbox = self.outbox.clone();
-        let backlog: Backlog = tokio::task::spawn_blocking(move || {
-            outbox.delete(&delivered)?;
-            outbox.backlog()
-        })
-        .await
-        .map_err(|e| e.to_string())?
-        .map_err(|e| e.to_string())?;
-        self.stats.backlog(backlog);
+        self.outbox.delete(&delivered).map_err(|e| e.to_string())?;
+        self.stats.backlog(self.outbox.backlog().map_err(|e| e.to_string())?);
         Ok(())
     }
 
@@ -218,11 +207,12 @@ mod tests {
 
     use http::Response;
     use hyper_util::rt::TokioIo;
-    use redb::Database;
+    use oncelink::ledger::Ledger;
+    use oncelink_testkit::{claim, key};
 
     use super::*;
+    use crate::file_ledger::FileLedger;
     use crate::origin::http_client;
-    use crate::webhook::outbox::append;
 
     /// What a receiver got: the event id header, the body, whether the signature verified.
     type Got = Arc<Mutex<Vec<(String, String, bool)>>>;
@@ -259,10 +249,9 @@ mod tests {
         (target, got)
     }
 
-    fn append_committed(db: &Database, ids: &[&str]) {
-        let tx = db.begin_write().unwrap();
-        append(&tx, &ids.iter().map(|id| format!(r#"{{"id":"{id}","type":"link.used"}}"#).into_bytes()).collect::<Vec<_>>()).unwrap();
-        tx.commit().unwrap();
+    /// The ids of the events a ledger holds, in order.
+    fn ids(outbox: &Outbox) -> Vec<String> {
+        outbox.peek(100).unwrap().iter().map(|p| event_id(&p.body).unwrap().to_str().unwrap().to_owned()).collect()
     }
 
     async fn until(what: &str, mut done: impl FnMut() -> bool) {
@@ -280,27 +269,31 @@ mod tests {
     async fn delivers_in_order_retries_a_refusal_and_empties_the_outbox() {
         let secret = "whsec-test-0123456789abcdef";
         let dir = tempfile::tempdir().unwrap();
-        let db = Arc::new(Database::create(dir.path().join("ledger.redb")).unwrap());
-        Outbox::create_table(&db).unwrap();
-        append_committed(&db, &["evt_1", "evt_2", "evt_3"]);
+        let wake = Wake::default();
+        let ledger = FileLedger::open_with_outbox(&dir.path().join("ledger.journal"), wake.clone()).unwrap();
+        let now = SystemTime::now();
+        // Two uses of a two-use link: used, used, exhausted.
+        ledger.claim(&claim(&key("a"), "r1", now, 2)).await.unwrap();
+        ledger.claim(&claim(&key("a"), "r2", now, 2)).await.unwrap();
+        let outbox = Outbox::new(ledger.events());
+        let first = ids(&outbox);
+        assert_eq!(first.len(), 3);
         let (target, got) = receiver(secret, 1).await;
-        let (wake, stats) = (Wake::default(), Arc::new(Stats::default()));
-        let outbox = Outbox::new(db.clone());
+        let stats = Arc::new(Stats::default());
         let running =
-            crate::webhook::Delivering::spawn(db.clone(), wake.clone(), target, secret.into(), http_client().unwrap(), stats.clone());
+            crate::webhook::Delivering::spawn(ledger.events(), wake.clone(), target, secret.into(), http_client().unwrap(), stats.clone());
 
         until("four attempts", || got.lock().unwrap().len() >= 4).await;
         until("an empty outbox", || outbox.backlog().unwrap().pending == 0).await;
         let ids: Vec<String> = got.lock().unwrap().iter().map(|(id, _, _)| id.clone()).collect();
-        assert_eq!(ids, ["evt_1", "evt_1", "evt_2", "evt_3"]);
+        assert_eq!(ids, [first[0].clone(), first[0].clone(), first[1].clone(), first[2].clone()]);
         assert!(got.lock().unwrap().iter().all(|(id, body, verified)| *verified && body.contains(id.as_str())));
         let mut metrics = String::new();
         stats.render(&mut metrics);
         assert!(metrics.contains("outcome=\"delivered\"} 3\n") && metrics.contains("outcome=\"refused\"} 1\n"), "{metrics}");
 
         let sent = tokio::time::Instant::now();
-        append_committed(&db, &["evt_4"]);
-        wake.notify();
+        ledger.revoke(&key("a"), now, now + Duration::from_secs(60)).await.unwrap();
         until("the woken delivery", || got.lock().unwrap().len() == 5).await;
         assert!(sent.elapsed() < POLL, "woken, not polled: {:?}", sent.elapsed());
         running.stop().await;

@@ -3,20 +3,19 @@
 //! durable outbox in the data dir.
 //!
 //! ```text
-//! ledger writer: one write transaction ─► links table: the change
-//!                                     └─► outbox table: its events (outbox::append) ─► commit ─► wake
-//! deliverer task (its own):  outbox, in order ─► POST, signed ─► 2xx ─► delete
+//! a change (file ledger) ─► its record and its events, in one journal frame ─► synced ─► wake
+//! deliverer task (its own):  outbox, in order ─► POST, signed ─► 2xx ─► forget
 //!                                                             └─► else ─► backoff (1 s … 5 min), again
 //! ```
 //!
-//! * **Durable exactly when the use is.** The events are written in the transaction that
-//!   changes the link ([`outbox`]), so a use that survived `kill -9` has its events stored, and
-//!   an event never tells of a change that was lost. This is why a webhook needs the file ledger:
-//!   the other ledgers' writes are not in this file's transactions.
+//! * **Durable exactly when the use is.** The events are written in the journal frame that holds
+//!   the change to the link ([`outbox`]), so a use that survived `kill -9` has its events stored,
+//!   and an event never tells of a change that was lost. This is why a webhook needs the file
+//!   ledger: the other ledgers' writes are not in its journal.
 //! * **At least once.** An event leaves the outbox only after a 2xx answer. Anything else — another
 //!   status, a redirect, no answer within 10 s, no connection — is retried with exponential
 //!   backoff and jitter ([`backoff`]), with no last attempt. A crash or restart resumes from the
-//!   table; an attempt cut off by one, or a delete lost with one (deletes are not synced), means
+//!   journal; an attempt cut off by one, or a forget lost with one (forgets are not synced), means
 //!   the event is delivered again, with the same `id` and body: receivers dedupe on
 //!   `Oncelink-Event-Id`.
 //! * **Never in a request's way.** The deliverer is its own task ([`deliver`]); a use commits and
@@ -37,15 +36,15 @@ pub mod target;
 
 use std::sync::Arc;
 
-use redb::Database;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 pub use deliver::Deliverer;
-pub use outbox::{OUTBOX, Outbox, Wake, append};
+pub use outbox::{Outbox, Wake};
 pub use stats::Stats;
 pub use target::{Target, TargetError};
 
+use crate::file_ledger::EventQueue;
 use crate::origin::HttpClient;
 
 /// A running deliverer.
@@ -55,10 +54,10 @@ pub struct Delivering {
 }
 
 impl Delivering {
-    /// Starts delivering the outbox of `db` to `target`, woken by `wake`.
-    pub fn spawn(db: Arc<Database>, wake: Wake, target: Target, secret: String, client: HttpClient, stats: Arc<Stats>) -> Self {
+    /// Starts delivering the file ledger's `events` to `target`, woken by `wake`.
+    pub fn spawn(events: EventQueue, wake: Wake, target: Target, secret: String, client: HttpClient, stats: Arc<Stats>) -> Self {
         let stop = CancellationToken::new();
-        let deliverer = Deliverer { outbox: Outbox::new(db), wake, target, secret, client, stats };
+        let deliverer = Deliverer { outbox: Outbox::new(events), wake, target, secret, client, stats };
         let task = tokio::spawn(deliverer.run(stop.clone()));
         Self { stop, task }
     }
