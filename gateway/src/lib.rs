@@ -31,7 +31,7 @@
 //! | [`body`] | the body that counts bytes and transfers in flight |
 //! | [`origin`] | the origin port and its two adapters: the data dir's files, S3 over HTTP |
 //! | [`keys`] | the key file as a configuration source |
-//! | [`file_ledger`] | the embedded ledger (redb, group commit) |
+//! | [`file_ledger`] | the embedded ledger (records in memory, an append-only journal, group commit) |
 //! | [`webhook`] | the deployment's webhook: events from the ledger's outbox, signed, delivered at least once |
 //! | [`pg_ledger`] | the PostgreSQL ledger: several gateways on one database, one statement per decision |
 //! | [`purger`] | the background purge of expired records, shared by the ledgers that keep their own |

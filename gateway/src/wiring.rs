@@ -3,7 +3,7 @@
 //!
 //! | setting | origin | credentials | ledger | key set |
 //! |---|---|---|---|---|
-//! | defaults | the data dir's files ([`FileOrigin`]) | its generated key pair (presigned links) | file (redb) | `keys.json` (refreshed) |
+//! | defaults | the data dir's files ([`FileOrigin`]) | its generated key pair (presigned links) | file (journal) | `keys.json` (refreshed) |
 //! | `--origin-endpoint URL`, `aws` | that endpoint, AWS S3 ([`S3HttpOrigin`]) | the AWS chain, cached | – | – |
 //! | `--ledger dynamodb`, `postgres`, `memory` | – | – | DynamoDB table, PostgreSQL database, in memory | – |
 //! | `ONCELINK_KEYS`, `--mode presigned` | – | – | – | fixed, none |

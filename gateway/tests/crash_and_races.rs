@@ -1,4 +1,4 @@
-//! Reliability of the ledgers a gateway keeps itself — the embedded one (redb, group-committed),
+//! Reliability of the ledgers a gateway keeps itself — the embedded one (a journal, group-committed),
 //! and PostgreSQL (when `ONCELINK_TEST_POSTGRES_URL` is set, as `tests/with-emulators.sh` does;
 //! otherwise those cases report themselves skipped) — through the real binary:
 //!

@@ -36,13 +36,13 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
 use oncelink::ledger::{
-    ClaimOutcome, Commit, Delivery, Ledger, LedgerError, LedgerKey, LinkRecord, LinkState, Release, ResumeClaim, ResumeOutcome, TrailEntry,
-    UseClaim,
+    ClaimOutcome, Commit, Delivery, Ledger, LedgerError, LedgerKey, LinkRecord, LinkState, Noted, Release, ResumeClaim, ResumeOutcome,
+    TrailEntry, UseClaim,
 };
 
 pub use import::import_redb;
 pub use state::Commits;
-use state::{Must, Shared, State};
+use state::{Effect, Must, Shared, State, Wait};
 use writer::Journal;
 
 use crate::webhook::Wake;
@@ -235,7 +235,7 @@ impl FileLedger {
 }
 
 /// The answer, once what it rests on is durable (when it must be).
-async fn settle<T>(out: T, wait: Option<tokio::sync::oneshot::Receiver<Result<(), String>>>) -> Result<T, LedgerError> {
+async fn settle<T>(out: T, wait: Option<Wait>) -> Result<T, LedgerError> {
     if let Some(wait) = wait {
         wait.await.map_err(|_| unavailable("the writer stopped"))?.map_err(unavailable)?;
     }
@@ -247,7 +247,17 @@ impl Ledger for FileLedger {
     async fn claim(&self, claim: &UseClaim) -> Result<ClaimOutcome, LedgerError> {
         // A held use is confirmed (durably) before anything is delivered for it.
         let must = if claim.hold_until.is_some() { Must::BeVisible } else { Must::BeDurable };
-        self.update(&claim.key, move |_| must, |record| record.apply(claim)).await
+        // Only a granted claim changes the record (the core's rule says so, and tests it).
+        let (out, wait) = self.shared.change_known(
+            &claim.key,
+            move |_| must,
+            |record| {
+                let outcome = record.apply(claim);
+                let effect = if matches!(outcome, ClaimOutcome::Granted { .. }) { Effect::Changed } else { Effect::Unchanged };
+                (outcome, effect)
+            },
+        )?;
+        settle(out, wait).await
     }
 
     async fn commit(&self, key: &LedgerKey, request_id: &str) -> Result<Commit, LedgerError> {
@@ -293,7 +303,19 @@ impl Ledger for FileLedger {
 
     async fn note_refusal(&self, key: &LedgerKey, entry: &TrailEntry, retain_until: SystemTime) -> Result<(), LedgerError> {
         // A refusal's trace need not survive a crash on its own (the next synced frame keeps it).
-        self.update(key, |_| Must::BeVisible, |record| record.note_refusal(entry, retain_until)).await
+        let (_, wait) = self.shared.change_known(
+            key,
+            |_| Must::BeVisible,
+            |record| {
+                let effect = match record.note_refusal(entry, retain_until) {
+                    Noted::Unchanged => Effect::Unchanged,
+                    Noted::Counted => Effect::Counted,
+                    Noted::Changed => Effect::Changed,
+                };
+                ((), effect)
+            },
+        )?;
+        settle((), wait).await
     }
 
     async fn tag(&self, key: &LedgerKey, tag: &str, retain_until: SystemTime) -> Result<(), LedgerError> {
@@ -460,10 +482,10 @@ mod tests {
             written += 1;
             tokio::time::sleep(Duration::from_millis(1)).await;
         }
-        assert!(!writer::compaction_path(&path).exists());
         let before: Vec<_> =
             (0..25).map(|i| ledger.shared.lock().unwrap().records[key(&format!("k{i}")).as_str()].record.clone()).collect();
         drop(ledger);
+        assert!(!writer::compaction_path(&path).exists(), "a copy in progress at close is removed");
         let ledger = FileLedger::open(&path).unwrap();
         for (i, record) in before.iter().enumerate() {
             assert_eq!(&ledger.shared.lock().unwrap().records[key(&format!("k{i}")).as_str()].record, record, "k{i}");

@@ -35,6 +35,18 @@ use crate::webhook::Wake;
 /// How long a change of the refusal count alone may wait to be written.
 pub const LAZY_EVERY: Duration = Duration::from_secs(5);
 
+/// What a change did to a record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Effect {
+    Unchanged,
+    /// Its refusal count alone (written lazily).
+    Counted,
+    Changed,
+}
+
+/// Resolved once a synced frame covers what an answer rests on (or with why it failed).
+pub type Wait = oneshot::Receiver<Result<(), String>>;
+
 /// Whether a change's outcome must survive a crash before its caller is answered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Must {
@@ -249,57 +261,81 @@ impl Shared {
 
     /// Runs `change` on the record of `key` (created as empty when absent and `create`; else
     /// `None`) and answers with its result; the receiver, when there is one, says when the
-    /// answer may be given (a synced frame covers what it rests on). See the module doc.
+    /// answer may be given (a synced frame covers what it rests on). What changed is found by
+    /// comparing the record with a copy taken before. See the module doc.
     pub fn change<T>(
         &self,
         key: &LedgerKey,
         create: bool,
         must: impl FnOnce(&T) -> Must,
         change: impl FnOnce(Option<&mut LinkRecord>) -> T,
-    ) -> Result<(T, Option<oneshot::Receiver<Result<(), String>>>), LedgerError> {
+    ) -> Result<(T, Option<Wait>), LedgerError> {
+        self.run(key, create, must, false, |record| (change(record), None))
+    }
+
+    /// Like [`Self::change`] (the record created when absent), for a change that says itself
+    /// what it changed: no copy of the record is taken (unless events are wanted). The two
+    /// hottest changes are of this kind: a claim (only a granted one changes the record) and a
+    /// refusal ([`oncelink::ledger::Noted`]).
+    pub fn change_known<T>(
+        &self,
+        key: &LedgerKey,
+        must: impl FnOnce(&T) -> Must,
+        change: impl FnOnce(&mut LinkRecord) -> (T, Effect),
+    ) -> Result<(T, Option<Wait>), LedgerError> {
+        self.run(key, true, must, true, |record| {
+            let (out, effect) = change(record.expect("created when absent"));
+            (out, Some(effect))
+        })
+    }
+
+    fn run<T>(
+        &self,
+        key: &LedgerKey,
+        create: bool,
+        must: impl FnOnce(&T) -> Must,
+        known: bool,
+        change: impl FnOnce(Option<&mut LinkRecord>) -> (T, Option<Effect>),
+    ) -> Result<(T, Option<Wait>), LedgerError> {
         let mut guard = self.lock()?;
         let state = &mut *guard;
-        let Some(entry) = state.records.get_mut(key.as_str()) else {
+        let created = !state.records.contains_key(key.as_str());
+        if created {
             if !create {
-                return Ok((change(None), None));
+                return Ok((change(None).0, None));
             }
-            let mut record = LinkRecord::default();
-            let out = change(Some(&mut record));
-            if record == LinkRecord::default() {
-                return Ok((out, None));
-            }
-            let needs = must(&out);
-            let entry = Entry { version: 0, record, dirty: false, lazy: false };
-            state.records.insert(key.as_str().to_owned(), entry);
-            return Ok((out, self.changed(state, key, LinkRecord::default(), needs)));
-        };
-        let before = entry.record.clone();
-        let out = change(Some(&mut entry.record));
+            state.records.insert(key.as_str().to_owned(), Entry { version: 0, record: LinkRecord::default(), dirty: false, lazy: false });
+        }
+        let entry = state.records.get_mut(key.as_str()).expect("present or just created");
+        let before = (!known || self.outbox.is_some()).then(|| entry.record.clone());
+        let (out, effect) = change(Some(&mut entry.record));
+        let effect = effect.unwrap_or_else(|| match &before {
+            Some(before) if *before == entry.record => Effect::Unchanged,
+            Some(before) if only_counted(before, &mut entry.record) => Effect::Counted,
+            _ => Effect::Changed,
+        });
         let needs = must(&out);
-        if entry.record == before {
-            // Nothing to write; a durable answer still waits for what it read to be durable.
+        if effect == Effect::Unchanged {
             let version = entry.version;
+            if created {
+                state.records.remove(key.as_str());
+            }
+            // Nothing to write; a durable answer still waits for what it read to be durable.
             let wait = (needs == Must::BeDurable && version > state.durable).then(|| self.wait(state));
             return Ok((out, wait));
         }
-        Ok((out, self.changed(state, key, before, needs)))
+        Ok((out, self.changed(state, key, before, effect, needs)))
     }
 
-    /// Books a change of `key`'s record (now different from `before`): its version, its place
-    /// in the next frame, its events; returns the wait its caller needs.
-    fn changed(
-        &self,
-        state: &mut State,
-        key: &LedgerKey,
-        before: LinkRecord,
-        needs: Must,
-    ) -> Option<oneshot::Receiver<Result<(), String>>> {
+    /// Books a change of `key`'s record: its version, its place in the next frame, its events
+    /// (from `before`, taken when events are wanted); returns the wait its caller needs.
+    fn changed(&self, state: &mut State, key: &LedgerKey, before: Option<LinkRecord>, effect: Effect, needs: Must) -> Option<Wait> {
         self.commits.changes.fetch_add(1, Ordering::Relaxed);
         state.version += 1;
         let version = state.version;
         let entry = state.records.get_mut(key.as_str()).expect("the entry changed is present");
         entry.version = version;
-        if only_counted(&before, &mut entry.record) {
+        if effect == Effect::Counted {
             if !entry.lazy && !entry.dirty {
                 entry.lazy = true;
                 state.lazy.push(key.as_str().to_owned());
@@ -309,9 +345,9 @@ impl Shared {
             entry.dirty = true;
             state.dirty.push(key.as_str().to_owned());
         }
-        if self.outbox.is_some() {
+        if let (Some(_), Some(before)) = (&self.outbox, &before) {
             let at = ms(SystemTime::now());
-            for event in changes(key, &before, &entry.record) {
+            for event in changes(key, before, &entry.record) {
                 state.last_seq += 1;
                 state.outbox.insert(state.last_seq, (at, event.to_json().to_string().into_bytes()));
                 state.new_events.push(state.last_seq);
@@ -322,7 +358,7 @@ impl Shared {
         wait
     }
 
-    fn wait(&self, state: &mut State) -> oneshot::Receiver<Result<(), String>> {
+    fn wait(&self, state: &mut State) -> Wait {
         let (answer, answered) = oneshot::channel();
         state.waiters.push(Waiter { answer });
         self.wake_writer(state);

@@ -8,7 +8,7 @@
 //! |---|---|---|
 //! | [`MemoryLedger`] | this process | a mutex around the [`record`] rule |
 //! | [`DynamoDbLedger`] | a DynamoDB table, shared by a fleet | one conditional `PutItem`/`UpdateItem` |
-//! | the gateway's file ledger | a redb file | the [`record`] rule in one durable write transaction |
+//! | the gateway's file ledger | memory, and a journal file | the [`record`] rule under one lock; durable answers wait for the journal's fsync |
 //!
 //! A use is *held* while the gateway asks the origin, and confirmed ([`Ledger::commit`]) only
 //! when the origin answered with content; any refusal, error or timeout gives it back
@@ -39,7 +39,7 @@ pub mod trail;
 #[cfg(feature = "aws")]
 pub use dynamodb::{DynamoDbLedger, DynamoDbTables};
 pub use memory::MemoryLedger;
-pub use record::LinkRecord;
+pub use record::{LinkRecord, Noted};
 pub use trail::{ClientHint, REFUSALS_KEPT, TrailEntry, TrailOutcome};
 
 use crate::link::LinkId;

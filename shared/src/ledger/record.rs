@@ -29,6 +29,17 @@ use super::{
     UseClaim, UsedLink,
 };
 
+/// What [`LinkRecord::note_refusal`] changed: an adapter that keeps records itself writes a
+/// change of the count alone lazily, and nothing for an unchanged record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Noted {
+    Unchanged,
+    /// The count of refusals alone.
+    Counted,
+    /// The trail or the retention (the count too, maybe).
+    Changed,
+}
+
 /// Everything recorded about one link.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct LinkRecord {
@@ -169,16 +180,20 @@ impl LinkRecord {
     }
 
     /// Counts a refusal, and keeps it in the trail while fewer than [`REFUSALS_KEPT`] are
-    /// (a request already in the trail changes nothing).
-    pub fn note_refusal(&mut self, entry: &TrailEntry, retain_until: SystemTime) {
+    /// (a request already in the trail changes nothing); says what it changed.
+    pub fn note_refusal(&mut self, entry: &TrailEntry, retain_until: SystemTime) -> Noted {
+        let retained = self.retain_until.is_some();
         self.retain_until.get_or_insert(retain_until);
         if self.trail.iter().any(|e| e.request_id == entry.request_id) {
-            return;
+            return if retained { Noted::Unchanged } else { Noted::Changed };
         }
         if self.refusals < REFUSALS_KEPT {
             self.trail.push(entry.clone());
+            self.refusals += 1;
+            return Noted::Changed;
         }
         self.refusals = self.refusals.saturating_add(1);
+        if retained { Noted::Counted } else { Noted::Changed }
     }
 
     /// Keeps the first tag.
@@ -238,5 +253,65 @@ impl LinkRecord {
     /// May the record be deleted at `now`?
     pub fn expired(&self, now: SystemTime) -> bool {
         self.retain_until.is_some_and(|r| r <= now)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::ledger::LedgerKey;
+
+    fn claim(rid: &str, max_uses: u32, hold: bool) -> UseClaim {
+        let at = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000);
+        UseClaim {
+            key: LedgerKey::from_stored("link:x"),
+            request_id: rid.into(),
+            at,
+            max_uses,
+            retain_until: at + Duration::from_secs(60),
+            fingerprint: None,
+            hold_until: hold.then(|| at + Duration::from_secs(30)),
+            client: ClientHint::default(),
+        }
+    }
+
+    /// Adapters that keep records themselves rely on it: only a granted claim changes a record.
+    #[test]
+    fn a_claim_that_is_not_granted_leaves_the_record_as_it_was() {
+        let mut record = LinkRecord::default();
+        assert!(matches!(record.apply(&claim("r1", 1, true)), ClaimOutcome::Granted { .. }));
+        for (c, what) in [(claim("r1", 1, true), "retried"), (claim("r2", 1, false), "exhausted")] {
+            let before = record.clone();
+            assert!(!matches!(record.apply(&c), ClaimOutcome::Granted { .. }), "{what}");
+            assert_eq!(record, before, "{what}");
+        }
+        record.revoke(SystemTime::UNIX_EPOCH, SystemTime::UNIX_EPOCH);
+        let before = record.clone();
+        assert_eq!(record.apply(&claim("r3", 5, false)), ClaimOutcome::Revoked);
+        assert_eq!(record, before);
+    }
+
+    #[test]
+    fn a_refusal_says_what_it_changed() {
+        let at = SystemTime::UNIX_EPOCH;
+        let entry = |i: u32| TrailEntry {
+            request_id: format!("x{i}"),
+            at,
+            outcome: TrailOutcome::Refused("link_expired".into()),
+            client: ClientHint::default(),
+        };
+        let mut record = LinkRecord::default();
+        for i in 0..REFUSALS_KEPT {
+            assert_eq!(record.note_refusal(&entry(i), at), Noted::Changed);
+        }
+        let before = record.clone();
+        assert_eq!(record.note_refusal(&entry(0), at), Noted::Unchanged);
+        assert_eq!(record, before);
+        assert_eq!(record.note_refusal(&entry(99), at), Noted::Counted);
+        assert_eq!(LinkRecord { refusals: before.refusals, ..record.clone() }, before, "the count alone");
+        let mut fresh = LinkRecord { refusals: REFUSALS_KEPT, ..LinkRecord::default() };
+        assert_eq!(fresh.note_refusal(&entry(1), at), Noted::Changed, "a retention set is a change");
     }
 }
