@@ -13,7 +13,7 @@
 //! fsync for every change that waited meanwhile. A denial changes nothing and writes nothing.
 //!
 //! Reads (a denial, `lookup`) are answered from memory. The journal is compacted in the
-//! background ([`writer`]); expired records are purged every minute. With a webhook, the same
+//! background ([`compact`]); expired records are purged every minute. With a webhook, the same
 //! journal holds its outbox: a change's events go into the frame of the change itself.
 //!
 //! Earlier versions kept the ledger in a redb file (`ledger.redb`); [`import`] copies one into
@@ -22,6 +22,7 @@
 //! Memory: each live record stays in memory (a few hundred bytes, more with a long trail) until
 //! its retention ends.
 
+mod compact;
 mod import;
 mod journal;
 mod state;
@@ -47,7 +48,7 @@ use writer::Journal;
 
 use crate::webhook::Wake;
 
-/// A journal past this size may be compacted (when it is also twice its size after the last).
+/// A journal past this size may be compacted (when it is also four times its size after the last).
 const COMPACT_AT: u64 = 64 * 1024 * 1024;
 
 #[derive(Clone)]
@@ -139,7 +140,7 @@ impl FileLedger {
     fn open_with(path: &Path, outbox: Option<Wake>, compact_at: u64) -> anyhow::Result<Self> {
         let cannot = |e: &dyn std::fmt::Display| anyhow::anyhow!("cannot open the ledger {}: {e}", path.display());
         // A compaction cut short by a crash: the journal itself is whole.
-        let _ = std::fs::remove_file(writer::compaction_path(path));
+        let _ = std::fs::remove_file(compact::compaction_path(path));
         let created = !path.exists();
         let mut file = OpenOptions::new().read(true).append(true).create(true).open(path).map_err(|e| cannot(&e))?;
         file.try_lock().map_err(|e| cannot(&format!("{e} (is another oncelink using it?)")))?;
@@ -485,7 +486,7 @@ mod tests {
         let before: Vec<_> =
             (0..25).map(|i| ledger.shared.lock().unwrap().records[key(&format!("k{i}")).as_str()].record.clone()).collect();
         drop(ledger);
-        assert!(!writer::compaction_path(&path).exists(), "a copy in progress at close is removed");
+        assert!(!compact::compaction_path(&path).exists(), "a copy in progress at close is removed");
         let ledger = FileLedger::open(&path).unwrap();
         for (i, record) in before.iter().enumerate() {
             assert_eq!(&ledger.shared.lock().unwrap().records[key(&format!("k{i}")).as_str()].record, record, "k{i}");

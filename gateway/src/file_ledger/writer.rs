@@ -4,7 +4,7 @@
 //! ```text
 //! loop: wait for work ─► cut (under the lock: every changed record, removal, event → one frame)
 //!        ─► append the frame ─► fdatasync if a caller waits or it carries events ─► answer them
-//!        ─► compacting? copy the frame there too, then copy the next 512 records
+//!        ─► compacting? the frame to the copy too; copy done? it becomes the journal
 //!        ─► journal past its threshold? start compacting
 //! ```
 //!
@@ -12,13 +12,9 @@
 //! the next cut takes them all (one fsync for everything that waited meanwhile). A frame
 //! nobody waits on is written without a sync (a hold, a delivery record: see `state`).
 //!
-//! Compaction: the journal holds every version of every record; once it is past
-//! `compact_at` and twice its size after the last compaction, the live records are copied into
-//! `<journal>.compact` a chunk at a time (the lock is held per chunk, not for the whole copy),
-//! while every new frame goes to both files. Frames carry versions, so the copy and the frames
-//! may interleave in any order (see `journal`). When the copy is done the new file is synced
-//! and renamed over the journal. A crash before the rename leaves the journal as it was (the
-//! `.compact` file is removed at the next open).
+//! Compaction ([`super::compact`]): once the journal has grown enough, a copier thread copies
+//! the live records into a new file while this thread goes on; every frame written here goes to
+//! the copy too, and when the copy is done this thread puts it in the journal's place.
 //!
 //! Failures: a write that fails (a full disk) fails every caller waiting, in that frame and
 //! since, cuts the file back to where its intact frames end and rebuilds the state from it —
@@ -34,11 +30,9 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Instant;
 
-use super::journal::{Frame, MAGIC, replay};
+use super::compact::Compaction;
+use super::journal::replay;
 use super::state::{Cut, Shared, State};
-
-/// Records copied per chunk of a compaction (the lock is held for one chunk).
-const CHUNK: usize = 512;
 
 /// The journal file as the writer holds it.
 pub(super) struct Journal {
@@ -57,7 +51,17 @@ enum Failure {
     Sync(String),
 }
 
+/// How often a running copy is looked in on when there is nothing else to do.
+const COPY_CHECK: std::time::Duration = std::time::Duration::from_millis(20);
+
 impl Journal {
+    /// The compacted copy becomes the journal.
+    fn replace(&mut self, file: File, len: u64) {
+        self.file = file;
+        self.len = len;
+        self.base = len;
+    }
+
     pub fn new(file: File, path: PathBuf, len: u64, compact_at: u64) -> Self {
         Self { file, path, len, base: len, compact_at }
     }
@@ -74,25 +78,8 @@ impl Journal {
     }
 
     fn wants_compaction(&self) -> bool {
-        self.len > self.compact_at && self.len > 2 * self.base
+        self.len > self.compact_at && self.len > 4 * self.base
     }
-}
-
-/// The copy in progress.
-struct Compaction {
-    file: File,
-    path: PathBuf,
-    /// The last key copied.
-    cursor: Option<String>,
-    /// Why writing to the copy failed (it is then given up).
-    failed: Option<String>,
-}
-
-/// `<journal>.compact`: where a compaction copies to.
-pub(super) fn compaction_path(journal: &Path) -> PathBuf {
-    let mut name = journal.as_os_str().to_owned();
-    name.push(".compact");
-    PathBuf::from(name)
 }
 
 /// Syncs the directory holding `path` (so a created or renamed file is there after a crash).
@@ -110,11 +97,13 @@ pub(super) fn run(shared: Arc<Shared>, mut journal: Journal) {
         let Ok(mut state) = shared.state.lock() else { return };
         loop {
             let now = Instant::now();
-            if state.closing || compaction.is_some() || state.has_work(now) {
+            if state.closing || state.has_work(now) || compaction.as_ref().is_some_and(Compaction::copied) {
                 break;
             }
             state.writer_idle = true;
-            state = match state.lazy_due() {
+            // While a copy runs, look in on it now and then.
+            let due = state.lazy_due().or_else(|| compaction.as_ref().map(|_| now + COPY_CHECK));
+            state = match due {
                 Some(due) => match shared.work.wait_timeout(state, due.saturating_duration_since(now)) {
                     Ok((state, _)) => state,
                     Err(_) => return,
@@ -145,28 +134,58 @@ pub(super) fn run(shared: Arc<Shared>, mut journal: Journal) {
             }
         };
         drop(state);
-        write_cut(&shared, &mut journal, cut, compaction.as_mut());
+        if !write_cut(&shared, &mut journal, cut, compaction.as_ref()) {
+            // The state was read back from the file (or failed): a copy of it is no longer true.
+            if let Some(c) = compaction.take() {
+                c.abandon();
+            }
+        }
         if closing {
             if let Some(c) = compaction.take() {
-                let _ = std::fs::remove_file(&c.path);
+                c.abandon();
             }
             let _ = journal.file.sync_data();
             return;
         }
         compaction = match compaction.take() {
-            Some(c) => step(&shared, &mut journal, c),
-            None if journal.wants_compaction() => start(&shared, &journal),
-            None => None,
+            Some(c) if c.copied() => {
+                let from = journal.len;
+                match c.finish(&journal.path) {
+                    Ok((file, len)) => {
+                        tracing::info!(from_bytes = from, to_bytes = len, "the file ledger is compacted");
+                        journal.replace(file, len);
+                        shared.commits.compactions.fetch_add(1, Ordering::Relaxed);
+                    }
+                    Err(why) => {
+                        tracing::warn!(error = %why, "the file ledger gave up a compaction (it is tried again later)");
+                        journal.base = journal.len;
+                    }
+                }
+                None
+            }
+            None if journal.wants_compaction() => match Compaction::start(&shared, &journal.path) {
+                Ok(c) => {
+                    tracing::info!(journal_bytes = journal.len, "compacting the file ledger");
+                    Some(c)
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "the file ledger could not start a compaction");
+                    journal.base = journal.len;
+                    None
+                }
+            },
+            other => other,
         };
     }
 }
 
-/// Writes one cut (to the compaction's copy as well) and answers its waiters.
-fn write_cut(shared: &Shared, journal: &mut Journal, mut cut: Cut, compaction: Option<&mut Compaction>) {
+/// Writes one cut (to the compaction's copy as well) and answers its waiters; false when it
+/// failed (the state is then read back from the file, or refuses everything).
+fn write_cut(shared: &Shared, journal: &mut Journal, mut cut: Cut, compaction: Option<&Compaction>) -> bool {
     let frame = cut.frame.take().unwrap_or_default();
     let sync = cut.must_sync();
     if frame.is_empty() && !sync {
-        return;
+        return true;
     }
     let bytes = if frame.is_empty() { Ok(Vec::new()) } else { frame.finish() };
     let before = journal.len;
@@ -174,14 +193,11 @@ fn write_cut(shared: &Shared, journal: &mut Journal, mut cut: Cut, compaction: O
         Err(why) => Err(Failure::Write(why)),
         Ok(bytes) => injected_failure(shared).map_or_else(|| journal.append(&bytes, sync), Err).map(|()| bytes),
     };
-    let Ok(mut state) = shared.state.lock() else { return };
+    let Ok(mut state) = shared.state.lock() else { return false };
     match outcome {
         Ok(bytes) => {
             if let Some(c) = compaction {
-                // A copy that cannot be written is given up at its next step.
-                if let Err(e) = c.file.write_all(&bytes) {
-                    c.failed = Some(e.to_string());
-                }
+                c.follow(&bytes);
             }
             let counter = if sync { &shared.commits.synced } else { &shared.commits.unsynced };
             counter.fetch_add(1, Ordering::Relaxed);
@@ -191,16 +207,19 @@ fn write_cut(shared: &Shared, journal: &mut Journal, mut cut: Cut, compaction: O
             if let (true, Some(wake)) = (events, &shared.outbox) {
                 wake.notify();
             }
+            true
         }
         Err(Failure::Write(why)) => {
             tracing::error!(error = %why, "the file ledger could not write; its unwritten changes are dropped and the ledger is read back");
             state.fail_waiters(Some(cut), &why);
             rebuild(&mut state, journal, before);
+            false
         }
         Err(Failure::Sync(why)) => {
             tracing::error!(error = %why, "the file ledger's disk failed a sync: every link answers 503 until the gateway is restarted");
             state.fail_waiters(Some(cut), &why);
             state.failed = Some(format!("{why}; restart the gateway"));
+            false
         }
     }
 }
@@ -237,90 +256,4 @@ fn injected_failure(shared: &Shared) -> Option<Failure> {
 #[cfg(not(test))]
 fn injected_failure(_: &Shared) -> Option<Failure> {
     None
-}
-
-/// Starts a compaction: the copy's file, with the outbox's pending events first.
-fn start(shared: &Shared, journal: &Journal) -> Option<Compaction> {
-    let path = compaction_path(&journal.path);
-    let attempt = || -> Result<Compaction, String> {
-        let mut file =
-            std::fs::OpenOptions::new().create(true).truncate(true).write(true).read(true).open(&path).map_err(|e| e.to_string())?;
-        file.write_all(MAGIC).map_err(|e| e.to_string())?;
-        let mut frame = Frame::default();
-        {
-            let state = shared.state.lock().map_err(|_| "poisoned".to_owned())?;
-            for (seq, (at_ms, body)) in &state.outbox {
-                frame.event(*seq, *at_ms, body)?;
-            }
-        }
-        if !frame.is_empty() {
-            file.write_all(&frame.finish()?).map_err(|e| e.to_string())?;
-        }
-        Ok(Compaction { file, path: path.clone(), cursor: None, failed: None })
-    };
-    match attempt() {
-        Ok(c) => {
-            tracing::info!(journal_bytes = journal.len, "compacting the file ledger");
-            Some(c)
-        }
-        Err(why) => {
-            tracing::warn!(error = %why, "the file ledger could not start a compaction");
-            let _ = std::fs::remove_file(&path);
-            None
-        }
-    }
-}
-
-/// Copies the next chunk of records; after the last, puts the copy in the journal's place.
-fn step(shared: &Shared, journal: &mut Journal, mut c: Compaction) -> Option<Compaction> {
-    let give_up = |c: Compaction, why: String| {
-        tracing::warn!(error = %why, "the file ledger gave up a compaction (it is tried again later)");
-        let _ = std::fs::remove_file(&c.path);
-        None
-    };
-    if let Some(why) = c.failed.take() {
-        return give_up(c, why);
-    }
-    let mut frame = Frame::default();
-    let mut copied = 0;
-    {
-        let Ok(state) = shared.state.lock() else { return give_up(c, "poisoned".into()) };
-        let from = match &c.cursor {
-            Some(k) => state.records.range::<String, _>((std::ops::Bound::Excluded(k), std::ops::Bound::Unbounded)),
-            None => state.records.range::<String, _>(..),
-        };
-        for (key, entry) in from.take(CHUNK) {
-            if let Err(why) = frame.record(entry.version, key, &entry.record) {
-                drop(state);
-                return give_up(c, why);
-            }
-            c.cursor = Some(key.clone());
-            copied += 1;
-        }
-    }
-    if copied > 0 {
-        return match frame.finish().and_then(|bytes| c.file.write_all(&bytes).map_err(|e| e.to_string())) {
-            Ok(()) => Some(c),
-            Err(why) => give_up(c, why),
-        };
-    }
-    // Everything is copied: the copy takes the journal's place.
-    let finish = |c: &Compaction| -> Result<u64, String> {
-        c.file.sync_data().map_err(|e| e.to_string())?;
-        c.file.try_lock().map_err(|e| format!("locking the copy: {e}"))?;
-        std::fs::rename(&c.path, &journal.path).map_err(|e| e.to_string())?;
-        sync_dir(&journal.path).map_err(|e| e.to_string())?;
-        Ok(c.file.metadata().map_err(|e| e.to_string())?.len())
-    };
-    match finish(&c) {
-        Ok(len) => {
-            tracing::info!(from_bytes = journal.len, to_bytes = len, "the file ledger is compacted");
-            journal.file = c.file;
-            journal.len = len;
-            journal.base = len;
-            shared.commits.compactions.fetch_add(1, Ordering::Relaxed);
-            None
-        }
-        Err(why) => give_up(c, why),
-    }
 }
