@@ -23,6 +23,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
+use oncelink::ledger::LinkRecord;
+
 use super::journal::{Frame, MAGIC};
 use super::state::Shared;
 use super::writer::sync_dir;
@@ -123,18 +125,20 @@ fn copy(shared: &Shared, path: &Path, tail: &Mutex<Vec<u8>>, cancel: &AtomicBool
         }
         let caught_up = std::mem::take(&mut *tail.lock().map_err(|_| "poisoned")?);
         file.write_all(&caught_up).map_err(io)?;
-        let state = shared.state.lock().map_err(|_| "poisoned")?;
-        let from = match &cursor {
-            Some(key) => state.records.range::<String, _>((Bound::Excluded(key), Bound::Unbounded)),
-            None => state.records.range::<String, _>(..),
+        // The chunk's records are shared under the lock and encoded after it.
+        let chunk: Vec<(String, u64, Arc<LinkRecord>)> = {
+            let state = shared.state.lock().map_err(|_| "poisoned")?;
+            let from = match &cursor {
+                Some(key) => state.records.range::<String, _>((Bound::Excluded(key), Bound::Unbounded)),
+                None => state.records.range::<String, _>(..),
+            };
+            from.take(CHUNK).map(|(key, entry)| (key.clone(), entry.version, entry.record.clone())).collect()
         };
-        let mut copied = 0;
-        for (key, entry) in from.take(CHUNK) {
-            frame.record(entry.version, key, &entry.record)?;
-            cursor = Some(key.clone());
-            copied += 1;
+        let copied = chunk.len();
+        for (key, version, record) in &chunk {
+            frame.record(*version, key, record)?;
         }
-        drop(state);
+        cursor = chunk.last().map(|(key, _, _)| key.clone()).or(cursor);
         if copied == 0 {
             break;
         }

@@ -70,7 +70,9 @@ pub struct Commits {
 #[derive(Debug)]
 pub(super) struct Entry {
     pub version: u64,
-    pub record: LinkRecord,
+    /// Shared with the writer while it encodes the record (outside the lock); a change then
+    /// copies it first ([`Arc::make_mut`]).
+    pub record: Arc<LinkRecord>,
     /// Changed since its last frame (it is in `State::dirty`).
     dirty: bool,
     /// Its refusal count changed since its last frame (it is in `State::lazy`).
@@ -123,18 +125,43 @@ pub(super) struct Shared {
 
 /// What the writer takes under the lock for one frame.
 pub(super) struct Cut {
-    pub frame: Option<Frame>,
+    /// The records changed (shared, encoded outside the lock), with their versions.
+    records: Vec<(String, u64, Arc<LinkRecord>)>,
+    removed: Vec<(String, u64)>,
+    events: Vec<(u64, u64, Vec<u8>)>,
+    delivered: Vec<u64>,
     /// The versions it covers: up to this one.
     pub version: u64,
-    /// It carries events: it is synced, and the deliverer woken after.
-    pub events: bool,
     waiters: Vec<Waiter>,
 }
 
 impl Cut {
     /// Synced: callers are waiting on it, or it carries events.
     pub fn must_sync(&self) -> bool {
-        !self.waiters.is_empty() || self.events
+        !self.waiters.is_empty() || self.has_events()
+    }
+
+    /// It carries events: it is synced, and the deliverer woken after.
+    pub fn has_events(&self) -> bool {
+        !self.events.is_empty()
+    }
+
+    /// The frame (encoded outside the lock).
+    pub fn frame(&self) -> Result<Frame, String> {
+        let mut frame = Frame::default();
+        for (key, version, record) in &self.records {
+            frame.record(*version, key, record)?;
+        }
+        for (key, version) in &self.removed {
+            frame.removed(*version, key)?;
+        }
+        for (seq, at_ms, body) in &self.events {
+            frame.event(*seq, *at_ms, body)?;
+        }
+        for seq in &self.delivered {
+            frame.delivered(*seq);
+        }
+        Ok(frame)
     }
 }
 
@@ -148,7 +175,7 @@ impl State {
         let records = replayed
             .records
             .into_iter()
-            .map(|(key, (version, record))| (key, Entry { version, record, dirty: false, lazy: false }))
+            .map(|(key, (version, record))| (key, Entry { version, record: Arc::new(record), dirty: false, lazy: false }))
             .collect();
         let version = replayed.last_version;
         Self { records, version, durable: version, outbox: replayed.events, last_seq: replayed.last_seq, ..Self::default() }
@@ -169,39 +196,38 @@ impl State {
         self.lazy_since.map(|since| since + LAZY_EVERY)
     }
 
-    /// Takes everything unwritten into one frame (lazy counts too when `all` or due), and the
-    /// waiters that frame answers once synced.
-    pub fn cut(&mut self, now: Instant, all: bool) -> Result<Cut, String> {
-        let mut frame = Frame::default();
+    /// Takes everything unwritten (lazy counts too when `all` or due), and the waiters its
+    /// frame answers once synced. Cheap: the records are shared, not encoded, here.
+    pub fn cut(&mut self, now: Instant, all: bool) -> Cut {
+        let mut records = Vec::with_capacity(self.dirty.len());
         for key in std::mem::take(&mut self.dirty) {
             if let Some(entry) = self.records.get_mut(&key) {
                 entry.dirty = false;
                 entry.lazy = false;
-                frame.record(entry.version, &key, &entry.record)?;
+                records.push((key, entry.version, entry.record.clone()));
             }
         }
         if all || self.lazy_due().is_some_and(|due| due <= now) {
             for key in std::mem::take(&mut self.lazy) {
                 if let Some(entry) = self.records.get_mut(&key).filter(|e| e.lazy) {
                     entry.lazy = false;
-                    frame.record(entry.version, &key, &entry.record)?;
+                    records.push((key, entry.version, entry.record.clone()));
                 }
             }
             self.lazy_since = None;
         }
-        for (key, version) in std::mem::take(&mut self.removed) {
-            frame.removed(version, &key)?;
+        let events = std::mem::take(&mut self.new_events)
+            .into_iter()
+            .filter_map(|seq| self.outbox.get(&seq).map(|(at_ms, body)| (seq, *at_ms, body.clone())))
+            .collect();
+        Cut {
+            records,
+            removed: std::mem::take(&mut self.removed),
+            events,
+            delivered: std::mem::take(&mut self.delivered),
+            version: self.version,
+            waiters: std::mem::take(&mut self.waiters),
         }
-        let events = !self.new_events.is_empty();
-        for seq in std::mem::take(&mut self.new_events) {
-            if let Some((at_ms, body)) = self.outbox.get(&seq) {
-                frame.event(seq, *at_ms, body)?;
-            }
-        }
-        for seq in std::mem::take(&mut self.delivered) {
-            frame.delivered(seq);
-        }
-        Ok(Cut { frame: Some(frame), version: self.version, events, waiters: std::mem::take(&mut self.waiters) })
     }
 
     /// The cut is on disk (synced when `synced`): its waiters are answered.
@@ -304,14 +330,16 @@ impl Shared {
             if !create {
                 return Ok((change(None).0, None));
             }
-            state.records.insert(key.as_str().to_owned(), Entry { version: 0, record: LinkRecord::default(), dirty: false, lazy: false });
+            let entry = Entry { version: 0, record: Arc::default(), dirty: false, lazy: false };
+            state.records.insert(key.as_str().to_owned(), entry);
         }
         let entry = state.records.get_mut(key.as_str()).expect("present or just created");
-        let before = (!known || self.outbox.is_some()).then(|| entry.record.clone());
-        let (out, effect) = change(Some(&mut entry.record));
+        let before = (!known || self.outbox.is_some()).then(|| LinkRecord::clone(&entry.record));
+        let record = Arc::make_mut(&mut entry.record);
+        let (out, effect) = change(Some(record));
         let effect = effect.unwrap_or_else(|| match &before {
-            Some(before) if *before == entry.record => Effect::Unchanged,
-            Some(before) if only_counted(before, &mut entry.record) => Effect::Counted,
+            Some(before) if before == record => Effect::Unchanged,
+            Some(before) if only_counted(before, record) => Effect::Counted,
             _ => Effect::Changed,
         });
         let needs = must(&out);

@@ -126,13 +126,7 @@ pub(super) fn run(shared: Arc<Shared>, mut journal: Journal) {
             drop(shared.work.wait(state));
             continue;
         }
-        let cut = match state.cut(Instant::now(), closing) {
-            Ok(cut) => cut,
-            Err(why) => {
-                state.fail_waiters(None, &why);
-                continue;
-            }
-        };
+        let cut = state.cut(Instant::now(), closing);
         drop(state);
         if !write_cut(&shared, &mut journal, cut, compaction.as_ref()) {
             // The state was read back from the file (or failed): a copy of it is no longer true.
@@ -181,13 +175,12 @@ pub(super) fn run(shared: Arc<Shared>, mut journal: Journal) {
 
 /// Writes one cut (to the compaction's copy as well) and answers its waiters; false when it
 /// failed (the state is then read back from the file, or refuses everything).
-fn write_cut(shared: &Shared, journal: &mut Journal, mut cut: Cut, compaction: Option<&Compaction>) -> bool {
-    let frame = cut.frame.take().unwrap_or_default();
+fn write_cut(shared: &Shared, journal: &mut Journal, cut: Cut, compaction: Option<&Compaction>) -> bool {
     let sync = cut.must_sync();
-    if frame.is_empty() && !sync {
+    let bytes = cut.frame().and_then(|frame| if frame.is_empty() { Ok(Vec::new()) } else { frame.finish() });
+    if bytes.as_ref().is_ok_and(Vec::is_empty) && !sync {
         return true;
     }
-    let bytes = if frame.is_empty() { Ok(Vec::new()) } else { frame.finish() };
     let before = journal.len;
     let outcome = match bytes {
         Err(why) => Err(Failure::Write(why)),
@@ -201,7 +194,7 @@ fn write_cut(shared: &Shared, journal: &mut Journal, mut cut: Cut, compaction: O
             }
             let counter = if sync { &shared.commits.synced } else { &shared.commits.unsynced };
             counter.fetch_add(1, Ordering::Relaxed);
-            let events = cut.events;
+            let events = cut.has_events();
             state.written(cut, sync);
             drop(state);
             if let (true, Some(wake)) = (events, &shared.outbox) {
