@@ -8,14 +8,14 @@ use serde::{Deserialize, Serialize};
 
 /// A name (a request id for a hold, a fingerprint for a client in flight) and an instant.
 #[derive(Debug, Serialize, Deserialize)]
-struct StoredHold {
-    request_id: String,
+struct StoredHold<S> {
+    request_id: S,
     until_ms: u64,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
-struct StoredDelivery {
-    request_id: String,
+struct StoredDelivery<S> {
+    request_id: S,
     at_ms: u64,
     bytes: u64,
     complete: bool,
@@ -25,23 +25,23 @@ struct StoredDelivery {
 
 /// One trail entry; the outcome as its label.
 #[derive(Debug, Serialize, Deserialize)]
-struct StoredTrail {
-    request_id: String,
+struct StoredTrail<S> {
+    request_id: S,
     at_ms: u64,
-    outcome: String,
-    network: String,
-    agent: String,
+    outcome: S,
+    network: S,
+    agent: S,
 }
 
 #[derive(Debug, Default, Serialize, Deserialize)]
-struct Stored {
+struct Stored<S> {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     first_used_at_ms: Option<u64>,
     uses: u32,
     #[serde(default)]
-    request_ids: Vec<String>,
+    request_ids: Vec<S>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    fingerprint: Option<String>,
+    fingerprint: Option<S>,
     #[serde(default)]
     revoked: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -49,21 +49,21 @@ struct Stored {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     retain_until_ms: Option<u64>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    holds: Vec<StoredHold>,
+    holds: Vec<StoredHold<S>>,
     #[serde(default)]
     resumes: u32,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    completed: Vec<String>,
+    completed: Vec<S>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    deliveries: Vec<StoredDelivery>,
+    deliveries: Vec<StoredDelivery<S>>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    in_flight: Vec<StoredHold>,
+    in_flight: Vec<StoredHold<S>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    tag: Option<String>,
+    tag: Option<S>,
     #[serde(default)]
     max_uses: u32,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    trail: Vec<StoredTrail>,
+    trail: Vec<StoredTrail<S>>,
     #[serde(default)]
     refusals: u32,
 }
@@ -76,45 +76,46 @@ fn from_ms(ms: u64) -> SystemTime {
     UNIX_EPOCH + Duration::from_millis(ms)
 }
 
+/// The record as JSON; the strings are borrowed from it, not copied.
 pub fn encode(r: &LinkRecord) -> Result<Vec<u8>, serde_json::Error> {
-    serde_json::to_vec(&Stored {
+    serde_json::to_vec(&Stored::<&str> {
         first_used_at_ms: r.first_used_at.map(ms),
         uses: r.uses,
-        request_ids: r.request_ids.clone(),
-        fingerprint: r.fingerprint.clone(),
+        request_ids: r.request_ids.iter().map(String::as_str).collect(),
+        fingerprint: r.fingerprint.as_deref(),
         revoked: r.revoked,
         revoked_at_ms: r.revoked_at.map(ms),
         retain_until_ms: r.retain_until.map(ms),
-        holds: r.holds.iter().map(|(request_id, until)| StoredHold { request_id: request_id.clone(), until_ms: ms(*until) }).collect(),
+        holds: r.holds.iter().map(|(request_id, until)| StoredHold { request_id: request_id.as_str(), until_ms: ms(*until) }).collect(),
         resumes: r.resumes,
-        completed: r.completed.clone(),
+        completed: r.completed.iter().map(String::as_str).collect(),
         in_flight: r
             .in_flight
             .iter()
-            .map(|(fingerprint, until)| StoredHold { request_id: fingerprint.clone(), until_ms: ms(*until) })
+            .map(|(fingerprint, until)| StoredHold { request_id: fingerprint.as_str(), until_ms: ms(*until) })
             .collect(),
         deliveries: r
             .deliveries
             .iter()
             .map(|d| StoredDelivery {
-                request_id: d.request_id.clone(),
+                request_id: d.request_id.as_str(),
                 at_ms: ms(d.at),
                 bytes: d.bytes,
                 complete: d.complete,
                 resume: d.resume,
             })
             .collect(),
-        tag: r.tag.clone(),
+        tag: r.tag.as_deref(),
         max_uses: r.max_uses,
         trail: r
             .trail
             .iter()
             .map(|e| StoredTrail {
-                request_id: e.request_id.clone(),
+                request_id: e.request_id.as_str(),
                 at_ms: ms(e.at),
-                outcome: e.outcome.label().to_owned(),
-                network: e.client.network.clone(),
-                agent: e.client.agent.clone(),
+                outcome: e.outcome.label(),
+                network: e.client.network.as_str(),
+                agent: e.client.agent.as_str(),
             })
             .collect(),
         refusals: r.refusals,
@@ -122,7 +123,7 @@ pub fn encode(r: &LinkRecord) -> Result<Vec<u8>, serde_json::Error> {
 }
 
 pub fn decode(raw: &[u8]) -> Result<LinkRecord, LedgerError> {
-    let s: Stored = serde_json::from_slice(raw).map_err(|e| LedgerError::Corrupt(format!("file ledger record: {e}")))?;
+    let s: Stored<String> = serde_json::from_slice(raw).map_err(|e| LedgerError::Corrupt(format!("file ledger record: {e}")))?;
     Ok(LinkRecord {
         first_used_at: s.first_used_at_ms.map(from_ms),
         uses: s.uses,
