@@ -287,13 +287,24 @@ mod tests {
             outcome: TrailOutcome::Refused("link_already_used".into()),
             client: ClientHint { network: "2001:db8::/48".into(), agent: "bot".into() },
         };
-        let first = step(&mut record, |r| drop(r.note_refusal(&refused(0), at(86_400))));
+        let first = step(&mut record, |r| {
+            r.note_refusal(&refused(0), at(86_400));
+        });
         assert_eq!(kinds(&first), ["link.refused"]);
         assert_eq!(first[0].to_json()["reason"], "link_already_used");
-        assert!(step(&mut record, |r| drop(r.note_refusal(&refused(0), at(86_400)))).is_empty(), "the same request once");
+        assert!(
+            step(&mut record, |r| {
+                r.note_refusal(&refused(0), at(86_400));
+            })
+            .is_empty(),
+            "the same request once"
+        );
         let mut sent = 1;
         for i in 1..REFUSALS_KEPT + 10 {
-            sent += step(&mut record, |r| drop(r.note_refusal(&refused(i), at(86_400)))).len();
+            sent += step(&mut record, |r| {
+                r.note_refusal(&refused(i), at(86_400));
+            })
+            .len();
         }
         assert_eq!(sent, REFUSALS_KEPT as usize, "rate-limited per link: the kept ones only");
         assert_eq!(kinds(&step(&mut record, |r| r.revoke(at(20), at(86_400)))), ["link.revoked"]);

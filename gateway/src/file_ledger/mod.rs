@@ -279,8 +279,18 @@ impl Ledger for FileLedger {
     }
 
     async fn resume(&self, resume: &ResumeClaim) -> Result<ResumeOutcome, LedgerError> {
-        let change = |record: Option<&mut LinkRecord>| record.map_or(ResumeOutcome::NotResumable, |r| r.resume(resume));
-        self.update_existing(&resume.key, |_| Must::BeDurable, change).await
+        // Only a resume granted changes the record (the core's rule says so, and tests it); a
+        // spent link asked for again by its first client comes this way on every denial.
+        let (out, wait) = self.shared.change_known(
+            &resume.key,
+            |_| Must::BeDurable,
+            |record| {
+                let outcome = record.resume(resume);
+                let effect = if matches!(outcome, ResumeOutcome::Resumed { .. }) { Effect::Changed } else { Effect::Unchanged };
+                (outcome, effect)
+            },
+        )?;
+        settle(out, wait).await
     }
 
     async fn record_delivery(&self, key: &LedgerKey, fingerprint: Option<&str>, delivery: &Delivery) -> Result<(), LedgerError> {

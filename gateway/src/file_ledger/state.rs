@@ -146,11 +146,12 @@ impl Cut {
         !self.events.is_empty()
     }
 
-    /// The frame (encoded outside the lock).
-    pub fn frame(&self) -> Result<Frame, String> {
+    /// The frame (encoded outside the lock). The records are let go of here, so that a change
+    /// made to one while the frame is written and synced need not copy it.
+    pub fn frame(&mut self) -> Result<Frame, String> {
         let mut frame = Frame::default();
-        for (key, version, record) in &self.records {
-            frame.record(*version, key, record)?;
+        for (key, version, record) in std::mem::take(&mut self.records) {
+            frame.record(version, &key, &record)?;
         }
         for (key, version) in &self.removed {
             frame.removed(*version, key)?;

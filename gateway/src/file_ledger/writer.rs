@@ -175,7 +175,7 @@ pub(super) fn run(shared: Arc<Shared>, mut journal: Journal) {
 
 /// Writes one cut (to the compaction's copy as well) and answers its waiters; false when it
 /// failed (the state is then read back from the file, or refuses everything).
-fn write_cut(shared: &Shared, journal: &mut Journal, cut: Cut, compaction: Option<&Compaction>) -> bool {
+fn write_cut(shared: &Shared, journal: &mut Journal, mut cut: Cut, compaction: Option<&Compaction>) -> bool {
     let sync = cut.must_sync();
     let bytes = cut.frame().and_then(|frame| if frame.is_empty() { Ok(Vec::new()) } else { frame.finish() });
     if bytes.as_ref().is_ok_and(Vec::is_empty) && !sync {

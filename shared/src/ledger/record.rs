@@ -293,6 +293,29 @@ mod tests {
         assert_eq!(record, before);
     }
 
+    /// The same, for a resume: only a granted one changes the record.
+    #[test]
+    fn a_resume_that_is_not_granted_leaves_the_record_as_it_was() {
+        let mut record = LinkRecord::default();
+        assert!(matches!(record.apply(&claim("r1", 1, false)), ClaimOutcome::Granted { .. }));
+        let at = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000);
+        for rid in ["r1", "r2"] {
+            let resume = ResumeClaim {
+                key: LedgerKey::from_stored("link:x"),
+                request_id: rid.into(),
+                fingerprint: "someone else".into(),
+                at,
+                window_start: SystemTime::UNIX_EPOCH,
+                max_resumes: 10,
+                single_flight: None,
+                client: ClientHint::default(),
+            };
+            let before = record.clone();
+            assert_eq!(record.resume(&resume), ResumeOutcome::NotResumable, "{rid}");
+            assert_eq!(record, before, "{rid}");
+        }
+    }
+
     #[test]
     fn a_refusal_says_what_it_changed() {
         let at = SystemTime::UNIX_EPOCH;
