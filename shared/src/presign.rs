@@ -145,16 +145,22 @@ fn presign_into(
     out.push('/');
     push_key(out, request.key);
     // The SDK always names the operation in `x-id`; S3 ignores it but it is signed.
-    let mut query: Vec<(&str, &str)> = Vec::with_capacity(1 + request.extra_query.len());
-    query.push(("x-id", request.method.operation()));
-    query.extend(request.extra_query.iter().map(|(name, value)| (*name, value.as_str())));
-    let headers: Vec<(&str, &str)> = request.content_type.map(|ct| ("content-type", ct)).into_iter().collect();
+    let x_id = [("x-id", request.method.operation())];
+    let with_extra: Vec<(&str, &str)>;
+    let query: &[(&str, &str)] = if request.extra_query.is_empty() {
+        &x_id
+    } else {
+        with_extra = x_id.into_iter().chain(request.extra_query.iter().map(|(name, value)| (*name, value.as_str()))).collect();
+        &with_extra
+    };
+    let content_type = request.content_type.map(|ct| [("content-type", ct)]);
+    let headers: &[(&str, &str)] = content_type.as_ref().map_or(&[], |header| header);
     let host = base.split_once("://").map_or(base.as_str(), |(_, host)| host);
     let amz_date = amz_date(now);
     let signature = sigv4::sign_query(
         out,
         path_start,
-        &sigv4::QueryRequest { method: request.method.as_str(), host, query: &query, headers: &headers },
+        &sigv4::QueryRequest { method: request.method.as_str(), host, query, headers },
         &sigv4::Scope {
             access_key: credentials.access_key_id(),
             secret_key: credentials.secret_access_key(),

@@ -204,29 +204,26 @@ pub fn sign_query(url: &mut String, path_start: usize, request: &QueryRequest<'_
             signed_headers.push_str(header(h).0);
         }
 
-        // Every parameter but the signature, written once, encoded, into the URL.
+        // Every parameter but the signature, written once, encoded, into the URL. (The X-Amz-*
+        // names and the algorithm are unreserved characters only: they are their own encoding.)
         params.clear();
-        let mut param = |url: &mut String, name: &str, value: Value<'_>| {
+        let mut param = |url: &mut String, name: Value<'_>, value: Value<'_>| {
             url.push(if params.is_empty() { '?' } else { '&' });
             let name_start = url.len();
-            push_query(url, name);
+            name.push_to(url);
             let eq = url.len();
             url.push('=');
-            match value {
-                Value::Plain(value) => push_query(url, value),
-                Value::Encoded(value) => url.push_str(value),
-                Value::Number(n) => push_u64(url, n),
-            }
+            value.push_to(url);
             params.push(Param { name_start, eq, end: url.len() });
         };
         for (name, value) in request.query {
-            param(url, name, Value::Plain(value));
+            param(url, Value::Plain(name), Value::Plain(value));
         }
-        param(url, "X-Amz-Algorithm", Value::Plain(ALGORITHM));
-        param(url, "X-Amz-Credential", Value::Encoded(&key.credential));
-        param(url, "X-Amz-Date", Value::Plain(scope.amz_date));
-        param(url, "X-Amz-Expires", Value::Number(scope.expires_secs));
-        param(url, "X-Amz-SignedHeaders", Value::Plain(signed_headers));
+        param(url, Value::Encoded("X-Amz-Algorithm"), Value::Encoded(ALGORITHM));
+        param(url, Value::Encoded("X-Amz-Credential"), Value::Encoded(&key.credential));
+        param(url, Value::Encoded("X-Amz-Date"), Value::Plain(scope.amz_date));
+        param(url, Value::Encoded("X-Amz-Expires"), Value::Number(scope.expires_secs));
+        param(url, Value::Encoded("X-Amz-SignedHeaders"), Value::Plain(signed_headers));
         let signed_end = url.len();
         if let Some(session_token) = scope.session_token {
             if token != session_token {
@@ -234,8 +231,11 @@ pub fn sign_query(url: &mut String, path_start: usize, request: &QueryRequest<'_
                 encoded_token.clear();
                 push_query(encoded_token, session_token);
             }
-            param(url, "X-Amz-Security-Token", Value::Encoded(encoded_token));
+            param(url, Value::Encoded("X-Amz-Security-Token"), Value::Encoded(encoded_token));
         }
+        // Sorted below: the X-Amz-* ones first, as they are nearly in order already and sort
+        // before every lower-case name, so the sort has next to nothing to move.
+        params.rotate_left(request.query.len());
 
         let query: &str = url;
         params.sort_by(|a, b| (a.name(query), a.value(query)).cmp(&(b.name(query), b.value(query))));
@@ -257,12 +257,22 @@ pub fn sign_query(url: &mut String, path_start: usize, request: &QueryRequest<'_
     })
 }
 
-/// A parameter's value: to encode, already encoded, or a number (never needs encoding).
+/// A parameter's name or value: to encode, already encoded, or a number (never needs encoding).
 #[derive(Clone, Copy)]
 enum Value<'a> {
     Plain(&'a str),
     Encoded(&'a str),
     Number(u64),
+}
+
+impl Value<'_> {
+    fn push_to(self, url: &mut String) {
+        match self {
+            Self::Plain(raw) => push_query(url, raw),
+            Self::Encoded(encoded) => url.push_str(encoded),
+            Self::Number(n) => push_u64(url, n),
+        }
+    }
 }
 
 fn push_u64(out: &mut String, n: u64) {

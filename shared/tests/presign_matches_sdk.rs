@@ -147,8 +147,7 @@ async fn the_cached_signing_key_follows_day_region_and_credentials() {
         let origin = S3Origin { bucket: "my-bucket".into(), region: region.into(), endpoint: None };
         // A GET and a PUT with a signed content type: one and two signed headers.
         for (method, content_type) in [(LinkMethod::Get, None), (LinkMethod::Put, Some("text/plain"))] {
-            let req =
-                PresignRequest { method, key: "report.pdf", expires_in: Duration::from_secs(600), content_type, extra_query: &[] };
+            let req = PresignRequest { method, key: "report.pdf", expires_in: Duration::from_secs(600), content_type, extra_query: &[] };
             let ours = presign(&origin, creds, &req, now).unwrap().origin_url();
             assert_eq!(ours, sdk_url(&client, "my-bucket", &req, now).await, "step {i} {method:?}");
         }
