@@ -91,15 +91,14 @@ fn sealed_link(
         content_type: request.content_type.clone(),
         confirm: policy.confirm,
     };
-    let mut url = String::with_capacity(256);
+    let mut path = String::with_capacity(1 + request.key.len() + 16);
+    path.push('/');
+    push_key(&mut path, &request.key);
+    let mut url = String::with_capacity(settings.cdn.len() + 8 + path.len() + 1 + 128);
     push_cdn_base(&mut url, &settings.cdn);
-    let path_start = url.len();
-    url.push('/');
-    push_key(&mut url, &request.key);
-    let token = sealed::seal(&claims, keys.active_secret(), &settings.cdn_host(), url.get(path_start..).unwrap_or_default())
-        .map_err(|_| IssueError::SigningFailed)?;
+    url.push_str(&path);
     url.push('?');
-    url.push_str(&token);
+    sealed::seal_into(&mut url, &claims, keys.active_secret(), &settings.cdn_host(), &path).map_err(|_| IssueError::SigningFailed)?;
     Ok((url, LinkId::for_nonce(&nonce), policy.expires_in))
 }
 
