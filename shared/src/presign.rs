@@ -13,7 +13,7 @@ use aws_sigv4::http_request::{PercentEncodingMode, SignableBody, SignableRequest
 use aws_sigv4::sign::v4;
 use aws_smithy_runtime_api::client::identity::Identity;
 
-use crate::encoding::{encode_key, encode_query};
+use crate::encoding::{encode_key, push_key};
 use crate::link::LinkMethod;
 use crate::sigv4;
 
@@ -36,7 +36,13 @@ impl S3Origin {
     /// `scheme://authority` and the path prefix before the key.
     fn base_and_prefix(&self) -> (String, String) {
         match &self.endpoint {
-            None => (format!("https://{}.s3.{}.amazonaws.com", self.bucket, self.region), String::new()),
+            None => {
+                let mut base = String::with_capacity(26 + self.bucket.len() + self.region.len());
+                for part in ["https://", &self.bucket, ".s3.", &self.region, ".amazonaws.com"] {
+                    base.push_str(part);
+                }
+                (base, String::new())
+            }
             Some(endpoint) => (endpoint.trim_end_matches('/').to_owned(), format!("/{}", encode_key(&self.bucket))),
         }
     }
@@ -75,9 +81,21 @@ impl PresignedUrl {
     /// the origin host, which the CDN sends to the origin) stays valid.
     /// `cdn` is a bare domain (`https` is implied) or a `scheme://host[:port]` base.
     pub fn on_cdn(&self, cdn: &str) -> String {
-        let cdn = cdn.trim_end_matches('/');
-        if cdn.contains("://") { format!("{cdn}{}", self.path_and_query) } else { format!("https://{cdn}{}", self.path_and_query) }
+        let mut url = String::with_capacity(cdn.len() + 8 + self.path_and_query.len());
+        push_cdn_base(&mut url, cdn);
+        url.push_str(&self.path_and_query);
+        url
     }
+}
+
+/// Appends the `scheme://host[:port]` of `cdn`: a bare domain (`https` is implied) or a
+/// `scheme://host[:port]` base (a trailing `/` is dropped).
+pub fn push_cdn_base(out: &mut String, cdn: &str) {
+    let cdn = cdn.trim_end_matches('/');
+    if !cdn.contains("://") {
+        out.push_str("https://");
+    }
+    out.push_str(cdn);
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -93,42 +111,88 @@ pub fn presign(
     request: &PresignRequest<'_>,
     now: SystemTime,
 ) -> Result<PresignedUrl, PresignError> {
+    let mut path_and_query = String::with_capacity(512);
+    let (origin, signature) = presign_into(&mut path_and_query, origin, credentials, request, now)?;
+    Ok(PresignedUrl { origin, path_and_query, signature: signature.as_str().to_owned() })
+}
+
+/// [`presign`], straight onto the CDN ([`PresignedUrl::on_cdn`]): the URL and its signature.
+pub fn presign_on_cdn(
+    cdn: &str,
+    origin: &S3Origin,
+    credentials: &Credentials,
+    request: &PresignRequest<'_>,
+    now: SystemTime,
+) -> Result<(String, sigv4::Signature), PresignError> {
+    let mut url = String::with_capacity(512);
+    push_cdn_base(&mut url, cdn);
+    let (_, signature) = presign_into(&mut url, origin, credentials, request, now)?;
+    Ok((url, signature))
+}
+
+/// Appends the presigned path and query to `out`; returns the origin's `scheme://authority`
+/// and the signature.
+fn presign_into(
+    out: &mut String,
+    origin: &S3Origin,
+    credentials: &Credentials,
+    request: &PresignRequest<'_>,
+    now: SystemTime,
+) -> Result<(String, sigv4::Signature), PresignError> {
     let (base, prefix) = origin.base_and_prefix();
-    let path = format!("{prefix}/{}", encode_key(request.key));
+    let path_start = out.len();
+    out.push_str(&prefix);
+    out.push('/');
+    push_key(out, request.key);
     // The SDK always names the operation in `x-id`; S3 ignores it but it is signed.
-    let mut query: Vec<(&str, &str)> = Vec::with_capacity(1 + request.extra_query.len());
-    query.push(("x-id", request.method.operation()));
-    query.extend(request.extra_query.iter().map(|(name, value)| (*name, value.as_str())));
-    let headers: Vec<(&str, &str)> = request.content_type.map(|ct| ("content-type", ct)).into_iter().collect();
+    let x_id = [("x-id", request.method.operation())];
+    let with_extra: Vec<(&str, &str)>;
+    let query: &[(&str, &str)] = if request.extra_query.is_empty() {
+        &x_id
+    } else {
+        with_extra = x_id.into_iter().chain(request.extra_query.iter().map(|(name, value)| (*name, value.as_str()))).collect();
+        &with_extra
+    };
+    let content_type = request.content_type.map(|ct| [("content-type", ct)]);
+    let headers: &[(&str, &str)] = content_type.as_ref().map_or(&[], |header| header);
     let host = base.split_once("://").map_or(base.as_str(), |(_, host)| host);
     let amz_date = amz_date(now);
-    let signed = sigv4::sign_query(
-        &sigv4::QueryRequest { method: request.method.as_str(), host, path: &path, query: &query, headers: &headers },
+    let signature = sigv4::sign_query(
+        out,
+        path_start,
+        &sigv4::QueryRequest { method: request.method.as_str(), host, query, headers },
         &sigv4::Scope {
             access_key: credentials.access_key_id(),
             secret_key: credentials.secret_access_key(),
             session_token: credentials.session_token(),
             region: &origin.region,
-            amz_date: &amz_date,
+            amz_date: std::str::from_utf8(&amz_date).unwrap_or_default(),
             expires_secs: request.expires_in.as_secs(),
         },
     );
-    let mut path_and_query = path;
-    for (i, (name, value)) in query.iter().enumerate() {
-        path_and_query.push(if i == 0 { '?' } else { '&' });
-        path_and_query.push_str(&encode_query(name));
-        path_and_query.push('=');
-        path_and_query.push_str(&encode_query(value));
-    }
-    path_and_query.push_str(&signed.params);
-    Ok(PresignedUrl { origin: base, path_and_query, signature: signed.signature })
+    Ok((base, signature))
 }
 
 /// `yyyymmddThhmmssZ` (UTC).
-fn amz_date(t: SystemTime) -> String {
+fn amz_date(t: SystemTime) -> [u8; 16] {
     let secs = crate::time::unix_secs(t) as i64;
     let dt = time::OffsetDateTime::from_unix_timestamp(secs).unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
-    format!("{:04}{:02}{:02}T{:02}{:02}{:02}Z", dt.year(), u8::from(dt.month()), dt.day(), dt.hour(), dt.minute(), dt.second())
+    let mut out = *b"00000000T000000Z";
+    let mut put = |at: usize, width: usize, value: u32| {
+        let mut value = value;
+        for digit in out[at..at + width].iter_mut().rev() {
+            *digit = b'0' + (value % 10) as u8;
+            value /= 10;
+        }
+    };
+    // The time crate's years are -9999..=9999; X-Amz-Date has four digits.
+    put(0, 4, dt.year().clamp(0, 9999) as u32);
+    put(4, 2, u8::from(dt.month()).into());
+    put(6, 2, dt.day().into());
+    put(9, 2, dt.hour().into());
+    put(11, 2, dt.minute().into());
+    put(13, 2, dt.second().into());
+    out
 }
 
 /// S3's signing rules: single URI encoding, no path normalisation (the payload is always

@@ -108,38 +108,49 @@ fn links_never_outlive_their_signing_credentials() {
     assert_eq!((error.status(), error.code()), (503, "credentials_unavailable"));
 }
 
-/// The signing key is cached per thread: crossing midnight, switching region and rotating the
-/// credentials (a new secret, or a new session token under the same secret) must each sign
-/// exactly as the SDK does, in any order, and coming back to an earlier scope too.
+/// The signing key is cached per thread (with the credential scope and the last session token's
+/// encoding): crossing midnight, switching region and rotating the credentials (a new secret
+/// under the same access key, a new key pair, a new session token under the same secret, a
+/// session token appearing or going away) must each sign exactly as the SDK does, in any order,
+/// and coming back to an earlier scope too. (The service is always `s3`.)
 #[tokio::test(flavor = "current_thread")]
 async fn the_cached_signing_key_follows_day_region_and_credentials() {
     let before_midnight = parse_amz_date("20261122T235959Z").unwrap();
     let after_midnight = parse_amz_date("20261123T000000Z").unwrap();
     let first = Credentials::new("ASIAFIRST", "first-secret", Some("token-one".into()), None, "sts");
-    let same_secret_new_token = Credentials::new("ASIAFIRST", "first-secret", Some("token-two".into()), None, "sts");
+    let same_secret_new_token = Credentials::new("ASIAFIRST", "first-secret", Some("token+two/=".into()), None, "sts");
+    let same_secret_no_token = Credentials::new("ASIAFIRST", "first-secret", None, None, "static");
+    let same_key_new_secret = Credentials::new("ASIAFIRST", "rotated-secret", Some("token-one".into()), None, "sts");
+    let same_key_new_secret_no_token = Credentials::new("ASIAFIRST", "rotated-secret", None, None, "static");
     let rotated = Credentials::new("ASIASECOND", "second-secret", Some("token-three".into()), None, "sts");
-    let steps: [(&Credentials, &str, SystemTime); 8] = [
+    let steps: [(&Credentials, &str, SystemTime); 17] = [
         (&first, "eu-west-1", before_midnight),
         (&first, "eu-west-1", before_midnight),
         (&first, "eu-west-1", after_midnight),
         (&first, "us-east-1", after_midnight),
         (&same_secret_new_token, "us-east-1", after_midnight),
+        (&same_secret_no_token, "us-east-1", after_midnight),
+        (&same_secret_new_token, "us-east-1", after_midnight),
+        (&same_secret_no_token, "us-east-1", after_midnight),
+        (&first, "us-east-1", after_midnight),
+        (&same_key_new_secret, "us-east-1", after_midnight),
+        (&same_key_new_secret_no_token, "us-east-1", after_midnight),
+        (&same_key_new_secret, "us-east-1", before_midnight),
+        (&first, "us-east-1", before_midnight),
         (&rotated, "us-east-1", after_midnight),
         (&rotated, "eu-west-1", before_midnight),
+        (&same_secret_no_token, "eu-west-1", before_midnight),
         (&first, "eu-west-1", before_midnight),
     ];
     for (i, (creds, region, now)) in steps.into_iter().enumerate() {
         let client = sdk_client(creds, region, None);
         let origin = S3Origin { bucket: "my-bucket".into(), region: region.into(), endpoint: None };
-        let req = PresignRequest {
-            method: LinkMethod::Get,
-            key: "report.pdf",
-            expires_in: Duration::from_secs(600),
-            content_type: None,
-            extra_query: &[],
-        };
-        let ours = presign(&origin, creds, &req, now).unwrap().origin_url();
-        assert_eq!(ours, sdk_url(&client, "my-bucket", &req, now).await, "step {i}");
+        // A GET and a PUT with a signed content type: one and two signed headers.
+        for (method, content_type) in [(LinkMethod::Get, None), (LinkMethod::Put, Some("text/plain"))] {
+            let req = PresignRequest { method, key: "report.pdf", expires_in: Duration::from_secs(600), content_type, extra_query: &[] };
+            let ours = presign(&origin, creds, &req, now).unwrap().origin_url();
+            assert_eq!(ours, sdk_url(&client, "my-bucket", &req, now).await, "step {i} {method:?}");
+        }
     }
 }
 

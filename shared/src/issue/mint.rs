@@ -10,10 +10,10 @@ use serde::{Deserialize, Serialize};
 
 use super::policy::{LinkRequest, Policy, validate};
 use super::{IssueError, IssuerSettings};
-use crate::encoding::encode_key;
+use crate::encoding::push_key;
 use crate::link::policy::{MAX_USES, content_disposition};
 use crate::link::{LinkId, LinkMethod, LinkMode};
-use crate::presign::{PresignRequest, presign};
+use crate::presign::{PresignRequest, presign_on_cdn, push_cdn_base};
 use crate::presigned::{GRACE_PARAM, USES_PARAM};
 use crate::sealed::{self, Claims, KeySet};
 use crate::time::{from_unix_secs, rfc3339, unix_secs};
@@ -91,10 +91,14 @@ fn sealed_link(
         content_type: request.content_type.clone(),
         confirm: policy.confirm,
     };
-    let path = format!("/{}", encode_key(&request.key));
-    let token = sealed::seal(&claims, keys.active_secret(), &settings.cdn_host(), &path).map_err(|_| IssueError::SigningFailed)?;
-    let base = settings.cdn.trim_end_matches('/');
-    let url = if base.contains("://") { format!("{base}{path}?{token}") } else { format!("https://{base}{path}?{token}") };
+    let mut path = String::with_capacity(1 + request.key.len() + 16);
+    path.push('/');
+    push_key(&mut path, &request.key);
+    let mut url = String::with_capacity(settings.cdn.len() + 8 + path.len() + 1 + 128);
+    push_cdn_base(&mut url, &settings.cdn);
+    url.push_str(&path);
+    url.push('?');
+    sealed::seal_into(&mut url, &claims, keys.active_secret(), &settings.cdn_host(), &path).map_err(|_| IssueError::SigningFailed)?;
     Ok((url, LinkId::for_nonce(&nonce), policy.expires_in))
 }
 
@@ -135,6 +139,7 @@ fn presigned_link(
         content_type: request.content_type.as_deref(),
         extra_query: &extra,
     };
-    let signed = presign(&settings.origin, credentials, &presign_request, now).map_err(|_| IssueError::SigningFailed)?;
-    Ok((signed.on_cdn(&settings.cdn), LinkId::for_signature(&signed.signature), expires_in))
+    let (url, signature) =
+        presign_on_cdn(&settings.cdn, &settings.origin, credentials, &presign_request, now).map_err(|_| IssueError::SigningFailed)?;
+    Ok((url, LinkId::for_signature(signature.as_str()), expires_in))
 }
