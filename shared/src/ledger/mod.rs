@@ -236,11 +236,36 @@ impl LinkState {
     /// download not completed, resumes left, not revoked? (The rule every ledger applies in its
     /// one write, and the look of a HEAD.)
     pub fn resumable(&self, resume: &ResumeClaim) -> bool {
+        Resumable {
+            revoked: self.revoked,
+            fingerprint: self.fingerprint.as_deref(),
+            first_used_at: self.first_used_at,
+            resumes: self.resumes,
+            completed: &self.completed,
+            in_flight: &self.in_flight,
+        }
+        .allows(resume)
+    }
+}
+
+/// What a resume is decided on, borrowed from a [`LinkState`] or straight from a record (which
+/// need not build a state, trail and all, to decide one).
+pub(crate) struct Resumable<'a> {
+    pub revoked: bool,
+    pub fingerprint: Option<&'a str>,
+    pub first_used_at: Option<SystemTime>,
+    pub resumes: u32,
+    pub completed: &'a [String],
+    pub in_flight: &'a [(String, SystemTime)],
+}
+
+impl Resumable<'_> {
+    pub fn allows(&self, resume: &ResumeClaim) -> bool {
         let busy = resume.single_flight.is_some_and(|flight| {
             self.in_flight.iter().any(|(fingerprint, until)| *fingerprint == resume.fingerprint && *until > flight.now)
         });
         !self.revoked
-            && self.fingerprint.as_deref() == Some(resume.fingerprint.as_str())
+            && self.fingerprint == Some(resume.fingerprint.as_str())
             && self.first_used_at.is_some_and(|first| first >= resume.window_start)
             && self.resumes < resume.max_resumes
             && !self.completed.contains(&resume.fingerprint)

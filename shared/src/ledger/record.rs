@@ -25,8 +25,8 @@
 use std::time::SystemTime;
 
 use super::{
-    ClaimOutcome, ClientHint, Commit, Delivery, LinkState, REFUSALS_KEPT, Release, ResumeClaim, ResumeOutcome, TrailEntry, TrailOutcome,
-    UseClaim, UsedLink,
+    ClaimOutcome, ClientHint, Commit, Delivery, LinkState, REFUSALS_KEPT, Release, Resumable, ResumeClaim, ResumeOutcome, TrailEntry,
+    TrailOutcome, UseClaim, UsedLink,
 };
 
 /// What [`LinkRecord::note_refusal`] changed: an adapter that keeps records itself writes a
@@ -150,7 +150,7 @@ impl LinkRecord {
 
     pub fn resume(&mut self, resume: &ResumeClaim) -> ResumeOutcome {
         let own_use = self.request_ids.contains(&resume.request_id) || self.holds.iter().any(|(id, _)| *id == resume.request_id);
-        if own_use || !self.state().resumable(resume) {
+        if own_use || !self.resumable().allows(resume) {
             return ResumeOutcome::NotResumable;
         }
         self.resumes += 1;
@@ -228,6 +228,17 @@ impl LinkRecord {
         self.revoked = true;
         self.revoked_at.get_or_insert(at);
         self.retain_until.get_or_insert(retain_until);
+    }
+
+    fn resumable(&self) -> Resumable<'_> {
+        Resumable {
+            revoked: self.revoked,
+            fingerprint: self.fingerprint.as_deref(),
+            first_used_at: self.first_used_at,
+            resumes: self.resumes,
+            completed: &self.completed,
+            in_flight: &self.in_flight,
+        }
     }
 
     /// The part of the record the decision and the API read.
