@@ -74,8 +74,8 @@ pub struct DynamoDbLedger {
     table: String,
 }
 
-/// How a conditional write ended: done (with the new values asked for), or lost (with the item
-/// as it was, when there was one).
+/// How a conditional write ended: done (with the values its `ReturnValues` asked for), or lost
+/// (with the item as it was, when there was one).
 enum Written {
     Done(Option<Item>),
     Lost(Option<Item>),
@@ -119,7 +119,11 @@ impl DynamoDbLedger {
             set.push_str(", #fp = if_not_exists(#fp, :fp)");
         }
         let mut add = String::from("#uses :one");
-        let mut update = self.update(&claim.key).return_values(ReturnValue::UpdatedNew);
+        // The use's number is the count before plus the one added: `UPDATED_OLD` returns nothing
+        // at all for a link's first use (its common case), where `UPDATED_NEW` would echo every
+        // attribute the write set, the trail entry included, for DynamoDB to encode and the SDK to
+        // parse.
+        let mut update = self.update(&claim.key).return_values(ReturnValue::UpdatedOld);
         update = use_of(update, claim, &mut set, &mut add);
         update = update
             .update_expression(format!("SET {set} ADD {add}"))
@@ -132,8 +136,7 @@ impl DynamoDbLedger {
             .expression_attribute_names("#revoked", REVOKED)
             .expression_attribute_values(":one", n(1))
             .expression_attribute_values(":now", n(unix_secs(claim.at)))
-            .expression_attribute_values(":ttl", n(unix_secs(claim.retain_until)))
-            .expression_attribute_values(":max", n(u64::from(claim.max_uses)));
+            .expression_attribute_values(":ttl", n(unix_secs(claim.retain_until)));
         if let Some(fingerprint) = &claim.fingerprint {
             update = update.expression_attribute_names("#fp", FINGERPRINT).expression_attribute_values(":fp", s(fingerprint));
         }
@@ -191,9 +194,11 @@ impl DynamoDbLedger {
 }
 
 /// Adds the claim's use to an update: a hold (`SET hold:<rid> = :lease`) or a spent use
-/// (`ADD request_ids :rid`), and the names every claim condition uses.
+/// (`ADD request_ids :rid`), its trail entry and `max_uses`, and the names and values every
+/// claim condition uses (`:max`, the link's uses in all, is both `max_uses` and the bound of the
+/// count).
 fn use_of(update: UpdateItemFluentBuilder, claim: &UseClaim, set: &mut String, add: &mut String) -> UpdateItemFluentBuilder {
-    set.push_str(", #trail = :trail, #max_uses = :max_uses");
+    set.push_str(", #trail = :trail, #max_uses = :max");
     let entry =
         TrailEntry { request_id: claim.request_id.clone(), at: claim.at, outcome: TrailOutcome::Used, client: claim.client.clone() };
     let update = update
@@ -203,7 +208,7 @@ fn use_of(update: UpdateItemFluentBuilder, claim: &UseClaim, set: &mut String, a
         .expression_attribute_names("#max_uses", MAX_USES)
         .expression_attribute_values(":rid", s(&claim.request_id))
         .expression_attribute_values(":trail", trail_value(&entry))
-        .expression_attribute_values(":max_uses", n(u64::from(claim.max_uses)));
+        .expression_attribute_values(":max", n(u64::from(claim.max_uses)));
     match claim.hold_until {
         Some(until) => {
             set.push_str(", #hold = :lease");
@@ -229,9 +234,10 @@ impl Ledger for DynamoDbLedger {
         let mut write = self.claim_new(claim).await?;
         for _ in 0..CLAIM_ATTEMPTS {
             let old = match write {
-                Written::Done(new) => {
-                    let uses = new.as_ref().and_then(|a| number(a, USES));
-                    return Ok(ClaimOutcome::Granted { use_number: uses.map_or(1, |u| u32::try_from(u).unwrap_or(u32::MAX)) });
+                Written::Done(before) => {
+                    // `UPDATED_OLD`: the count as it was (absent on a first use); the write added one.
+                    let uses = before.as_ref().and_then(|a| number(a, USES)).unwrap_or(0).saturating_add(1);
+                    return Ok(ClaimOutcome::Granted { use_number: u32::try_from(uses).unwrap_or(u32::MAX) });
                 }
                 Written::Lost(old) => old.ok_or_else(|| LedgerError::Corrupt("condition failed but no ALL_OLD item returned".into()))?,
             };
