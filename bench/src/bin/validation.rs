@@ -79,7 +79,9 @@ async fn run(requests: usize) -> anyhow::Result<()> {
     let raw = counted_ddb(&floor_calls);
     let write_calls = CallCounter::default();
     let ledger = oncelink::ledger::DynamoDbLedger::new(counted_ddb(&write_calls), deployment.table.clone());
-    let write_alone = |i: usize| {
+    // The claim the edge service makes for request `i`'s viewer request (same fingerprint,
+    // same client hint: the same UpdateItem), on a fresh key of its own.
+    let write_alone = |i: usize, request: &oncelink::ViewerRequest| {
         let at = SystemTime::now();
         let claim = oncelink::ledger::UseClaim {
             key: oncelink::ledger::LedgerKey::from_stored(format!("link:write-{i:022}")),
@@ -87,9 +89,9 @@ async fn run(requests: usize) -> anyhow::Result<()> {
             at,
             retain_until: at + Duration::from_secs(7200),
             max_uses: 1,
-            fingerprint: None,
+            fingerprint: Some(oncelink::decision::fingerprint(request)),
             hold_until: None,
-            client: Default::default(),
+            client: oncelink::ledger::ClientHint::of(request),
         };
         let ledger = &ledger;
         async move { oncelink::ledger::Ledger::claim(ledger, &claim).await }
@@ -119,6 +121,8 @@ async fn run(requests: usize) -> anyhow::Result<()> {
     for i in 0..WARM_UP + requests {
         let url = link(i)?.url;
         let event = viewer_event("GET", &url, &format!("cf-{i}"), &[]);
+        let (_, viewer) = oncelink::cloudfront::parse_event(event.clone()).map_err(anyhow::Error::msg)?;
+        let viewer = viewer.to_viewer_request(&format!("cf-{i}"));
         let (ssm_before, ledger_before) = (ssm_calls.sent(), ledger_calls.sent());
         let started = Instant::now();
         let answer = edge.handle_event(event, SystemTime::now()).await.answer;
@@ -136,7 +140,7 @@ async fn run(requests: usize) -> anyhow::Result<()> {
             ensure!(ledger_sent == 1, "warm request {i}: expected exactly one ledger call, saw {ledger_sent}");
         }
         // The ledger's write alone, then the floor: one conditional write and nothing else.
-        let (outcome, write_elapsed) = one_call(&format!("ledger write {i}"), &write_calls, write_alone(i)).await?;
+        let (outcome, write_elapsed) = one_call(&format!("ledger write {i}"), &write_calls, write_alone(i, &viewer)).await?;
         let outcome = outcome.map_err(|e| anyhow::anyhow!("ledger write {i}: {e}"))?;
         ensure!(outcome.is_allowed(), "ledger write {i}: a fresh key was refused: {outcome:?}");
         let (written, floor_elapsed) = one_call(&format!("floor request {i}"), &floor_calls, floor(i)).await?;
