@@ -34,7 +34,8 @@ pub struct Found {
     pub small: Option<Bytes>,
 }
 
-/// Opens `object` and reads what answering needs (blocking). `Ok(None)`: there is no such
+/// Opens `object` and reads what answering needs (blocking, briefly: metadata and at most
+/// [`SMALL`] bytes). `Ok(None)`: there is no such
 /// object (missing, a directory, a name too long for the file system).
 pub fn look_up(object: &Path, sidecar: &Path, want_bytes: bool) -> io::Result<Option<Found>> {
     let file = match std::fs::File::open(object) {
