@@ -4,7 +4,7 @@
 #   bash bench/gateway/run.sh        (called by bench/run.sh; runs on its own too)
 #
 #   1. wrk and nginx (Debian packages, installed if missing) and a release build of the gateway;
-#   2. a gateway on a loopback port on embedded defaults: the durable ledger (redb, group commit)
+#   2. a gateway on a loopback port on embedded defaults: the durable ledger (journal, group commit)
 #      and the data dir's files as the origin; a small object stored through it; links issued
 #      through the issue API for ISSUE_SECONDS (wrk POST, issue.lua saves each link);
 #   3. wrk runs of BENCH_SECONDS each: first uses (walk.lua: every GET a different fresh link),

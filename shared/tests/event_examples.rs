@@ -25,7 +25,9 @@ fn life() -> Vec<Value> {
     // A mail scanner opens it first: a preview, no use.
     let scanner = ClientHint { network: "192.0.2.0/24".into(), agent: "scanner".into() };
     let preview = TrailEntry { request_id: "req-scanner".into(), at: at(60), outcome: TrailOutcome::Preview, client: scanner };
-    step(&|r| r.note_refusal(&preview, retain));
+    step(&|r| {
+        r.note_refusal(&preview, retain);
+    });
     // The customer downloads it (the gateway holds the use, then confirms it).
     let person = ClientHint { network: "2001:db8:1234::/48".into(), agent: "firefox".into() };
     let claim = UseClaim {
@@ -51,7 +53,9 @@ fn life() -> Vec<Value> {
         outcome: TrailOutcome::Refused("link_already_used".into()),
         client: person.clone(),
     };
-    step(&|r| r.note_refusal(&again, retain));
+    step(&|r| {
+        r.note_refusal(&again, retain);
+    });
     step(&|r| r.revoke(at(1200), retain));
     events
 }

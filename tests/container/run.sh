@@ -192,7 +192,7 @@ capeff="$(awk '/^CapEff:/ {print $2}' "/proc/$pid/status")"
 [[ "$capeff" == 0000000000000000 ]] || fail "the gateway has capabilities $capeff"
 not_ours="$(find "$data" \( ! -uid 65532 -o ! -gid 65532 \) -printf '%p %U:%G\n')"
 [[ -z "$not_ours" ]] || fail "files in the volume not owned by 65532: $not_ours"
-[[ -f "$data/ledger.redb" && -f "$data/keys.json" && -f "$data/objects/oncelink/hello.txt" ]] || fail "the volume lacks the ledger, keys or object: $(ls -R "$data")"
+[[ -f "$data/ledger.journal" && -f "$data/keys.json" && -f "$data/objects/oncelink/hello.txt" ]] || fail "the volume lacks the ledger, keys or object: $(ls -R "$data")"
 say "process uid/gid 65532, no capabilities; volume files ($(find "$data" -type f | wc -l)) owned by 65532: ok"
 
 pod stop -t 20 "$ctr" >/dev/null

@@ -192,6 +192,11 @@ impl State {
             || self.lazy_due().is_some_and(|due| due <= now)
     }
 
+    /// How many callers wait for the next synced frame.
+    pub fn waiting(&self) -> usize {
+        self.waiters.len()
+    }
+
     /// When the oldest unwritten refusal count is due.
     pub fn lazy_due(&self) -> Option<Instant> {
         self.lazy_since.map(|since| since + LAZY_EVERY)

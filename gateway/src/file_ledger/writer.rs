@@ -9,8 +9,10 @@
 //! ```
 //!
 //! Group commit falls out of the loop: while one frame is being synced, changes pile up, and
-//! the next cut takes them all (one fsync for everything that waited meanwhile). A frame
-//! nobody waits on is written without a sync (a hold, a delivery record: see `state`).
+//! the next cut takes them all (one fsync for everything that waited meanwhile). When fewer
+//! than 16 callers wait, the writer first gives others 200 µs to join (an fsync costs the
+//! kernel as much for one caller as for fifty, and on a busy gateway it was a fifth of the CPU).
+//! A frame nobody waits on is written without a sync (a hold, a delivery record: see `state`).
 //!
 //! Compaction ([`super::compact`]): once the journal has grown enough, a copier thread copies
 //! the live records into a new file while this thread goes on; every frame written here goes to
@@ -50,6 +52,11 @@ enum Failure {
     Write(String),
     Sync(String),
 }
+
+/// How long a sync waits for more callers to join it when few wait, and how many are enough
+/// not to wait (a sync costs the same for one caller as for fifty).
+const GROUP_WINDOW: std::time::Duration = std::time::Duration::from_micros(200);
+const GROUP_ENOUGH: usize = 16;
 
 /// How often a running copy is looked in on when there is nothing else to do.
 const COPY_CHECK: std::time::Duration = std::time::Duration::from_millis(20);
@@ -114,6 +121,14 @@ pub(super) fn run(shared: Arc<Shared>, mut journal: Journal) {
                 },
             };
             state.writer_idle = false;
+        }
+        // A sync is the costly part of a frame: when few callers wait for one, give others a
+        // moment to join them (the group commit's window), unless a sync just ended anyway.
+        if state.waiting() > 0 && state.waiting() < GROUP_ENOUGH && !state.closing {
+            drop(state);
+            std::thread::sleep(GROUP_WINDOW);
+            let Ok(relocked) = shared.state.lock() else { return };
+            state = relocked;
         }
         let closing = state.closing;
         if state.failed.is_some() {
