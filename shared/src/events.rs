@@ -5,7 +5,7 @@
 //! one pure function ([`changes`]) that compares a record before and after one write:
 //!
 //! ```text
-//! gateway:  file ledger write transaction ─► changes(before, after) ─► outbox (same transaction) ─► webhook
+//! gateway:  file ledger change ─► changes(before, after) ─► outbox (the same journal frame) ─► webhook
 //! AWS:      DynamoDB Streams (old + new image) ─► changes(before, after) ─► EventBridge PutEvents
 //! ```
 //!

@@ -99,10 +99,11 @@ pub struct EventQueue {
 }
 
 impl EventQueue {
-    /// The first `n` pending events.
+    /// The first `n` pending events whose frame is synced (an event not yet on disk tells of
+    /// a change a crash could still take back: it waits).
     pub fn peek(&self, n: usize) -> Result<Vec<PendingEvent>, LedgerError> {
         let state = self.shared.lock()?;
-        Ok(state.outbox.iter().take(n).map(|(seq, (at_ms, body))| pending(*seq, *at_ms, body)).collect())
+        Ok(state.outbox.range(..=state.synced_seq).take(n).map(|(seq, (at_ms, body))| pending(*seq, *at_ms, body)).collect())
     }
 
     /// Forgets delivered events.
@@ -169,6 +170,12 @@ impl FileLedger {
             std::thread::Builder::new().name("ledger-writer".into()).spawn(move || writer::run(shared, journal))?
         };
         Ok(Self { _writer: Arc::new(Writer { shared: shared.clone(), thread: Some(thread) }), shared })
+    }
+
+    /// Tests: the next `n` writes of the journal fail (as on a full disk).
+    #[cfg(test)]
+    pub fn fail_next_writes(&self, n: u32) {
+        self.shared.fail_writes.store(n, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// The webhook's outbox in this ledger.
@@ -435,7 +442,7 @@ mod tests {
         let ledger = FileLedger::open(&path).unwrap();
         let now = SystemTime::now();
         assert_eq!(ledger.claim(&claim(&key("kept"), "r0", now, 1)).await.unwrap(), ClaimOutcome::Granted { use_number: 1 });
-        ledger.shared.fail_writes.store(1, Relaxed);
+        ledger.fail_next_writes(1);
         assert!(matches!(ledger.claim(&claim(&key("a"), "r1", now, 1)).await, Err(LedgerError::Unavailable(_))));
         assert!(ledger.lookup(&key("a")).await.unwrap().is_none(), "the failed change is not kept");
         assert_eq!(ledger.lookup(&key("kept")).await.unwrap().unwrap().uses, 1, "what was written before is");

@@ -99,6 +99,9 @@ pub(super) struct State {
     /// The outbox: pending events by sequence number (kept until delivered).
     pub outbox: BTreeMap<u64, StoredEvent>,
     last_seq: u64,
+    /// The last event in a synced frame: the deliverer sees no event past it (an event must
+    /// never tell of a change a crash could still take back).
+    pub synced_seq: u64,
     /// Events and deliveries not yet in a frame.
     new_events: Vec<u64>,
     delivered: Vec<u64>,
@@ -132,6 +135,8 @@ pub(super) struct Cut {
     delivered: Vec<u64>,
     /// The versions it covers: up to this one.
     pub version: u64,
+    /// The events it covers: up to this one.
+    seq: u64,
     waiters: Vec<Waiter>,
 }
 
@@ -179,7 +184,8 @@ impl State {
             .map(|(key, (version, record))| (key, Entry { version, record: Arc::new(record), dirty: false, lazy: false }))
             .collect();
         let version = replayed.last_version;
-        Self { records, version, durable: version, outbox: replayed.events, last_seq: replayed.last_seq, ..Self::default() }
+        let (last_seq, outbox) = (replayed.last_seq, replayed.events);
+        Self { records, version, durable: version, outbox, last_seq, synced_seq: last_seq, ..Self::default() }
     }
 
     /// Whether the writer has anything to write now (lazy counts only once they are due).
@@ -232,6 +238,7 @@ impl State {
             events,
             delivered: std::mem::take(&mut self.delivered),
             version: self.version,
+            seq: self.last_seq,
             waiters: std::mem::take(&mut self.waiters),
         }
     }
@@ -240,6 +247,7 @@ impl State {
     pub fn written(&mut self, cut: Cut, synced: bool) {
         if synced {
             self.durable = self.durable.max(cut.version);
+            self.synced_seq = self.synced_seq.max(cut.seq);
         }
         for waiter in cut.waiters {
             let _ = waiter.answer.send(Ok(()));

@@ -125,6 +125,37 @@ mod tests {
         assert_eq!(outbox.peek(10).unwrap().first().map(|p| p.seq), Some(5), "never a number taken before");
     }
 
+    /// An event is handed to the deliverer only once its frame is synced: one whose write
+    /// failed (its change is then dropped) is never delivered.
+    #[tokio::test]
+    async fn an_event_is_delivered_only_once_its_change_is_on_disk() {
+        use oncelink::ledger::{ClientHint, TrailEntry, TrailOutcome};
+        let dir = tempfile::tempdir().unwrap();
+        let ledger = FileLedger::open_with_outbox(&dir.path().join("ledger.journal"), Wake::default()).unwrap();
+        let outbox = Outbox::new(ledger.events());
+        let now = SystemTime::now();
+        let refusal = |rid: &str| TrailEntry {
+            request_id: rid.into(),
+            at: now,
+            outcome: TrailOutcome::Refused("link_expired".into()),
+            client: ClientHint::default(),
+        };
+        ledger.fail_next_writes(1);
+        // A refusal is not waited for: its caller is answered before its frame is written.
+        ledger.note_refusal(&key("a"), &refusal("r1"), now + Duration::from_secs(60)).await.unwrap();
+        assert!(outbox.peek(10).unwrap().is_empty(), "not on disk yet");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert!(outbox.peek(10).unwrap().is_empty(), "its write failed: the event went with its change");
+        assert!(ledger.lookup(&key("a")).await.unwrap().is_none());
+        ledger.note_refusal(&key("a"), &refusal("r2"), now + Duration::from_secs(60)).await.unwrap();
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while outbox.peek(10).unwrap().is_empty() {
+            assert!(std::time::Instant::now() < deadline, "the synced event is delivered");
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        assert_eq!(types(&outbox.peek(10).unwrap()), ["link.refused"]);
+    }
+
     #[tokio::test]
     async fn a_wake_before_the_wait_is_not_lost() {
         let wake = Wake::default();
