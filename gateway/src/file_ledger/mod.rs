@@ -211,6 +211,27 @@ impl FileLedger {
         settle(out, wait).await
     }
 
+    /// Like [`Self::update`], for a change whose outcome tells whether it changed the record
+    /// (`changed`): no copy of the record is taken to find out.
+    async fn update_known<T>(
+        &self,
+        key: &LedgerKey,
+        must: Must,
+        change: impl FnOnce(&mut LinkRecord) -> T,
+        changed: impl FnOnce(&T) -> bool,
+    ) -> Result<T, LedgerError> {
+        let (out, wait) = self.shared.change_known(
+            key,
+            |_| must,
+            |record| {
+                let out = change(record);
+                let effect = if changed(&out) { Effect::Changed } else { Effect::Unchanged };
+                (out, effect)
+            },
+        )?;
+        settle(out, wait).await
+    }
+
     /// Removes every record whose retention has passed; returns how many.
     pub fn purge(&self, now: SystemTime) -> anyhow::Result<u64> {
         let mut state = self.shared.lock()?;
@@ -256,16 +277,8 @@ impl Ledger for FileLedger {
         // A held use is confirmed (durably) before anything is delivered for it.
         let must = if claim.hold_until.is_some() { Must::BeVisible } else { Must::BeDurable };
         // Only a granted claim changes the record (the core's rule says so, and tests it).
-        let (out, wait) = self.shared.change_known(
-            &claim.key,
-            move |_| must,
-            |record| {
-                let outcome = record.apply(claim);
-                let effect = if matches!(outcome, ClaimOutcome::Granted { .. }) { Effect::Changed } else { Effect::Unchanged };
-                (outcome, effect)
-            },
-        )?;
-        settle(out, wait).await
+        let granted = |outcome: &ClaimOutcome| matches!(outcome, ClaimOutcome::Granted { .. });
+        self.update_known(&claim.key, must, |record| record.apply(claim), granted).await
     }
 
     async fn commit(&self, key: &LedgerKey, request_id: &str) -> Result<Commit, LedgerError> {
@@ -288,16 +301,8 @@ impl Ledger for FileLedger {
     async fn resume(&self, resume: &ResumeClaim) -> Result<ResumeOutcome, LedgerError> {
         // Only a resume granted changes the record (the core's rule says so, and tests it); a
         // spent link asked for again by its first client comes this way on every denial.
-        let (out, wait) = self.shared.change_known(
-            &resume.key,
-            |_| Must::BeDurable,
-            |record| {
-                let outcome = record.resume(resume);
-                let effect = if matches!(outcome, ResumeOutcome::Resumed { .. }) { Effect::Changed } else { Effect::Unchanged };
-                (outcome, effect)
-            },
-        )?;
-        settle(out, wait).await
+        let granted = |outcome: &ResumeOutcome| matches!(outcome, ResumeOutcome::Resumed { .. });
+        self.update_known(&resume.key, Must::BeDurable, |record| record.resume(resume), granted).await
     }
 
     async fn record_delivery(&self, key: &LedgerKey, fingerprint: Option<&str>, delivery: &Delivery) -> Result<(), LedgerError> {

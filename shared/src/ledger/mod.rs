@@ -236,17 +236,24 @@ impl LinkState {
     /// download not completed, resumes left, not revoked? (The rule every ledger applies in its
     /// one write, and the look of a HEAD.)
     pub fn resumable(&self, resume: &ResumeClaim) -> bool {
-        Resumable {
-            revoked: self.revoked,
-            fingerprint: self.fingerprint.as_deref(),
-            first_used_at: self.first_used_at,
-            resumes: self.resumes,
-            completed: &self.completed,
-            in_flight: &self.in_flight,
-        }
-        .allows(resume)
+        resumable_view!(self).allows(resume)
     }
 }
+
+/// The [`Resumable`] view of anything with a link's resume fields (a state, a record).
+macro_rules! resumable_view {
+    ($of:expr) => {
+        $crate::ledger::Resumable {
+            revoked: $of.revoked,
+            fingerprint: $of.fingerprint.as_deref(),
+            first_used_at: $of.first_used_at,
+            resumes: $of.resumes,
+            completed: &$of.completed,
+            in_flight: &$of.in_flight,
+        }
+    };
+}
+pub(crate) use resumable_view;
 
 /// What a resume is decided on, borrowed from a [`LinkState`] or straight from a record (which
 /// need not build a state, trail and all, to decide one).

@@ -231,14 +231,7 @@ impl LinkRecord {
     }
 
     fn resumable(&self) -> Resumable<'_> {
-        Resumable {
-            revoked: self.revoked,
-            fingerprint: self.fingerprint.as_deref(),
-            first_used_at: self.first_used_at,
-            resumes: self.resumes,
-            completed: &self.completed,
-            in_flight: &self.in_flight,
-        }
+        super::resumable_view!(self)
     }
 
     /// The part of the record the decision and the API read.
