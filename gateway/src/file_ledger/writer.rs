@@ -108,8 +108,12 @@ pub(super) fn run(shared: Arc<Shared>, mut journal: Journal) {
                 break;
             }
             state.writer_idle = true;
-            // While a copy runs, look in on it now and then.
-            let due = state.lazy_due().or_else(|| compaction.as_ref().map(|_| now + COPY_CHECK));
+            // Wake for the lazy counts when due, and, while a copy runs, to look in on it.
+            let copy_check = compaction.as_ref().map(|_| now + COPY_CHECK);
+            let due = match (state.lazy_due(), copy_check) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
             state = match due {
                 Some(due) => match shared.work.wait_timeout(state, due.saturating_duration_since(now)) {
                     Ok((state, _)) => state,
@@ -123,7 +127,7 @@ pub(super) fn run(shared: Arc<Shared>, mut journal: Journal) {
             state.writer_idle = false;
         }
         // A sync is the costly part of a frame: when few callers wait for one, give others a
-        // moment to join them (the group commit's window), unless a sync just ended anyway.
+        // moment to join them (the group commit's window).
         if state.waiting() > 0 && state.waiting() < GROUP_ENOUGH && !state.closing {
             drop(state);
             std::thread::sleep(GROUP_WINDOW);
