@@ -29,6 +29,7 @@
 //! | [`session`] | the web page's session cookie: its stateless value, its attributes, the own-origin rule |
 //! | [`answer`] | building responses: generated JSON answers, the core's API answers |
 //! | [`body`] | the body that counts bytes and transfers in flight |
+//! | [`drain`] | reading the rest of a small refused upload before answering it |
 //! | [`origin`] | the origin port and its two adapters: the data dir's files, S3 over HTTP |
 //! | [`keys`] | the key file as a configuration source |
 //! | [`file_ledger`] | the embedded ledger (records in memory, an append-only journal, group commit) |
@@ -56,6 +57,7 @@ pub mod cli;
 pub mod client;
 pub mod datadir;
 pub mod demo;
+pub mod drain;
 pub mod file_ledger;
 pub mod head_guard;
 pub mod healthcheck;

@@ -2,7 +2,7 @@
 //! that asks for it and HTTP/1.1 to one that does not; a link is stored and used once over
 //! HTTP/2 exactly as over HTTP/1.1; a certificate renewed on disk is served to new connections
 //! within seconds while a download on the old session runs on to its last byte; a renewal that
-//! does not load leaves the serving certificate in place.
+//! does not load leaves the serving certificate in place; a refused upload gets its reason.
 
 mod common;
 
@@ -128,6 +128,45 @@ fn alpn_gives_http2_or_http11_and_a_link_is_used_once_over_http2() {
     assert_eq!(common::code(body.as_bytes()), "link_already_used");
     let (body, status) = answer(&curl(&ca.pem, &["--http1.1", url]));
     assert_eq!((status.as_str(), common::code(body.as_bytes()).as_str()), ("403 1.1", "link_already_used"), "and over HTTP/1.1 too");
+}
+
+/// A refused upload still gets its reason, over HTTP/2 (where curl 7.88 fails on an answer that
+/// ends its stream while it is still sending) and HTTP/1.1: the gateway reads what is left of a
+/// small upload before it answers. One whose client waits for a 100 Continue is answered without
+/// being sent.
+#[test]
+fn a_refused_upload_is_answered_with_its_reason_after_its_body_unless_it_waits_to_be_sent() {
+    let tmp = tempfile::tempdir().unwrap();
+    let ca = Ca::new(tmp.path(), "one");
+    let tls = Tls::new(&ca, tmp);
+    let gw = tls.start();
+    let small = tls.tmp.path().join("small.bin");
+    std::fs::write(&small, common::bytes(300_000, 5)).unwrap();
+    let put = issue(&gw, &ca.pem, r#"{"key":"refused/small.bin","method":"PUT"}"#);
+    let url = put["url"].as_str().unwrap();
+    assert_eq!(answer(&curl(&ca.pem, &["--http2", "-T", small.to_str().unwrap(), url])).1, "200 2");
+
+    let upload = |file: &Path, extra: &[&str]| {
+        let mut args = vec!["-w", "\n%{http_code} %{http_version} %{size_upload}", "-T", file.to_str().unwrap()];
+        args.extend_from_slice(extra);
+        args.push(url);
+        let out = curl(&ca.pem, &args);
+        let (body, tail) = answer(&out);
+        (body, tail, String::from_utf8_lossy(&out.stderr).into_owned())
+    };
+    // Slowed down, so the refusal is ready long before the upload has arrived (over HTTP/1.1
+    // without the `Expect: 100-continue` curl sends by default).
+    for version in ["--http2", "--http1.1"] {
+        let (body, tail, stderr) = upload(&small, &[version, "--limit-rate", "300k", "-H", "expect:"]);
+        let expected = if version == "--http2" { "403 2 300000" } else { "403 1.1 300000" };
+        assert_eq!(tail, expected, "refused {version} upload, read to its end: {body} {stderr}");
+        assert_eq!(common::code(body.as_bytes()), "link_already_used");
+    }
+    // Waiting for a 100 Continue (curl's default; it gives up waiting after a second), the
+    // client is answered at once and never sends the body.
+    let (body, tail, stderr) = upload(&small, &["--http1.1"]);
+    assert_eq!(tail, "403 1.1 0", "an upload that waits for 100 Continue is refused unsent: {body} {stderr}");
+    assert_eq!(common::code(body.as_bytes()), "link_already_used");
 }
 
 #[test]

@@ -2,7 +2,8 @@
 //!
 //! ```text
 //!  1 request filter   the head, read as the core reads every viewer request; an upload that
-//!                     could not be passed on is refused here, before anything is spent
+//!                     could not be passed on is refused here, before anything is spent (a
+//!                     refusal in 1 or 2 reads what is left of a small upload first: `drain`)
 //!  2 decision         the core's EdgeService: configuration, checks, ledger (measured, logged);
 //!                     a granted GET or PUT only HOLDS its use, for at most the hold lease; a
 //!                     confirm link's page and its click are answered here (a click's POST and
@@ -75,11 +76,11 @@ impl Proxy {
         let (parts, body) = request.into_parts();
         let viewer = match self.request_filter(&parts, ctx) {
             Ok(viewer) => viewer,
-            Err(early) => return *early,
+            Err(early) => return refuse_after_upload(*early, &parts, body).await,
         };
         let (forward, ticket) = match self.decision(&viewer, ctx).await {
             Ok(admitted) => admitted,
-            Err(early) => return *early,
+            Err(early) => return refuse_after_upload(*early, &parts, body).await,
         };
         let unsettled = Unsettled::new(&self.edge, ticket.as_ref(), &parts.method);
         let answer = self.upstream_request(&parts, body, &forward, ctx).await;
@@ -192,6 +193,13 @@ impl Proxy {
         });
         Report { completes_at, record }
     }
+}
+
+/// An answer given before the request's body was read: what is left of a small upload is read
+/// first, so that clients which fail on an early answer see this one (`drain`).
+async fn refuse_after_upload(answer: Response<Body>, parts: &Parts, body: Incoming) -> Response<Body> {
+    crate::drain::drain(&parts.headers, body).await;
+    answer
 }
 
 /// A held use while the origin is asked (phase 3). If the request is dropped there — hyper
