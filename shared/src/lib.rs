@@ -30,6 +30,7 @@
 //! | [`error`] | [`Refusal`] and the one error-body writer |
 //! | [`metrics`], [`metrics_emf`], [`telemetry`] | one metric vocabulary; EMF lines; JSON logs |
 //! | [`time`] | SigV4 and RFC 3339 time formats, clamped conversions |
+//! | [`words`] | which of a list of words a header value contains, in one pass |
 //!
 //! ## Errors
 //!
@@ -73,6 +74,7 @@ pub mod sealed;
 pub mod sigv4;
 pub mod telemetry;
 pub mod time;
+pub mod words;
 
 pub use decision::{Decision, DenyReason, EdgePolicy, Precheck, decide, precheck, settle};
 pub use error::Refusal;

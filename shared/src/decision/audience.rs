@@ -12,7 +12,7 @@
 
 use sha2::{Digest, Sha256};
 
-use crate::ViewerRequest;
+use crate::{ViewerRequest, words};
 
 /// User-Agent substrings (lower case) of desktop clients people use: never previews.
 pub const PERSON_AGENTS: &[&str] = &["electron/", "teams/", "slack/", "slack_ssb", "microsoft outlook"];
@@ -21,11 +21,7 @@ pub const PERSON_AGENTS: &[&str] = &["electron/", "teams/", "slack/", "slack_ssb
 /// case-insensitively) and none of [`PERSON_AGENTS`]?
 pub fn is_preview_agent(request: &ViewerRequest, agents: &[String]) -> bool {
     let Some(user_agent) = request.header("user-agent") else { return false };
-    let user_agent = user_agent.to_ascii_lowercase();
-    if PERSON_AGENTS.iter().any(|p| user_agent.contains(p)) {
-        return false;
-    }
-    agents.iter().any(|a| !a.is_empty() && user_agent.contains(a.as_str()))
+    !words::contains_any(user_agent, PERSON_AGENTS) && words::contains_any(user_agent, agents)
 }
 
 /// Is this a speculative fetch by a browser (prefetch or prerender) rather than a navigation?

@@ -114,8 +114,21 @@ pub fn network(ip: &str) -> String {
 }
 
 fn v4_network(v4: std::net::Ipv4Addr) -> String {
-    let [a, b, c, _] = v4.octets();
-    format!("{a}.{b}.{c}.0/24")
+    // As `format!("{a}.{b}.{c}.0/24")`, without the formatting machinery (every claim asks).
+    let mut out = String::with_capacity(18);
+    for octet in &v4.octets()[..3] {
+        let (hundreds, tens, ones) = (octet / 100, octet / 10 % 10, octet % 10);
+        if hundreds > 0 {
+            out.push(char::from(b'0' + hundreds));
+        }
+        if hundreds > 0 || tens > 0 {
+            out.push(char::from(b'0' + tens));
+        }
+        out.push(char::from(b'0' + ones));
+        out.push('.');
+    }
+    out.push_str("0/24");
+    out
 }
 
 /// User-Agent families, matched in order (lower-case substrings): the first that matches
@@ -149,11 +162,21 @@ pub const AGENT_FAMILIES: &[(&str, &str)] = &[
     ("safari/", "safari"),
 ];
 
+/// The substrings of [`AGENT_FAMILIES`], in their order.
+const AGENT_NEEDLES: [&str; AGENT_FAMILIES.len()] = {
+    let mut needles = [""; AGENT_FAMILIES.len()];
+    let mut i = 0;
+    while i < needles.len() {
+        needles[i] = AGENT_FAMILIES[i].0;
+        i += 1;
+    }
+    needles
+};
+
 /// The family of a User-Agent ([`AGENT_FAMILIES`]), `other`, or `none`.
 pub fn agent_family(user_agent: Option<&str>) -> &'static str {
     let Some(user_agent) = user_agent.filter(|ua| !ua.trim().is_empty()) else { return "none" };
-    let user_agent = user_agent.to_ascii_lowercase();
-    AGENT_FAMILIES.iter().find(|(needle, _)| user_agent.contains(needle)).map_or("other", |(_, family)| family)
+    crate::words::first_contained(user_agent, &AGENT_NEEDLES).map_or("other", |i| AGENT_FAMILIES[i].1)
 }
 
 #[cfg(test)]
@@ -167,6 +190,10 @@ mod tests {
         assert_eq!(network("::ffff:198.51.100.9"), "198.51.100.0/24");
         assert_eq!(network("not an address"), "");
         assert_eq!(network(""), "");
+        for octet in [0u8, 7, 10, 99, 100, 101, 110, 200, 255] {
+            let ip = std::net::Ipv4Addr::new(octet, 255 - octet, octet / 3, 9);
+            assert_eq!(network(&ip.to_string()), format!("{octet}.{}.{}.0/24", 255 - octet, octet / 3));
+        }
     }
 
     #[test]
