@@ -6,7 +6,7 @@
 //! (`+` for space, lower-case hex, an encoded unreserved character, a stray `%`) is refused rather
 //! than guessed at.
 
-use percent_encoding::{AsciiSet, CONTROLS, percent_decode_str, utf8_percent_encode};
+use percent_encoding::{AsciiSet, CONTROLS};
 
 /// Every byte except the RFC 3986 unreserved set (`A-Z a-z 0-9 - . _ ~`) is encoded.
 /// This is the set `aws-smithy-http` uses for query values, so our presigned URLs are
@@ -117,36 +117,100 @@ pub enum EncodingError {
     NotCanonical,
 }
 
-/// Decodes `raw` and insists that re-encoding it with `set` gives back exactly `raw`.
-/// This rejects every alternative spelling of the same bytes.
-pub fn decode_canonical(raw: &str, set: &'static AsciiSet) -> Result<String, EncodingError> {
-    // A lone or truncated `%` is malformed; percent_decode would pass it through silently.
+/// Decodes a query parameter name or value and insists that [`encode_query`] of the result
+/// gives back exactly `raw`: every other spelling of the same bytes is refused.
+pub fn decode_query(raw: &str) -> Result<String, EncodingError> {
+    decode_canonical(raw, &KEEP_IN_QUERY)
+}
+
+/// Decodes an object key from the URL path (without the leading `/`) and insists that
+/// [`encode_key`] of the result gives back exactly `raw`.
+pub fn decode_key(raw: &str) -> Result<String, EncodingError> {
+    decode_canonical(raw, &KEEP_IN_PATH)
+}
+
+/// One pass: a kept byte must stand as itself, every other byte as `%XX` in upper-case hex
+/// (the encoder's one spelling), and the bytes must be UTF-8. Errors rank as they would if
+/// checked one after the other over the whole string: malformed, then not UTF-8, then not
+/// canonical.
+fn decode_canonical(raw: &str, keep: &[bool; 256]) -> Result<String, EncodingError> {
     let bytes = raw.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut canonical = true;
     let mut i = 0;
     while i < bytes.len() {
-        if bytes[i] == b'%' {
-            let ok = bytes.len() > i + 2 && bytes[i + 1].is_ascii_hexdigit() && bytes[i + 2].is_ascii_hexdigit();
-            if !ok {
+        let b = bytes[i];
+        if b == b'%' {
+            let (Some(hi), Some(lo)) = (bytes.get(i + 1).copied().and_then(hex), bytes.get(i + 2).copied().and_then(hex)) else {
                 return Err(EncodingError::Malformed);
-            }
+            };
+            let decoded = hi << 4 | lo;
+            let upper = !bytes[i + 1].is_ascii_lowercase() && !bytes[i + 2].is_ascii_lowercase();
+            canonical &= upper && !keep[usize::from(decoded)];
+            out.push(decoded);
             i += 3;
         } else {
+            canonical &= keep[usize::from(b)];
+            out.push(b);
             i += 1;
         }
     }
-    let decoded = percent_decode_str(raw).decode_utf8().map_err(|_| EncodingError::NotUtf8)?;
-    // Re-encoded chunk by chunk against `raw`, without building the string.
-    let mut rest = raw;
-    let same = utf8_percent_encode(&decoded, set).all(|chunk| rest.strip_prefix(chunk).map(|r| rest = r).is_some()) && rest.is_empty();
-    if !same {
+    let decoded = String::from_utf8(out).map_err(|_| EncodingError::NotUtf8)?;
+    if !canonical {
         return Err(EncodingError::NotCanonical);
     }
-    Ok(decoded.into_owned())
+    Ok(decoded)
+}
+
+fn hex(digit: u8) -> Option<u8> {
+    char::from(digit).to_digit(16).map(|d| d as u8)
 }
 
 #[cfg(test)]
 mod tests {
+    use percent_encoding::{percent_decode_str, utf8_percent_encode};
+
     use super::*;
+
+    /// What the one-pass decoder must equal: decode with `percent_encoding`, re-encode with
+    /// the `AsciiSet`, compare with the input (malformed escapes checked first).
+    fn reference(raw: &str, set: &'static AsciiSet) -> Result<String, EncodingError> {
+        let bytes = raw.as_bytes();
+        let mut i = 0;
+        while i < bytes.len() {
+            if bytes[i] == b'%' {
+                if !(bytes.len() > i + 2 && bytes[i + 1].is_ascii_hexdigit() && bytes[i + 2].is_ascii_hexdigit()) {
+                    return Err(EncodingError::Malformed);
+                }
+                i += 3;
+            } else {
+                i += 1;
+            }
+        }
+        let decoded = percent_decode_str(raw).decode_utf8().map_err(|_| EncodingError::NotUtf8)?;
+        if utf8_percent_encode(&decoded, set).to_string() != raw {
+            return Err(EncodingError::NotCanonical);
+        }
+        Ok(decoded.into_owned())
+    }
+
+    #[test]
+    fn the_one_pass_decoder_agrees_with_decode_and_re_encode() {
+        let alphabet: Vec<&str> =
+            vec!["a", "Z", "0", "-", "~", "/", "+", " ", "é", "%", "%2F", "%2f", "%41", "%C3", "%A9", "%FF", "%4", "%zz", "%20", "="];
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        for _ in 0..20_000 {
+            let mut raw = String::new();
+            for _ in 0..(seed % 9) {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                raw.push_str(alphabet[(seed % alphabet.len() as u64) as usize]);
+            }
+            assert_eq!(decode_query(&raw), reference(&raw, QUERY_VALUE), "query {raw:?}");
+            assert_eq!(decode_key(&raw), reference(&raw, KEY_PATH), "key {raw:?}");
+        }
+    }
 
     #[test]
     fn keys_keep_slashes_and_encode_the_rest() {
@@ -181,21 +245,21 @@ mod tests {
     #[test]
     fn canonical_round_trip_is_accepted() {
         for s in ["plain", "a%20b", "%C3%BC", "x%2Fy", ""] {
-            let d = decode_canonical(s, QUERY_VALUE).unwrap();
+            let d = decode_query(s).unwrap();
             assert_eq!(encode_query(&d), s);
         }
     }
 
     #[test]
     fn alternative_spellings_are_refused() {
-        assert_eq!(decode_canonical("a+b", QUERY_VALUE), Err(EncodingError::NotCanonical));
-        assert_eq!(decode_canonical("a%2fb", QUERY_VALUE), Err(EncodingError::NotCanonical));
-        assert_eq!(decode_canonical("%41", QUERY_VALUE), Err(EncodingError::NotCanonical));
-        assert_eq!(decode_canonical("a/b", QUERY_VALUE), Err(EncodingError::NotCanonical));
-        assert_eq!(decode_canonical("%", QUERY_VALUE), Err(EncodingError::Malformed));
-        assert_eq!(decode_canonical("%4", QUERY_VALUE), Err(EncodingError::Malformed));
-        assert_eq!(decode_canonical("%zz", QUERY_VALUE), Err(EncodingError::Malformed));
-        assert_eq!(decode_canonical("%FF", QUERY_VALUE), Err(EncodingError::NotUtf8));
-        assert_eq!(decode_canonical("a/b", KEY_PATH).unwrap(), "a/b");
+        assert_eq!(decode_query("a+b"), Err(EncodingError::NotCanonical));
+        assert_eq!(decode_query("a%2fb"), Err(EncodingError::NotCanonical));
+        assert_eq!(decode_query("%41"), Err(EncodingError::NotCanonical));
+        assert_eq!(decode_query("a/b"), Err(EncodingError::NotCanonical));
+        assert_eq!(decode_query("%"), Err(EncodingError::Malformed));
+        assert_eq!(decode_query("%4"), Err(EncodingError::Malformed));
+        assert_eq!(decode_query("%zz"), Err(EncodingError::Malformed));
+        assert_eq!(decode_query("%FF"), Err(EncodingError::NotUtf8));
+        assert_eq!(decode_key("a/b").unwrap(), "a/b");
     }
 }

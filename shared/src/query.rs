@@ -6,7 +6,7 @@
 //! and the origin to see two different requests. This reader accepts only one spelling of each
 //! request and reports everything else as an error.
 
-use crate::encoding::{EncodingError, QUERY_VALUE, decode_canonical};
+use crate::encoding::{EncodingError, decode_query};
 
 /// A parsed query string: decoded `(name, value)` pairs in the order the viewer sent them.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -43,11 +43,11 @@ impl Query {
             let Some((raw_name, raw_value)) = segment.split_once('=') else {
                 return Err(QueryError::MissingValue(truncate(segment)));
             };
-            let name = decode_canonical(raw_name, QUERY_VALUE).map_err(QueryError::BadName)?;
+            let name = decode_query(raw_name).map_err(QueryError::BadName)?;
             if name.is_empty() {
                 return Err(QueryError::EmptyParameter);
             }
-            let value = decode_canonical(raw_value, QUERY_VALUE).map_err(|error| QueryError::BadValue { name: truncate(&name), error })?;
+            let value = decode_query(raw_value).map_err(|error| QueryError::BadValue { name: truncate(&name), error })?;
             // Names are compared case-insensitively: S3 and CloudFront disagree on case for
             // some parameters, so `X-Amz-Date` next to `x-amz-date` is a trick, not a request.
             if params.iter().any(|(n, _)| n.eq_ignore_ascii_case(&name)) {

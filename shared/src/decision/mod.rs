@@ -37,7 +37,7 @@ pub use spend::{Admitted, Ticket, TicketKind, admit, decide, delivers_content, l
 use crate::ViewerRequest;
 use crate::config::EdgeConfig;
 pub use crate::confirm::ConfirmStep;
-use crate::encoding::{KEY_PATH, decode_canonical};
+use crate::encoding::decode_key;
 use crate::ledger::{ClientHint, LedgerKey, UseClaim};
 use crate::link::{self, LinkId, LinkMethod, LinkMode};
 
@@ -270,7 +270,7 @@ fn check_path(uri: &str) -> Result<String, DenyReason> {
     if encoded.is_empty() {
         return Err(bad("no object key in the path"));
     }
-    let key = decode_canonical(encoded, KEY_PATH).map_err(|e| bad(&format!("path: {e}")))?;
+    let key = decode_key(encoded).map_err(|e| bad(&format!("path: {e}")))?;
     link::key::check(&key).map_err(|e| bad(&e.to_string()))?;
     Ok(key)
 }
